@@ -1,0 +1,78 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "agentcore",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "agentcore", targets: ["agentcore"]),
+        .library(name: "AgentCoreModel", targets: ["AgentCoreModel"]),
+        .library(name: "AgentCoreStore", targets: ["AgentCoreStore"]),
+        .library(name: "AgentCoreKafka", targets: ["AgentCoreKafka"]),
+        .library(name: "AgentCoreWorker", targets: ["AgentCoreWorker"]),
+        .library(name: "AgentCoreClient", targets: ["AgentCoreClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CRdKafka", pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "CAgentCoreShims"),
+        .target(name: "AgentCoreModel", swiftSettings: strict),
+        .target(
+            name: "AgentCoreStore",
+            dependencies: ["AgentCoreModel", "CSQLite"],
+            swiftSettings: strict),
+        .target(
+            name: "AgentCoreKafka",
+            dependencies: [
+                "CRdKafka", "CAgentCoreShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "AgentCoreWorker",
+            dependencies: [
+                "AgentCoreModel", "AgentCoreStore", "AgentCoreKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "AgentCoreClient",
+            dependencies: [
+                "AgentCoreModel", "AgentCoreKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "agentcore",
+            dependencies: [
+                "AgentCoreModel", "AgentCoreStore", "AgentCoreKafka", "AgentCoreWorker",
+                "AgentCoreClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+        .testTarget(name: "AgentCoreModelTests", dependencies: ["AgentCoreModel"], swiftSettings: strict),
+        .testTarget(
+            name: "AgentCoreStoreTests", dependencies: ["AgentCoreModel", "AgentCoreStore"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "AgentCoreKafkaTests", dependencies: ["AgentCoreKafka"], swiftSettings: strict),
+        .testTarget(
+            name: "AgentCoreWorkerTests",
+            dependencies: ["AgentCoreModel", "AgentCoreStore", "AgentCoreKafka", "AgentCoreWorker", "AgentCoreClient"],
+            swiftSettings: strict),
+    ]
+)

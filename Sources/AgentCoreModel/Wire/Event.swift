@@ -1,0 +1,79 @@
+/// The event types of wire contract v1.
+public enum EventType: String, Sendable, CaseIterable, Codable {
+    case definitionRegistered = "definition.registered"
+    case definitionUpdated = "definition.updated"
+    case definitionDisabled = "definition.disabled"
+    case instanceSpawned = "instance.spawned"
+    case instanceStatusChanged = "instance.status_changed"
+    case instanceConfigured = "instance.configured"
+    case instanceHeartbeat = "instance.heartbeat"
+    case instanceRemoved = "instance.removed"
+    case contextCreated = "context.created"
+    case contextVersionCreated = "context.version_created"
+    case contextRolledBack = "context.rolled_back"
+    case contextVersionsPruned = "context.versions_pruned"
+    case commandRejected = "command.rejected"
+
+    /// Instance heartbeats go to the heartbeats topic; everything else to status.
+    public var topic: OutputTopic { self == .instanceHeartbeat ? .heartbeats : .status }
+}
+
+/// The logical output topics; names are `<prefix>.<rawValue>`.
+public enum OutputTopic: String, Sendable, CaseIterable {
+    case status, heartbeats, dlq
+}
+
+/// The event envelope, `agentcore.event/v1`.
+public struct Event: Sendable, Equatable {
+    public static let schema = "agentcore.event/v1"
+
+    /// Derived from the input record: `<topic>/<partition>/<offset>/<index>`.
+    public var id: String
+    public var type: EventType
+    /// The command that caused it; nil for events of the liveness sweep.
+    public var commandId: String?
+    public var workspaceId: String
+    public var projectId: String?
+    public var correlationId: String?
+    /// The input record's timestamp, milliseconds since the epoch.
+    public var occurredAtMillis: Int64
+    public var payload: [String: JSONValue]
+
+    public init(
+        id: String, type: EventType, commandId: String?, workspaceId: String, projectId: String?,
+        correlationId: String? = nil, occurredAtMillis: Int64, payload: [String: JSONValue]
+    ) {
+        self.id = id
+        self.type = type
+        self.commandId = commandId
+        self.workspaceId = workspaceId
+        self.projectId = projectId
+        self.correlationId = correlationId
+        self.occurredAtMillis = occurredAtMillis
+        self.payload = payload
+    }
+
+    public static func id(topic: String, partition: Int32, offset: Int64, index: Int) -> String {
+        "\(topic)/\(partition)/\(offset)/\(index)"
+    }
+
+    public var json: JSONValue {
+        var o: [String: JSONValue] = [
+            "schema": .string(Self.schema), "id": .string(id), "type": .string(type.rawValue),
+            "command_id": commandId.map(JSONValue.string) ?? .null, "workspace_id": .string(workspaceId),
+            "occurred_at": .string(Timestamp.iso8601(millis: occurredAtMillis)), "payload": .object(payload),
+        ]
+        if let projectId { o["project_id"] = .string(projectId) }
+        if let correlationId { o["correlation_id"] = .string(correlationId) }
+        return .object(o)
+    }
+
+    public var bytes: [UInt8] { json.canonicalBytes }
+}
+
+/// Drops nil entries so optional payload fields are absent rather than null.
+public func compactPayload(_ pairs: KeyValuePairs<String, JSONValue?>) -> [String: JSONValue] {
+    var o: [String: JSONValue] = [:]
+    for (k, v) in pairs { if let v { o[k] = v } }
+    return o
+}

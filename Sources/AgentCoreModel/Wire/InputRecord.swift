@@ -1,0 +1,64 @@
+import Foundation
+
+/// One input record as the store sees it: bytes plus the metadata apply may read.
+public struct InputRecord: Sendable, Equatable {
+    public var stream: InputStream
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+    /// Record timestamp, milliseconds since the epoch (CreateTime or LogAppendTime).
+    public var timestampMillis: Int64
+    public var key: [UInt8]?
+    public var value: [UInt8]?
+    public var headers: [RecordHeader]
+
+    public init(
+        stream: InputStream, topic: String, partition: Int32, offset: Int64, timestampMillis: Int64,
+        key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = []
+    ) {
+        self.stream = stream
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.timestampMillis = timestampMillis
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+
+    public func header(_ name: String) -> [UInt8]? {
+        headers.first(where: { $0.key == name })?.value ?? nil
+    }
+}
+
+/// A Kafka record header; a nil value is a header without value.
+public struct RecordHeader: Sendable, Equatable {
+    public var key: String
+    public var value: [UInt8]?
+
+    public init(key: String, value: [UInt8]?) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// The dead-letter record, `agentcore.dead-letter/v1`: why, where from, and the original
+/// key, value and headers in base64 so any bytes survive. The dead-letter Kafka record also
+/// carries the original key and headers as they were.
+public enum DeadLetter {
+    public static let schema = "agentcore.dead-letter/v1"
+
+    public static func json(for record: InputRecord, id: String, error: DeadLetterError) -> JSONValue {
+        func b64(_ b: [UInt8]?) -> JSONValue { b.map { .string(Data($0).base64EncodedString()) } ?? .null }
+        return .object([
+            "schema": .string(schema), "id": .string(id), "reason": .string(error.reason.rawValue),
+            "message": .string(error.message),
+            "source": .object([
+                "topic": .string(record.topic), "partition": .int(Int64(record.partition)),
+                "offset": .int(record.offset), "timestamp": .string(Timestamp.iso8601(millis: record.timestampMillis)),
+            ]),
+            "key_base64": b64(record.key), "value_base64": b64(record.value),
+            "headers": .array(record.headers.map { .object(["key": .string($0.key), "value_base64": b64($0.value)]) }),
+        ])
+    }
+}
