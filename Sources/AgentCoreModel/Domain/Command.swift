@@ -12,7 +12,7 @@ public enum CommandType: String, Sendable, CaseIterable, Codable {
     case contextRollback = "context.rollback"
 
     /// Which input stream carries this type.
-    public var stream: InputStream {
+    public var stream: CommandStream {
         switch self {
         case .contextWrite, .contextRollback: return .contextWrites
         default: return .commands
@@ -25,7 +25,7 @@ public enum CommandType: String, Sendable, CaseIterable, Codable {
 }
 
 /// The two co-partitioned input topics.
-public enum InputStream: String, Sendable, CaseIterable {
+public enum CommandStream: String, Sendable, CaseIterable {
     /// `<prefix>.commands`: definitions and instance lifecycle.
     case commands
     /// `<prefix>.context-writes`: context writes and rollbacks.

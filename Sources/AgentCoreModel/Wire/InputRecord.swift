@@ -2,7 +2,7 @@ import Foundation
 
 /// One input record as the store sees it: bytes plus the metadata apply may read.
 public struct InputRecord: Sendable, Equatable {
-    public var stream: InputStream
+    public var stream: CommandStream
     public var topic: String
     public var partition: Int32
     public var offset: Int64
@@ -13,7 +13,7 @@ public struct InputRecord: Sendable, Equatable {
     public var headers: [RecordHeader]
 
     public init(
-        stream: InputStream, topic: String, partition: Int32, offset: Int64, timestampMillis: Int64,
+        stream: CommandStream, topic: String, partition: Int32, offset: Int64, timestampMillis: Int64,
         key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = []
     ) {
         self.stream = stream

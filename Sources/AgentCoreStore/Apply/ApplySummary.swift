@@ -1,0 +1,34 @@
+import AgentCoreModel
+
+/// What one `apply` did.
+public struct ApplySummary: Sendable, Equatable {
+    /// Records applied with their result events (including idempotent re-answers).
+    public var applied = 0
+    /// Records answered with `command.rejected`.
+    public var rejected = 0
+    /// Records sent to the dead-letter topic.
+    public var deadLettered = 0
+    /// Records skipped because the store had applied them already.
+    public var skipped = 0
+    /// Outbox rows written.
+    public var outboxRows = 0
+
+    public init() {}
+}
+
+/// One row of the outbox: a record to publish on an output topic.
+public struct OutboxRecord: Sendable, Equatable {
+    public var seq: Int64
+    public var topic: OutputTopic
+    public var key: [UInt8]?
+    public var value: [UInt8]
+    public var eventId: String
+}
+
+/// An output built while applying one record.
+struct Outgoing {
+    var topic: OutputTopic
+    var key: String
+    var value: String
+    var eventId: String
+}

@@ -1,0 +1,193 @@
+import AgentCoreModel
+
+extension PartitionStore {
+    /// Applies a batch in one transaction: skips records at or below the applied offset of
+    /// their topic, turns each other record into events, a rejection or a dead letter,
+    /// writes those to the outbox and advances the applied offsets. All or nothing: on any
+    /// error nothing of the batch remains and the error is rethrown.
+    ///
+    /// Deterministic: reads only the store and the records (bytes, topic, partition,
+    /// offset, timestamp, headers).
+    @discardableResult
+    public func apply(_ records: [InputRecord]) throws -> ApplySummary {
+        var summary = ApplySummary()
+        let savedOffsets = appliedOffsets
+        let savedStreamTime = streamTime
+        let savedSequence = (commandSequence, commandsSinceRetentionSweep)
+        try db.execute("BEGIN IMMEDIATE")
+        do {
+            for record in records {
+                if let last = appliedOffsets[record.topic], record.offset <= last {
+                    summary.skipped += 1
+                    continue
+                }
+                try beforeRecord?(record)
+                try applyOne(record, summary: &summary)
+                appliedOffsets[record.topic] = record.offset
+            }
+            for (topic, offset) in appliedOffsets where savedOffsets[topic] != offset {
+                try db.run(
+                    "INSERT INTO applied_offsets(topic, offset) VALUES(?, ?) ON CONFLICT(topic) DO UPDATE SET offset = excluded.offset",
+                    [.text(topic), .int(offset)])
+            }
+            if let t = streamTime, t != savedStreamTime {
+                try db.run(
+                    "INSERT INTO store_meta(key, value) VALUES('stream_time', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    [.int(t)])
+            }
+            try sweepRetentionIfDue()
+            try db.execute("COMMIT")
+        } catch {
+            try? db.execute("ROLLBACK")
+            appliedOffsets = savedOffsets
+            streamTime = savedStreamTime
+            (commandSequence, commandsSinceRetentionSweep) = savedSequence
+            knownProjects = []
+            throw error
+        }
+        return summary
+    }
+
+    private func applyOne(_ record: InputRecord, summary: inout ApplySummary) throws {
+        var ctx = RecordContext(record: record)
+        let previousStreamTime = streamTime
+        if record.timestampMillis > (streamTime ?? Int64.min) { streamTime = record.timestampMillis }
+        switch decode(record) {
+        case .deadLetter(let err):
+            let id = Event.id(topic: record.topic, partition: record.partition, offset: record.offset, index: 0)
+            ctx.outputs.append(
+                Outgoing(
+                    topic: .dlq, key: record.key.map { String(decoding: $0, as: UTF8.self) } ?? "",
+                    value: DeadLetter.json(for: record, id: id, error: err).canonicalString, eventId: id))
+            ctx.nextIndex = 1
+            summary.deadLettered += 1
+        case .command(let envelope, let command, let replica):
+            ctx.envelope = envelope
+            try handle(envelope: envelope, command: command, replica: replica, ctx: &ctx, summary: &summary)
+        }
+        if let now = streamTime, now != previousStreamTime {
+            try sweepLiveness(now: now, ctx: &ctx)
+        }
+        try writeOutbox(ctx.outputs)
+    }
+
+    private enum Decoded {
+        case deadLetter(DeadLetterError)
+        case command(CommandEnvelope, Result<Command, CommandRejection>, replica: Bool)
+    }
+
+    /// Header a producer sets on the copies of a definition command it broadcasts to the
+    /// partitions other than the key's own: they update the registry without events.
+    public static let replicaHeader = "agentcore-replica"
+
+    private func decode(_ record: InputRecord) -> Decoded {
+        guard let value = record.value else { return .deadLetter(DeadLetterError(.nullValue, "record has no value (tombstone)")) }
+        let envelope: CommandEnvelope
+        do { envelope = try decoder.decodeEnvelope(value) } catch { return .deadLetter(error) }
+        guard let key = record.key, key.elementsEqual(envelope.workspaceId.utf8) else {
+            return .deadLetter(
+                DeadLetterError(.keyMismatch, "record key must equal workspace_id '\(envelope.workspaceId)'"))
+        }
+        let command: Result<Command, CommandRejection>
+        do { command = .success(try decoder.decodeCommand(envelope)) } catch { command = .failure(error) }
+        let replica = record.header(Self.replicaHeader) != nil && CommandType(rawValue: envelope.type)?.isDefinitionCommand == true
+        if let count = options.partitionCount, !replica {
+            let home = Murmur2.partition(forKey: key, partitionCount: count)
+            if home != record.partition {
+                return .deadLetter(
+                    DeadLetterError(
+                        .wrongPartition, "key '\(envelope.workspaceId)' belongs to partition \(home), not \(record.partition)"))
+            }
+        }
+        return .command(envelope, command, replica: replica)
+    }
+
+    private func handle(
+        envelope: CommandEnvelope, command: Result<Command, CommandRejection>, replica: Bool,
+        ctx: inout RecordContext, summary: inout ApplySummary
+    ) throws {
+        let hkey = Int64(bitPattern: FNV1a64.hash([envelope.workspaceId, envelope.id]))
+        if let previous = try processedResult(hkey: hkey, envelope: envelope) {
+            ctx.outputs = previous
+            summary.applied += 1
+            return
+        }
+        // A savepoint per command: a refusal midway leaves no partial change behind.
+        try db.execute("SAVEPOINT command")
+        do {
+            let cmd = try command.get()
+            if let type = CommandType(rawValue: envelope.type), type.stream != ctx.record.stream {
+                throw CommandRejection(
+                    .wrongTopic, "\(type.rawValue) belongs on the \(type.stream.rawValue) topic", field: "type")
+            }
+            if let project = envelope.projectId { try ensureProject(workspace: envelope.workspaceId, project: project) }
+            try execute(cmd, ctx: &ctx)
+            try db.execute("RELEASE command")
+            summary.applied += 1
+        } catch let rejection as CommandRejection {
+            try db.execute("ROLLBACK TO command")
+            try db.execute("RELEASE command")
+            knownProjects.removeAll()
+            ctx.outputs.removeAll()
+            ctx.nextIndex = 0
+            if let rb = ctx.rollbackFailure { try recordRollbackFailure(rb, ctx: &ctx) }
+            ctx.emit(
+                .commandRejected,
+                [
+                    "code": .string(rejection.code.rawValue), "message": .string(rejection.message),
+                    "field": rejection.field.map(JSONValue.string) ?? .null, "command_type": .string(envelope.type),
+                ])
+            summary.rejected += 1
+        }
+        if replica { ctx.outputs.removeAll() }
+        try rememberResult(hkey: hkey, envelope: envelope, outputs: ctx.outputs)
+    }
+
+    private func execute(_ command: Command, ctx: inout RecordContext) throws {
+        switch command {
+        case .definitionRegister(let f): try registerDefinition(f, ctx: &ctx)
+        case .definitionUpdate(let f): try updateDefinition(f, ctx: &ctx)
+        case .definitionDisable(let slug): try disableDefinition(slug, ctx: &ctx)
+        case .instanceSpawn(let def, let name, let id, let config, let state):
+            try spawnInstance(definition: def, name: name, instanceId: id, config: config, state: state, ctx: &ctx)
+        case .instanceTransition(let id, let to, let reason, let error):
+            try transitionInstance(id, to: to, reason: reason, error: error, ctx: &ctx)
+        case .instanceHeartbeat(let id, let state): try heartbeatInstance(id, state: state, ctx: &ctx)
+        case .instanceConfigure(let id, let config): try configureInstance(id, update: config, ctx: &ctx)
+        case .instanceRemove(let id): try removeInstance(id, ctx: &ctx)
+        case .contextWrite(let id, let name, let data, let description, let mode, let expected):
+            try writeContext(
+                instanceId: id, name: name, data: data, description: description, mode: mode, expectedVersion: expected,
+                ctx: &ctx)
+        case .contextRollback(let id, let name, let target, let description):
+            try rollbackContext(instanceId: id, name: name, target: target, description: description, ctx: &ctx)
+        }
+    }
+
+    func ensureProject(workspace: String, project: String) throws {
+        let key = workspace + "\u{0}" + project
+        if knownProjects.contains(key) { return }
+        let now = ctxTime
+        try db.run("INSERT OR IGNORE INTO workspaces(id, created_ms) VALUES(?, ?)", [.text(workspace), .int(now)])
+        try db.run(
+            "INSERT OR IGNORE INTO projects(workspace_id, id, created_ms) VALUES(?, ?, ?)",
+            [.text(workspace), .text(project), .int(now)])
+        if knownProjects.count > 100_000 { knownProjects.removeAll() }
+        knownProjects.insert(key)
+    }
+
+    var ctxTime: Int64 { streamTime ?? 0 }
+
+    private func writeOutbox(_ outputs: [Outgoing]) throws {
+        guard !outputs.isEmpty else { return }
+        let s = try db.statement("INSERT INTO outbox(topic, key, value, event_id) VALUES(?, ?, ?, ?)")
+        for o in outputs {
+            s.reset()
+            try s.bind(.text(o.topic.rawValue), at: 1)
+            try s.bind(.text(o.key), at: 2)
+            try s.bind(.text(o.value), at: 3)
+            try s.bind(.text(o.eventId), at: 4)
+            _ = try s.step()
+        }
+    }
+}

@@ -1,0 +1,164 @@
+import AgentCoreModel
+
+extension PartitionStore {
+    struct ContextHead {
+        var cid: Int64
+        var id: String
+        var current: Int64
+        var oldest: Int64
+    }
+
+    func contextHead(instanceId: String, name: String, ctx: RecordContext) throws -> ContextHead? {
+        let s = try db.statement(
+            "SELECT cid, id, current_version, oldest_version FROM agent_contexts WHERE workspace_id=? AND project_id=? AND instance_id=? AND name=?"
+        )
+        try s.bind(.text(ctx.workspace), at: 1)
+        try s.bind(.text(ctx.project), at: 2)
+        try s.bind(.text(instanceId), at: 3)
+        try s.bind(.text(name), at: 4)
+        guard try s.step() else { return nil }
+        return ContextHead(cid: s.int(0), id: s.text(1)!, current: s.int(2), oldest: s.int(3))
+    }
+
+    static func contextId(workspace: String, project: String, instanceId: String, name: String) -> String {
+        "ctx_" + FNV1a64.hex([workspace, project, instanceId, name])
+    }
+
+    func versionData(cid: Int64, version: Int64) throws -> [UInt8]? {
+        let s = try db.statement("SELECT data FROM agent_context_versions WHERE cid=? AND version=?")
+        try s.bind(.int(cid), at: 1)
+        try s.bind(.int(version), at: 2)
+        return try s.step() ? s.bytes(0) : nil
+    }
+
+    func writeContext(
+        instanceId: String, name: String, data: JSONValue, description: String?, mode: WriteMode,
+        expectedVersion: Int64?, ctx: inout RecordContext
+    ) throws {
+        var head = try contextHead(instanceId: instanceId, name: name, ctx: ctx)
+        let current = head?.current ?? 0
+        if let expected = expectedVersion, expected != current {
+            throw CommandRejection(
+                .versionConflict, "expected version \(expected), current is \(current)", field: "payload.expected_version")
+        }
+        var newData = data
+        if mode == .mergePatch, let h = head, let bytes = try versionData(cid: h.cid, version: h.current) {
+            newData = (try? JSONParser.parse(bytes) as JSONValue)?.applyingMergePatch(data) ?? data.applyingMergePatch(.null)
+        } else if mode == .mergePatch {
+            newData = JSONValue.null.applyingMergePatch(data)
+        }
+        let text = newData.canonicalString
+        let size = text.utf8.count
+        if size > options.limits.maxContextBytes {
+            throw CommandRejection(
+                .limitExceeded, "context data of \(size) bytes exceeds \(options.limits.maxContextBytes)", field: "payload.data")
+        }
+        if head == nil {
+            _ = try instance(instanceId, ctx: ctx)
+            let id = Self.contextId(workspace: ctx.workspace, project: ctx.project, instanceId: instanceId, name: name)
+            try db.run(
+                "INSERT INTO agent_contexts(id, workspace_id, project_id, instance_id, name, current_version, oldest_version, created_ms, updated_ms) VALUES(?,?,?,?,?,0,1,?,?)",
+                [.text(id), .text(ctx.workspace), .text(ctx.project), .text(instanceId), .text(name), .int(ctx.time), .int(ctx.time)])
+            head = ContextHead(cid: try db.rows("SELECT last_insert_rowid()").first![0].int!, id: id, current: 0, oldest: 1)
+            ctx.emit(.contextCreated, ["context_id": .string(id), "instance_id": .string(instanceId), "name": .string(name)])
+        }
+        try appendVersion(
+            head: head!, instanceId: instanceId, name: name, text: text, description: description,
+            mode: mode.rawValue, ctx: &ctx, rollback: nil)
+    }
+
+    /// Appends version current+1, moves the head, prunes beyond the history limit.
+    private func appendVersion(
+        head: ContextHead, instanceId: String, name: String, text: String, description: String?, mode: String,
+        ctx: inout RecordContext, rollback: Int64?
+    ) throws {
+        let version = head.current + 1
+        let size = text.utf8.count
+        let ins = try db.statement(
+            "INSERT INTO agent_context_versions(cid, version, data, change_description, created_by, byte_size, mode, created_ms) VALUES(?,?,?,?,?,?,?,?)"
+        )
+        try ins.bind(.int(head.cid), at: 1)
+        try ins.bind(.int(version), at: 2)
+        try ins.bind(.text(text), at: 3)
+        try ins.bind(description.map(SQLValue.text) ?? .null, at: 4)
+        try ins.bind(.text(ctx.actor), at: 5)
+        try ins.bind(.int(Int64(size)), at: 6)
+        try ins.bind(.text(mode), at: 7)
+        try ins.bind(.int(ctx.time), at: 8)
+        _ = try ins.step()
+        var oldest = head.oldest
+        let limit = Int64(max(1, options.historyLimit))
+        let pruneTo = version - limit
+        if pruneTo >= oldest {
+            try db.run("DELETE FROM agent_context_versions WHERE cid=? AND version<=?", [.int(head.cid), .int(pruneTo)])
+        }
+        let upd = try db.statement(
+            "UPDATE agent_contexts SET current_version=?, oldest_version=?, rollback_pointer=coalesce(?, rollback_pointer), rollback_state=coalesce(?, rollback_state), updated_ms=? WHERE cid=?"
+        )
+        let newOldest = max(oldest, pruneTo + 1)
+        try upd.bind(.int(version), at: 1)
+        try upd.bind(.int(newOldest), at: 2)
+        try upd.bind(rollback.map(SQLValue.int) ?? .null, at: 3)
+        try upd.bind(rollback == nil ? .null : .text(RollbackState.success.rawValue), at: 4)
+        try upd.bind(.int(ctx.time), at: 5)
+        try upd.bind(.int(head.cid), at: 6)
+        _ = try upd.step()
+        ctx.emit(
+            .contextVersionCreated,
+            [
+                "context_id": .string(head.id), "instance_id": .string(instanceId), "name": .string(name),
+                "version": .int(version), "parent_version": head.current > 0 ? .int(head.current) : .null,
+                "description": description.map(JSONValue.string) ?? .null, "created_by": .string(ctx.actor),
+                "byte_size": .int(Int64(size)), "mode": .string(mode),
+            ])
+        if pruneTo >= oldest {
+            ctx.emit(
+                .contextVersionsPruned,
+                [
+                    "context_id": .string(head.id), "instance_id": .string(instanceId), "name": .string(name),
+                    "pruned_from": .int(oldest), "pruned_to": .int(pruneTo), "retained_from": .int(newOldest),
+                ])
+            oldest = newOldest
+        }
+    }
+
+    func rollbackContext(
+        instanceId: String, name: String, target: Int64, description: String?, ctx: inout RecordContext
+    ) throws {
+        guard let head = try contextHead(instanceId: instanceId, name: name, ctx: ctx) else {
+            _ = try instance(instanceId, ctx: ctx)
+            throw CommandRejection(.notFound, "no context '\(name)' on instance '\(instanceId)'", field: "payload.name")
+        }
+        guard target >= head.oldest, target <= head.current, let data = try versionData(cid: head.cid, version: target)
+        else {
+            ctx.rollbackFailure = RollbackFailure(
+                cid: head.cid, contextId: head.id, instanceId: instanceId, name: name, target: target)
+            let why = target > head.current ? "does not exist" : "was pruned (oldest kept is \(head.oldest))"
+            throw CommandRejection(.rollbackFailed, "version \(target) \(why)", field: "payload.target_version")
+        }
+        try appendVersion(
+            head: head, instanceId: instanceId, name: name, text: String(decoding: data, as: UTF8.self),
+            description: description ?? "rollback to version \(target)", mode: "rollback", ctx: &ctx, rollback: target)
+        ctx.emit(
+            .contextRolledBack,
+            [
+                "context_id": .string(head.id), "instance_id": .string(instanceId), "name": .string(name),
+                "target_version": .int(target), "new_version": .int(head.current + 1),
+                "rollback_state": .string(RollbackState.success.rawValue),
+            ])
+    }
+
+    /// Records a failed rollback on the context (after the command's savepoint was undone).
+    func recordRollbackFailure(_ f: RollbackFailure, ctx: inout RecordContext) throws {
+        try db.run(
+            "UPDATE agent_contexts SET rollback_pointer=?, rollback_state='failed', updated_ms=? WHERE cid=?",
+            [.int(f.target), .int(ctx.time), .int(f.cid)])
+        ctx.emit(
+            .contextRolledBack,
+            [
+                "context_id": .string(f.contextId), "instance_id": .string(f.instanceId), "name": .string(f.name),
+                "target_version": .int(f.target), "new_version": .null,
+                "rollback_state": .string(RollbackState.failed.rawValue),
+            ])
+    }
+}

@@ -1,0 +1,43 @@
+import AgentCoreModel
+
+/// The state of applying one record: where ids come from and what it produced.
+struct RecordContext {
+    let record: InputRecord
+    var envelope: CommandEnvelope?
+    var outputs: [Outgoing] = []
+    var nextIndex = 0
+    /// Set by a rollback that must fail: recorded on the context after the command's
+    /// savepoint is rolled back.
+    var rollbackFailure: RollbackFailure?
+
+    init(record: InputRecord) { self.record = record }
+
+    var time: Int64 { record.timestampMillis }
+    var actor: String { envelope?.actor ?? "" }
+    var workspace: String { envelope?.workspaceId ?? "" }
+    var project: String { envelope?.projectId ?? "" }
+
+    /// Adds an event caused by the record's command.
+    mutating func emit(_ type: EventType, _ payload: [String: JSONValue]) {
+        emit(type, payload, workspace: workspace, project: envelope?.projectId, commandId: envelope?.id)
+    }
+
+    mutating func emit(
+        _ type: EventType, _ payload: [String: JSONValue], workspace: String, project: String?, commandId: String?
+    ) {
+        let id = Event.id(topic: record.topic, partition: record.partition, offset: record.offset, index: nextIndex)
+        nextIndex += 1
+        let event = Event(
+            id: id, type: type, commandId: commandId, workspaceId: workspace, projectId: project,
+            correlationId: commandId == nil ? nil : envelope?.correlationId, occurredAtMillis: time, payload: payload)
+        outputs.append(Outgoing(topic: type.topic, key: workspace, value: event.json.canonicalString, eventId: id))
+    }
+}
+
+struct RollbackFailure {
+    var cid: Int64
+    var contextId: String
+    var instanceId: String
+    var name: String
+    var target: Int64
+}

@@ -1,0 +1,71 @@
+import AgentCoreModel
+import CSQLite
+
+/// One partition's SQLite store: the state of every workspace that hashes to the partition,
+/// the applied input offsets and the outbox of events not yet published, all changed in one
+/// transaction per batch by `apply(_:)`.
+///
+/// Not thread safe: one owner (a worker's partition lane) uses it at a time. It holds a
+/// SQLite connection, which must not be used concurrently.
+public final class PartitionStore {
+    let db: SQLiteConnection
+    public let partition: Int32
+    public let options: StoreOptions
+    public var path: String { db.path }
+    let decoder: CommandDecoder
+
+    /// Workspace/project pairs known to exist (cache of rows; cleared when a batch fails).
+    var knownProjects: Set<String> = []
+    /// Highest record timestamp applied (stream time), or nil before the first record.
+    public internal(set) var streamTime: Int64?
+    /// Last applied offset per input topic.
+    public internal(set) var appliedOffsets: [String: Int64] = [:]
+    var commandsSinceRetentionSweep = 0
+    /// Test seam: called before each record is applied; throwing aborts the batch.
+    var beforeRecord: ((InputRecord) throws -> Void)?
+    /// Sequence number of the next applied command (orders idempotency retention).
+    var commandSequence: Int64 = 0
+
+    public init(path: String, partition: Int32, options: StoreOptions = StoreOptions()) throws {
+        self.db = try SQLiteConnection(path: path)
+        self.partition = partition
+        self.options = options
+        self.decoder = CommandDecoder(limits: options.limits)
+        try db.execute(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=\(options.synchronous.rawValue); PRAGMA secure_delete=OFF;"
+                + " PRAGMA foreign_keys=ON; PRAGMA cache_size=-16000;")
+        try Migrations.migrate(db)
+        if let p = try db.rows("SELECT value FROM store_meta WHERE key='partition'").first?.first?.int, p != Int64(partition) {
+            throw StoreError("wrong_store", "\(path) holds partition \(p), not \(partition)")
+        }
+        try db.run("INSERT OR IGNORE INTO store_meta(key, value) VALUES('partition', ?)", [.int(Int64(partition))])
+        try loadPositions()
+    }
+
+    func loadPositions() throws {
+        appliedOffsets = [:]
+        for row in try db.rows("SELECT topic, offset FROM applied_offsets") {
+            appliedOffsets[row[0].text!] = row[1].int!
+        }
+        streamTime = try db.rows("SELECT value FROM store_meta WHERE key='stream_time'").first?.first?.int
+        knownProjects = []
+        let stored = try db.rows("SELECT value FROM store_meta WHERE key='command_seq'").first?.first?.int ?? 0
+        let maxSeq = try db.rows("SELECT coalesce(max(seq) + 1, 0) FROM processed_commands").first?.first?.int ?? 0
+        commandSequence = max(stored, maxSeq)
+    }
+
+    /// Closes the SQLite connection. The store is unusable afterwards.
+    public func close() { db.close() }
+
+    /// The offset to resume consuming `topic` at: the last applied offset + 1, or nil when
+    /// nothing of that topic was ever applied (start from the beginning).
+    public func resumeOffset(topic: String) -> Int64? {
+        appliedOffsets[topic].map { $0 + 1 }
+    }
+
+    /// Size of the store's files on disk (main file and WAL), in bytes.
+    public func sizeOnDisk() -> Int64 {
+        let rows = (try? db.rows("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")) ?? []
+        return rows.first?.first?.int ?? 0
+    }
+}

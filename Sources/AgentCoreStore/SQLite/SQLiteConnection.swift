@@ -1,0 +1,77 @@
+import CSQLite
+
+/// A thin wrapper of one sqlite3 connection with a prepared-statement cache. Not thread
+/// safe: a `PartitionStore` owns it and is used by one thread at a time.
+final class SQLiteConnection {
+    private(set) var handle: OpaquePointer?
+    private var cache: [String: Statement] = [:]
+    let path: String
+
+    init(path: String) throws(SQLiteError) {
+        self.path = path
+        var db: OpaquePointer?
+        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
+        guard rc == SQLITE_OK else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            sqlite3_close(db)
+            throw SQLiteError(code: rc, message: message, sql: nil)
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, 5_000)
+    }
+
+    deinit { close() }
+
+    func close() {
+        for s in cache.values { s.finalize() }
+        cache.removeAll()
+        if let h = handle { sqlite3_close_v2(h) }
+        handle = nil
+    }
+
+    func error(_ rc: Int32, sql: String?) -> SQLiteError {
+        SQLiteError(code: rc, message: handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed", sql: sql)
+    }
+
+    func execute(_ sql: String) throws(SQLiteError) {
+        let rc = sqlite3_exec(handle, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw error(rc, sql: sql) }
+    }
+
+    /// A cached prepared statement, reset and with its bindings cleared.
+    func statement(_ sql: String) throws(SQLiteError) -> Statement {
+        if let s = cache[sql] {
+            s.reset()
+            return s
+        }
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw error(rc, sql: sql) }
+        let s = Statement(stmt: stmt, connection: self, sql: sql)
+        cache[sql] = s
+        return s
+    }
+
+    /// Runs `sql` with `args` to completion.
+    func run(_ sql: String, _ args: [SQLValue] = []) throws(SQLiteError) {
+        let s = try statement(sql)
+        try s.bind(args)
+        while try s.step() {}
+    }
+
+    /// All rows of a query.
+    func rows(_ sql: String, _ args: [SQLValue] = []) throws(SQLiteError) -> [[SQLValue]] {
+        let s = try statement(sql)
+        try s.bind(args)
+        var out: [[SQLValue]] = []
+        while try s.step() { out.append(s.row()) }
+        return out
+    }
+
+    var changes: Int { Int(sqlite3_changes(handle)) }
+
+    func userVersion() throws(SQLiteError) -> Int {
+        Int(try rows("PRAGMA user_version").first?.first?.int ?? 0)
+    }
+}

@@ -1,0 +1,24 @@
+import AgentCoreModel
+
+/// How a partition store behaves. Every field has a production default.
+public struct StoreOptions: Sendable, Equatable {
+    /// SQLite `synchronous` level: `NORMAL` (default; with WAL a crash loses no committed
+    /// batch, a power loss may lose the last ones, which are then re-applied from Kafka) or `FULL`.
+    public enum Synchronous: String, Sendable { case normal = "NORMAL", full = "FULL", off = "OFF" }
+
+    /// Versions kept per context (the seed's `agent_context_history_limit`). Older ones are pruned.
+    public var historyLimit = 50
+    /// Instances per workspace that are not offline (the seed's `agent_max_concurrency`).
+    public var maxConcurrency = 20
+    /// An instance with no heartbeat, spawn or transition for this long in stream time goes offline.
+    public var instanceTimeoutMillis: Int64 = 60_000
+    /// Command ids remembered per partition for idempotent re-delivery answers.
+    public var idempotencyRetention = 100_000
+    /// Partition count of the input topics; when set, records whose key hashes (murmur2) to
+    /// another partition are dead-lettered `wrong_partition`.
+    public var partitionCount: Int32?
+    public var synchronous = Synchronous.normal
+    public var limits = Limits()
+
+    public init() {}
+}

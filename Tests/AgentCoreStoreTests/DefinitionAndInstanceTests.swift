@@ -1,0 +1,164 @@
+import AgentCoreModel
+import Testing
+
+@testable import AgentCoreStore
+
+@Suite struct DefinitionTests {
+    @Test func registerUpdateDisable() throws {
+        let f = try StoreFixture()
+        let reg = try f.send("definition.register", ["slug": "builder", "name": "Builder", "agent_type": "code"])
+        #expect(reg.types == ["definition.registered"])
+        #expect(reg[0].payload["revision"] == .int(1))
+        #expect(reg[0].payload["enabled"] == .bool(true))
+        let again = try f.send("definition.register", ["slug": "builder", "name": "B", "agent_type": "code"])
+        #expect(again.rejection == "already_exists")
+        let upd = try f.send("definition.update", ["slug": "builder", "capabilities": ["a", "b"]])
+        #expect(upd.types == ["definition.updated"])
+        #expect(upd[0].payload["capabilities"] == ["a", "b"])
+        #expect(upd[0].payload["name"] == "Builder")
+        #expect(upd[0].payload["revision"] == .int(2))
+        #expect(try f.send("definition.update", ["slug": "nope", "name": "x"]).rejection == "not_found")
+        let dis = try f.send("definition.disable", ["slug": "builder"])
+        #expect(dis[0].payload["enabled"] == .bool(false))
+        #expect(try f.spawn("i1").rejection == "definition_disabled")
+    }
+
+    @Test func malformedSchemaIsRejected() throws {
+        let f = try StoreFixture()
+        let ev = try f.send(
+            "definition.register", ["slug": "x", "name": "X", "agent_type": "t", "config_schema": ["type": "bogus"]])
+        #expect(ev.rejection == "schema_invalid")
+        #expect(ev[0].payload["field"] == "payload.config_schema.type")
+    }
+
+    @Test func replicaCopiesApplySilently() throws {
+        let f = try StoreFixture()
+        let env = CommandEnvelope(
+            id: "d1", type: "definition.register", workspaceId: "ws9", projectId: nil, actor: "a",
+            payload: ["slug": "builder", "name": "B", "agent_type": "t"])
+        let rec = f.record(
+            env.bytes, key: "ws9", stream: .commands, headers: [RecordHeader(key: "agentcore-replica", value: Array("1".utf8))])
+        #expect(try f.apply(rec).isEmpty)
+        #expect(try f.spawn("i1").types == ["instance.spawned"])
+    }
+}
+
+@Suite struct InstanceTests {
+    @Test func spawnStartsIdleAndActivatePassesThroughInitializing() throws {
+        let f = try StoreFixture()
+        try f.registerDefinition()
+        let spawned = try f.spawn("i1")
+        #expect(spawned.types == ["instance.spawned"])
+        #expect(spawned[0].payload["status"] == "idle")
+        let act = try f.send("instance.transition", ["instance_id": "i1", "to": "active"])
+        #expect(act.types == ["instance.status_changed", "instance.status_changed"])
+        #expect(act[0].payload["to"] == "initializing")
+        #expect(act[1].payload["from"] == "initializing")
+        #expect(act[1].payload["to"] == "active")
+        // A second activation after idle does not initialise again.
+        try f.send("instance.transition", ["instance_id": "i1", "to": "idle"])
+        let again = try f.send("instance.transition", ["instance_id": "i1", "to": "active"])
+        #expect(again.count == 1)
+    }
+
+    @Test func illegalTransitionIsRejectedAndErrorIsKept() throws {
+        let f = try StoreFixture()
+        try f.registerDefinition()
+        _ = try f.spawn("i1")
+        #expect(try f.send("instance.transition", ["instance_id": "i1", "to": "busy"]).rejection == "invalid_transition")
+        #expect(try f.send("instance.transition", ["instance_id": "i1", "to": "idle"]).rejection == "invalid_transition")
+        let err = try f.send("instance.transition", ["instance_id": "i1", "to": "error", "error": "boom"])
+        #expect(err[0].payload["error"] == "boom")
+        let info = try #require(try f.store.instance(workspace: "ws1", project: "p1", id: "i1"))
+        #expect(info.status == .error)
+        #expect(info.lastError == "boom")
+        #expect(try f.send("instance.transition", ["instance_id": "i1", "to": "wat"]).rejection == "invalid_payload")
+    }
+
+    @Test func everyTransitionInTheTableIsHonoured() throws {
+        for from in InstanceStatus.allCases {
+            for to in InstanceStatus.allCases {
+                #expect(from.canTransition(to: to) == from.allowedTargets.contains(to))
+                if from == to { #expect(!from.canTransition(to: to)) }
+            }
+        }
+    }
+
+    @Test func configureMergesAndValidatesAgainstSchema() throws {
+        let f = try StoreFixture()
+        try f.registerDefinition(
+            schema: [
+                "type": "object", "properties": ["retries": ["type": "integer", "minimum": 0, "maximum": 5], "mode": ["enum": ["a", "b"]]],
+                "required": ["mode"], "additionalProperties": false,
+            ])
+        #expect(try f.spawn("bad", config: ["retries": 1]).rejection == "config_invalid")
+        let bad = try f.spawn("bad", config: ["mode": "a", "retries": 9])
+        #expect(bad[0].payload["field"] == "payload.config.retries")
+        #expect(try f.spawn("i1", config: ["mode": "a"]).types == ["instance.spawned"])
+        let conf = try f.send("instance.configure", ["instance_id": "i1", "config": ["retries": 3]])
+        #expect(conf[0].payload["config"] == ["mode": "a", "retries": 3])
+        let extra = try f.send("instance.configure", ["instance_id": "i1", "config": ["other": true]])
+        #expect(extra.rejection == "config_invalid")
+        #expect(extra[0].payload["field"] == "payload.config.other")
+        #expect(try f.store.instance(workspace: "ws1", project: "p1", id: "i1")?.config == ["mode": "a", "retries": 3])
+    }
+
+    @Test func heartbeatUpdatesAndLivenessSweepsInStreamTime() throws {
+        var o = StoreOptions()
+        o.instanceTimeoutMillis = 10_000
+        let f = try StoreFixture(options: o)
+        try f.registerDefinition()
+        _ = try f.spawn("i1")
+        _ = try f.spawn("i2")
+        let hb = try f.send("instance.heartbeat", ["instance_id": "i1", "state": ["step": 3]])
+        #expect(hb.types == ["instance.heartbeat"])
+        #expect(try f.store.outbox().last?.topic == .heartbeats)
+        f.clock += 9_000
+        #expect(try f.send("instance.heartbeat", ["instance_id": "i1"]).types == ["instance.heartbeat"])
+        f.clock += 2_000
+        // i2 (last sign of life at spawn) is now 11 s old; i1 heartbeated 2 s ago.
+        let ev = try f.send("instance.heartbeat", ["instance_id": "i1"])
+        #expect(ev.types == ["instance.heartbeat", "instance.status_changed"])
+        #expect(ev[1].payload["instance_id"] == "i2")
+        #expect(ev[1].payload["reason"] == "liveness_timeout")
+        #expect(ev[1].commandId == nil)
+        #expect(try f.store.instance(workspace: "ws1", project: "p1", id: "i2")?.status == .offline)
+        let i1 = try #require(try f.store.instance(workspace: "ws1", project: "p1", id: "i1"))
+        #expect(i1.state == ["step": 3])
+        #expect(i1.lastHeartbeatMillis == f.clock)
+    }
+
+    @Test func concurrencyLimitPerWorkspace() throws {
+        var o = StoreOptions()
+        o.maxConcurrency = 2
+        let f = try StoreFixture(options: o)
+        try f.registerDefinition()
+        _ = try f.spawn("i1")
+        _ = try f.spawn("i2", project: "p2")
+        #expect(try f.spawn("i3").rejection == "quota_exceeded")
+        #expect(try f.spawn("i3", workspace: "ws2").types == ["instance.spawned"])
+        try f.send("instance.transition", ["instance_id": "i1", "to": "offline"])
+        #expect(try f.spawn("i3").types == ["instance.spawned"])
+    }
+
+    @Test func removeDeletesContexts() throws {
+        let f = try StoreFixture()
+        try f.registerDefinition()
+        _ = try f.spawn("i1")
+        try f.send("context.write", ["instance_id": "i1", "name": "notes", "data": ["a": 1]])
+        let ev = try f.send("instance.remove", ["instance_id": "i1"])
+        #expect(ev[0].payload["contexts_removed"] == .int(1))
+        #expect(try f.store.contexts(workspace: "ws1", project: "p1").isEmpty)
+        #expect(try f.send("instance.remove", ["instance_id": "i1"]).rejection == "not_found")
+    }
+
+    @Test func derivedInstanceIdIsStable() throws {
+        let a = try StoreFixture()
+        let b = try StoreFixture()
+        for f in [a, b] { try f.registerDefinition() }
+        let e1 = try a.send("instance.spawn", ["definition": "builder", "name": "x"], id: "same")
+        let e2 = try b.send("instance.spawn", ["definition": "builder", "name": "x"], id: "same")
+        #expect(e1[0].payload["instance_id"] == e2[0].payload["instance_id"])
+        #expect(e1[0].payload["instance_id"]?.stringValue?.hasPrefix("inst_") == true)
+    }
+}
