@@ -5,7 +5,7 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
     name: "agentcore",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "agentcore", targets: ["agentcore"]),
         .library(name: "AgentCoreModel", targets: ["AgentCoreModel"]),

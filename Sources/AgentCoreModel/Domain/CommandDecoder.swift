@@ -66,8 +66,8 @@ public struct CommandDecoder: Sendable {
         case .definitionRegister, .definitionUpdate:
             let register = type == .definitionRegister
             var f = DefinitionFields(slug: try r.slug("slug"))
-            f.name = try r.string("name", required: register, maxLength: limits.maxNameLength)
-            f.agentType = try r.string("agent_type", required: register, maxLength: 100)
+            f.name = try r.string("name", required: register, maxLength: limits.maxNameLength, nonEmpty: true)
+            f.agentType = try r.string("agent_type", required: register, maxLength: 100, nonEmpty: true)
             f.description = try r.string("description", required: false, maxLength: limits.maxTextLength)
             f.capabilities = try r.capabilities("capabilities")
             f.configSchema = try r.document("config_schema", requireObject: true)

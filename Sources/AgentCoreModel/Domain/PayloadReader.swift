@@ -17,7 +17,9 @@ struct PayloadReader {
         }
     }
 
-    mutating func string(_ key: String, required: Bool, maxLength: Int) throws(CommandRejection) -> String? {
+    mutating func string(_ key: String, required: Bool, maxLength: Int, nonEmpty: Bool = false) throws(CommandRejection)
+        -> String?
+    {
         guard let v = take(key), v != .null else {
             if required { throw CommandRejection(.invalidPayload, "'\(key)' is required", field: "payload.\(key)") }
             return nil
@@ -25,7 +27,7 @@ struct PayloadReader {
         guard let s = v.stringValue else {
             throw CommandRejection(.invalidPayload, "'\(key)' must be a string", field: "payload.\(key)")
         }
-        if required && s.isEmpty { throw CommandRejection(.invalidPayload, "'\(key)' must not be empty", field: "payload.\(key)") }
+        if (required || nonEmpty) && s.isEmpty { throw CommandRejection(.invalidPayload, "'\(key)' must not be empty", field: "payload.\(key)") }
         if s.count > maxLength {
             throw CommandRejection(.limitExceeded, "'\(key)' is longer than \(maxLength) characters", field: "payload.\(key)")
         }

@@ -1,0 +1,279 @@
+import CRdKafka
+import Logging
+import Synchronization
+
+/// Settings of a consumer group member.
+public struct ConsumerOptions: Sendable {
+    public var groupId: String
+    /// Static membership: a restart with the same id within the session timeout keeps the
+    /// member's partitions without a rebalance.
+    public var groupInstanceId: String?
+    /// `range,roundrobin` (eager, librdkafka's default) or `cooperative-sticky`.
+    public var assignmentStrategy = "range,roundrobin"
+    /// `read_committed` (default) hides aborted transactional records.
+    public var isolationLevel = "read_committed"
+    /// Where to start without a committed or supplied offset: `earliest` or `latest`.
+    public var autoOffsetReset = "earliest"
+    public var sessionTimeoutMs = 45_000
+    public var heartbeatIntervalMs = 3_000
+    public var maxPollIntervalMs = 300_000
+    /// Report reaching the end of a partition as a `ConsumerEvent.endOfPartition`.
+    public var enablePartitionEOF = false
+
+    public init(groupId: String) { self.groupId = groupId }
+}
+
+/// What a poll returns besides records.
+public enum ConsumerEvent: Sendable, Equatable {
+    case endOfPartition(TopicPartition, offset: Int64)
+    case error(KafkaError)
+}
+
+/// A batch from `poll`: records in the order librdkafka delivered them (per partition in
+/// offset order) and any events seen while collecting them.
+public struct ConsumerBatch: Sendable {
+    public var records: [KafkaRecord] = []
+    public var events: [ConsumerEvent] = []
+}
+
+/// A consumer group member over librdkafka.
+///
+/// Offsets are not auto-committed and not auto-stored: the application decides what was
+/// processed. Rebalances run the application's `onAssign`/`onRevoke` **inside** `poll`, on
+/// the polling thread, before librdkafka changes the assignment: on revoke the application
+/// can finish its batch, flush and close what it holds; on assign it returns the offsets to
+/// start from (its own stored positions), which are applied with the assignment itself, so
+/// no record of a partition is delivered before its assign handler ran.
+///
+/// `@unchecked Sendable`: wraps a C handle. `poll`, `seek`, `pause`, `resume` and `close`
+/// must be called from one thread (the owner's loop); the query calls are thread safe.
+public final class KafkaConsumer: @unchecked Sendable {
+    let client: KafkaClient
+    public let options: ConsumerOptions
+    private let closed = Atomic<Bool>(false)
+
+    public init(
+        config: KafkaConfig, options: ConsumerOptions,
+        onAssign: @escaping @Sendable ([TopicPartition]) -> [TopicPartitionOffset] = { _ in [] },
+        onRevoke: @escaping @Sendable ([TopicPartition], _ lost: Bool) -> Void = { _, _ in },
+        logger: Logger = Logger(label: "agentcore.kafka.consumer")
+    ) throws(KafkaError) {
+        self.options = options
+        let context = KafkaClientContext(logger: logger)
+        context.rebalance.withLock { $0 = RebalanceCallbacks(onAssign: onAssign, onRevoke: onRevoke) }
+        var overrides: [(String, String)] = [
+            ("group.id", options.groupId), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"),
+            ("partition.assignment.strategy", options.assignmentStrategy), ("isolation.level", options.isolationLevel),
+            ("auto.offset.reset", options.autoOffsetReset), ("session.timeout.ms", String(options.sessionTimeoutMs)),
+            ("heartbeat.interval.ms", String(options.heartbeatIntervalMs)),
+            ("max.poll.interval.ms", String(options.maxPollIntervalMs)),
+            ("enable.partition.eof", options.enablePartitionEOF ? "true" : "false"),
+        ]
+        if let id = options.groupInstanceId { overrides.append(("group.instance.id", id)) }
+        let conf = try config.makeConf(extra: [("statistics.interval.ms", "0")], overrides: overrides)
+        rd_kafka_conf_set_rebalance_cb(conf) { rk, err, partitions, _ in
+            guard let rk, let partitions, let ctx = KafkaClientContext.from(rk) else { return }
+            KafkaConsumer.rebalance(rk: rk, err: err, partitions: partitions, ctx: ctx)
+        }
+        client = try KafkaClient(type: RD_KAFKA_CONSUMER, conf: conf, context: context)
+        rd_kafka_poll_set_consumer(client.handle)
+    }
+
+    deinit { close() }
+
+    static func rebalance(
+        rk: OpaquePointer, err: rd_kafka_resp_err_t, partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>,
+        ctx: KafkaClientContext
+    ) {
+        let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
+        let tps = partitions.entries.map(\.tpo.topicPartition)
+        let callbacks = ctx.rebalance.withLock { $0 }
+        if err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+            let starts = callbacks?.onAssign(tps) ?? []
+            for s in starts {
+                if let e = rd_kafka_topic_partition_list_find(partitions, s.topicPartition.topic, s.topicPartition.partition) {
+                    e.pointee.offset = s.offset
+                }
+            }
+            ctx.logger.info("assigned \(tps.count) partitions", metadata: ["agentcore.partitions": "\(tps)"])
+            if cooperative {
+                if let e = rd_kafka_incremental_assign(rk, partitions) {
+                    ctx.logger.error("incremental assign failed: \(KafkaError(consuming: e))")
+                }
+            } else {
+                let r = rd_kafka_assign(rk, partitions)
+                if r != RD_KAFKA_RESP_ERR_NO_ERROR { ctx.logger.error("assign failed: \(KafkaError(r))") }
+            }
+        } else {
+            let lost = rd_kafka_assignment_lost(rk) != 0
+            callbacks?.onRevoke(tps, lost)
+            ctx.logger.info("revoked \(tps.count) partitions", metadata: ["agentcore.partitions": "\(tps)", "agentcore.lost": "\(lost)"])
+            if cooperative {
+                if let e = rd_kafka_incremental_unassign(rk, partitions) {
+                    ctx.logger.error("incremental unassign failed: \(KafkaError(consuming: e))")
+                }
+            } else {
+                _ = rd_kafka_assign(rk, nil)
+            }
+        }
+    }
+
+    /// Joins the group for `topics`.
+    public func subscribe(_ topics: [String]) throws(KafkaError) {
+        let list = rd_kafka_topic_partition_list_new(Int32(topics.count))!
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for t in topics { rd_kafka_topic_partition_list_add(list, t, RD_KAFKA_PARTITION_UA) }
+        try KafkaError.check(rd_kafka_subscribe(client.handle, list), "subscribe")
+    }
+
+    /// Waits up to `timeoutMs` for the first record, then takes what is already queued, up
+    /// to `maxRecords`, without waiting for a full batch. Rebalance callbacks run in here.
+    public func poll(maxRecords: Int, timeoutMs: Int32) -> ConsumerBatch {
+        var batch = ConsumerBatch()
+        var wait = timeoutMs
+        while batch.records.count < maxRecords {
+            guard let msg = rd_kafka_consumer_poll(client.handle, wait) else { break }
+            wait = 0
+            defer { rd_kafka_message_destroy(msg) }
+            let m = msg.pointee
+            if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
+                let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+                batch.events.append(.endOfPartition(TopicPartition(topic, m.partition), offset: m.offset))
+                continue
+            }
+            if m.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                let text = rd_kafka_message_errstr(msg).map { String(cString: $0) } ?? ""
+                batch.events.append(.error(KafkaError(code: m.err.rawValue, message: text, isFatal: m.err == RD_KAFKA_RESP_ERR__FATAL)))
+                continue
+            }
+            batch.records.append(Self.copy(msg))
+        }
+        return batch
+    }
+
+    static func copy(_ msg: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaRecord {
+        let m = msg.pointee
+        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let ts = rd_kafka_message_timestamp(msg, &type)
+        let key = m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) }
+        let value = m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) }
+        var headers: [KafkaHeader] = []
+        var hdrs: OpaquePointer?
+        if rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR, let hdrs {
+            var i = 0
+            var name: UnsafePointer<CChar>?
+            var val: UnsafeRawPointer?
+            var size = 0
+            while rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                headers.append(
+                    KafkaHeader(name.map { String(cString: $0) } ?? "", val.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
+                i += 1
+            }
+        }
+        return KafkaRecord(
+            topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition, offset: m.offset, timestamp: ts,
+            key: key, value: value, headers: headers)
+    }
+
+    /// The current assignment.
+    public func assignment() throws(KafkaError) -> [TopicPartition] {
+        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        try KafkaError.check(rd_kafka_assignment(client.handle, &list), "assignment")
+        guard let list else { return [] }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        return list.entries.map(\.tpo.topicPartition)
+    }
+
+    /// Moves the fetch position of assigned partitions.
+    public func seek(_ positions: [TopicPartitionOffset], timeoutMs: Int32 = 10_000) throws(KafkaError) {
+        let list = positions.makeList()
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        if let e = rd_kafka_seek_partitions(client.handle, list, timeoutMs) { throw KafkaError(consuming: e, context: "seek") }
+        for (tpo, err) in list.entries where err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw KafkaError(err, "seek \(tpo.topicPartition)")
+        }
+    }
+
+    /// Stops fetching from partitions (e.g. while the producer catches up); records already
+    /// fetched may still be returned once.
+    public func pause(_ partitions: [TopicPartition]) throws(KafkaError) {
+        let list = partitions.map { TopicPartitionOffset($0, offset: TopicPartitionOffset.invalid) }.makeList()
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        try KafkaError.check(rd_kafka_pause_partitions(client.handle, list), "pause")
+    }
+
+    public func resume(_ partitions: [TopicPartition]) throws(KafkaError) {
+        let list = partitions.map { TopicPartitionOffset($0, offset: TopicPartitionOffset.invalid) }.makeList()
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        try KafkaError.check(rd_kafka_resume_partitions(client.handle, list), "resume")
+    }
+
+    /// Commits offsets (the next offset to read per partition) to the group.
+    public func commit(_ offsets: [TopicPartitionOffset], async: Bool = false) throws(KafkaError) {
+        guard !offsets.isEmpty else { return }
+        let list = offsets.makeList()
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let err = rd_kafka_commit(client.handle, list, async ? 1 : 0)
+        if err == RD_KAFKA_RESP_ERR__NO_OFFSET { return }
+        try KafkaError.check(err, "commit")
+    }
+
+    /// The group's committed offsets for `partitions` (a broker round trip).
+    public func committed(_ partitions: [TopicPartition], timeoutMs: Int32 = 10_000) throws(KafkaError) -> [TopicPartitionOffset] {
+        let list = partitions.map { TopicPartitionOffset($0, offset: TopicPartitionOffset.invalid) }.makeList()
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        try KafkaError.check(rd_kafka_committed(client.handle, list, timeoutMs), "committed offsets")
+        return list.entries.map(\.tpo)
+    }
+
+    /// The next offset the consumer will fetch per partition (invalid before the first fetch).
+    public func positions(_ partitions: [TopicPartition]) throws(KafkaError) -> [TopicPartitionOffset] {
+        let list = partitions.map { TopicPartitionOffset($0, offset: TopicPartitionOffset.invalid) }.makeList()
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        try KafkaError.check(rd_kafka_position(client.handle, list), "positions")
+        return list.entries.map(\.tpo)
+    }
+
+    /// Watermarks as last seen in fetch responses (no network round trip).
+    public func cachedWatermarks(_ tp: TopicPartition) -> Watermarks? {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        guard rd_kafka_get_watermark_offsets(client.handle, tp.topic, tp.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR,
+            high >= 0
+        else { return nil }
+        return Watermarks(low: low, high: high)
+    }
+
+    /// Watermarks from the broker.
+    public func watermarks(_ tp: TopicPartition, timeoutMs: Int32 = 10_000) throws(KafkaError) -> Watermarks {
+        try client.queryWatermarks(tp, timeoutMs: timeoutMs)
+    }
+
+    /// Lag per partition: high watermark minus position (or minus `positions` if given).
+    public func lag(_ partitions: [TopicPartition]) throws(KafkaError) -> [TopicPartition: Int64] {
+        var out: [TopicPartition: Int64] = [:]
+        for p in try positions(partitions) {
+            guard let w = cachedWatermarks(p.topicPartition) else { continue }
+            out[p.topicPartition] = max(0, w.high - (p.offset >= 0 ? p.offset : w.low))
+        }
+        return out
+    }
+
+    public func partitionCount(topic: String, timeoutMs: Int32 = 10_000) throws(KafkaError) -> Int? {
+        try client.partitionCount(topic: topic, timeoutMs: timeoutMs)
+    }
+
+    public var statistics: KafkaStatistics? { client.statistics }
+
+    /// A fatal error raised by librdkafka, after which the consumer must be re-created.
+    public var fatalError: KafkaError? { client.fatalError }
+
+    /// Leaves the group (running the revoke handler for what is assigned) and destroys the
+    /// client. Idempotent; call from the polling thread.
+    public func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let err = rd_kafka_consumer_close(client.handle)
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { client.context.logger.warning("consumer close: \(KafkaError(err))") }
+        client.destroy()
+    }
+}

@@ -1,0 +1,175 @@
+import CRdKafka
+import Foundation
+import Logging
+import Synchronization
+
+/// A librdkafka producer: idempotent by default (`enable.idempotence=true`, `acks=all`),
+/// murmur2 partitioning (the Java client's, so every language agrees on a key's partition),
+/// per-record delivery results, flush with a deadline, and transactions when configured
+/// with a `transactional.id`.
+///
+/// Delivery callbacks run on the producer's own poll thread, never on the caller's.
+public final class KafkaProducer: Sendable {
+    /// Settings agentcore puts under the user's configuration (the user may override them).
+    public static let defaults: [(String, String)] = [
+        ("enable.idempotence", "true"), ("acks", "all"), ("partitioner", "murmur2_random"),
+        ("linger.ms", "5"), ("statistics.interval.ms", "0"),
+    ]
+
+    let client: KafkaClient
+    private let pollThread: PollThread
+    public let isTransactional: Bool
+
+    public init(config: KafkaConfig, logger: Logger = Logger(label: "agentcore.kafka.producer")) throws(KafkaError) {
+        let context = KafkaClientContext(logger: logger)
+        let conf = try config.makeConf(extra: Self.defaults)
+        rd_kafka_conf_set_dr_msg_cb(conf) { rk, msg, _ in
+            guard let ctx = KafkaClientContext.from(rk), let msg else { return }
+            let id = UInt(bitPattern: msg.pointee._private)
+            let m = msg.pointee
+            let result: Result<DeliveryReport, KafkaError>
+            if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                result = .success(
+                    DeliveryReport(topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition, offset: m.offset))
+            } else {
+                result = .failure(KafkaError(m.err, "delivery"))
+            }
+            ctx.completeDelivery(id, result)
+        }
+        isTransactional = config.properties["transactional.id"] != nil
+        client = try KafkaClient(type: RD_KAFKA_PRODUCER, conf: conf, context: context)
+        pollThread = PollThread(name: "agentcore-producer-poll") { [client] in rd_kafka_poll(client.handle, 100) }
+    }
+
+    deinit { close(timeoutMs: 0) }
+
+    /// Enqueues one record; `onDelivery` is called once with where it landed or why not.
+    /// Blocks (briefly, polling) while librdkafka's local queue is full, which bounds memory.
+    public func produce(
+        topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
+        onDelivery: @escaping @Sendable (Result<DeliveryReport, KafkaError>) -> Void
+    ) throws(KafkaError) {
+        if let fatal = client.fatalError { throw fatal }
+        let id = client.context.registerDelivery(onDelivery)
+        while true {
+            let err = produceOnce(topic: topic, partition: partition, key: key, value: value, headers: headers, id: id)
+            guard let err else { return }
+            if err.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue {
+                rd_kafka_poll(client.handle, 10)
+                continue
+            }
+            client.context.deliveries.withLock { _ = $0.removeValue(forKey: id) }
+            throw err
+        }
+    }
+
+    /// Sends one record and waits for its delivery.
+    @discardableResult
+    public func send(
+        topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = []
+    ) async throws -> DeliveryReport {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<DeliveryReport, any Error>) in
+            do {
+                try produce(topic: topic, partition: partition, key: key, value: value, headers: headers) { r in
+                    c.resume(with: r.mapError { $0 as any Error })
+                }
+            } catch {
+                c.resume(throwing: error)
+            }
+        }
+    }
+
+    private func produceOnce(
+        topic: String, partition: Int32?, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], id: UInt
+    ) -> KafkaError? {
+        let topicC = strdup(topic)
+        defer { free(topicC) }
+        let names = headers.map { strdup($0.key) }
+        defer { names.forEach { free($0) } }
+        var vus = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 5 + headers.count)
+        vus[0].vtype = RD_KAFKA_VTYPE_TOPIC
+        vus[0].u.cstr = UnsafePointer(topicC)
+        vus[1].vtype = RD_KAFKA_VTYPE_PARTITION
+        vus[1].u.i32 = partition ?? RD_KAFKA_PARTITION_UA
+        vus[2].vtype = RD_KAFKA_VTYPE_MSGFLAGS
+        vus[2].u.i = RD_KAFKA_MSG_F_COPY
+        vus[3].vtype = RD_KAFKA_VTYPE_OPAQUE
+        vus[3].u.ptr = UnsafeMutableRawPointer(bitPattern: id)
+        return withBytes(key) { kp, kn in
+            withBytes(value) { vp, vn in
+                vus[4].vtype = RD_KAFKA_VTYPE_KEY
+                vus[4].u.mem.ptr = UnsafeMutableRawPointer(mutating: kp)
+                vus[4].u.mem.size = kn
+                var valueVU = rd_kafka_vu_t()
+                valueVU.vtype = RD_KAFKA_VTYPE_VALUE
+                valueVU.u.mem.ptr = UnsafeMutableRawPointer(mutating: vp)
+                valueVU.u.mem.size = vn
+                return withHeaderValues(headers, 0) { hv in
+                    for (i, h) in hv.enumerated() {
+                        vus[5 + i].vtype = RD_KAFKA_VTYPE_HEADER
+                        vus[5 + i].u.header.name = UnsafePointer(names[i])
+                        vus[5 + i].u.header.val = h.0
+                        vus[5 + i].u.header.size = h.1
+                    }
+                    var all = vus
+                    all.append(valueVU)
+                    guard let err = rd_kafka_produceva(client.handle, &all, all.count) else { return nil }
+                    return KafkaError(consuming: err, context: "produce to \(topic)")
+                }
+            }
+        }
+    }
+
+    /// Waits until every enqueued record is delivered or failed, at most `timeoutMs`.
+    public func flush(timeoutMs: Int32) throws(KafkaError) {
+        try KafkaError.check(rd_kafka_flush(client.handle, timeoutMs), "flush")
+    }
+
+    /// Records enqueued but not yet delivered.
+    public var outstanding: Int { Int(rd_kafka_outq_len(client.handle)) }
+
+    public var statistics: KafkaStatistics? { client.statistics }
+
+    public func partitionCount(topic: String, timeoutMs: Int32 = 10_000) throws(KafkaError) -> Int? {
+        try client.partitionCount(topic: topic, timeoutMs: timeoutMs)
+    }
+
+    /// Flushes (up to `timeoutMs`) and destroys the client. Idempotent.
+    public func close(timeoutMs: Int32 = 10_000) {
+        if timeoutMs > 0 { _ = rd_kafka_flush(client.handle, timeoutMs) }
+        pollThread.stop()
+        client.destroy()
+    }
+}
+
+func withBytes<R>(_ b: [UInt8]?, _ body: (UnsafeRawPointer?, Int) -> R) -> R {
+    guard let b else { return body(nil, 0) }
+    return b.withUnsafeBytes { body($0.baseAddress, $0.count) }
+}
+
+/// Pins every header value's bytes for the duration of `body` (nil values give size -1).
+func withHeaderValues<R>(_ headers: [KafkaHeader], _ i: Int, _ acc: [(UnsafeRawPointer?, Int)] = [], _ body: ([(UnsafeRawPointer?, Int)]) -> R) -> R {
+    if i == headers.count { return body(acc) }
+    guard let v = headers[i].value else { return withHeaderValues(headers, i + 1, acc + [(nil, -1)], body) }
+    return v.withUnsafeBytes { withHeaderValues(headers, i + 1, acc + [($0.baseAddress, $0.count)], body) }
+}
+
+/// A dedicated thread that calls `body` until stopped: blocking librdkafka calls stay off
+/// Swift's cooperative pool.
+final class PollThread: Sendable {
+    private let running = Atomic<Bool>(true)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread { [self] in
+            while self.running.load(ordering: .acquiring) { body() }
+            self.done.signal()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    func stop() {
+        if running.exchange(false, ordering: .acquiringAndReleasing) { done.wait() }
+    }
+}

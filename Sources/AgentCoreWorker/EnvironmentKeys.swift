@@ -1,0 +1,24 @@
+/// Environment variables agentcore reads; `deploy/` and `scripts/check_deploy.py` are checked against this list.
+public enum EnvironmentKeys {
+    public static let brokers = "AGENTCORE_BROKERS"
+    public static let group = "AGENTCORE_GROUP"
+    public static let workerID = "AGENTCORE_WORKER_ID"
+    public static let dataDir = "AGENTCORE_DATA_DIR"
+    public static let topicPrefix = "AGENTCORE_TOPIC_PREFIX"
+    public static let partitions = "AGENTCORE_PARTITIONS"
+    public static let replicationFactor = "AGENTCORE_REPLICATION_FACTOR"
+    public static let historyLimit = "AGENTCORE_HISTORY_LIMIT"
+    public static let maxConcurrency = "AGENTCORE_MAX_CONCURRENCY"
+    public static let heartbeatIntervalMs = "AGENTCORE_HEARTBEAT_INTERVAL_MS"
+    public static let instanceTimeoutMs = "AGENTCORE_INSTANCE_TIMEOUT_MS"
+    public static let batchSize = "AGENTCORE_BATCH_SIZE"
+    public static let shutdownTimeoutMs = "AGENTCORE_SHUTDOWN_TIMEOUT_MS"
+    public static let logLevel = "AGENTCORE_LOG_LEVEL"
+    /// Prefix of librdkafka pass-through properties: `AGENTCORE_KAFKA_SECURITY_PROTOCOL` sets `security.protocol`.
+    public static let kafkaPrefix = "AGENTCORE_KAFKA_"
+    public static let all: [String] = [
+        brokers, group, workerID, dataDir, topicPrefix, partitions, replicationFactor,
+        historyLimit, maxConcurrency, heartbeatIntervalMs, instanceTimeoutMs, batchSize,
+        shutdownTimeoutMs, logLevel,
+    ]
+}

@@ -1,0 +1,117 @@
+import Testing
+
+@testable import AgentCoreModel
+
+@Suite struct JSONTests {
+    @Test func parsesAndSerialisesCanonically() throws {
+        let v = try JSONParser.parse(#" { "b" : [1, 2.5, -3e2, true, null], "a": "x\n\u00e9\ud83d\ude00", "c": {} } "#)
+        #expect(v["b"] == [1, 2.5, -300.0, true, nil])
+        #expect(v["a"] == .string("x\né😀"))
+        #expect(v.canonicalString == #"{"a":"x\né😀","b":[1,2.5,-300,true,null],"c":{}}"#)
+        #expect(try JSONParser.parse(v.canonicalString).jsonEquals(v))
+        #expect(try JSONParser.parse(v.canonicalString).canonicalString == v.canonicalString)
+        #expect(try JSONParser.parse("9223372036854775807") == .int(Int64.max))
+        #expect(JSONValue.string("\u{01}\"\\").canonicalString == #""\u0001\"\\""#)
+    }
+
+    @Test(arguments: [
+        "", "{", "[1,]", "{\"a\":1,}", "01", "1.", "-", "tru", "\"abc", "{\"a\":1,\"a\":2}", "[1] x", "\"\\x\"",
+        "\"\\ud800\"", "1e999", "{1:2}", "\"\u{01}\"",
+    ])
+    func rejectsMalformed(_ text: String) {
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
+    }
+
+    @Test func rejectsInvalidUTF8AndDeepNesting() {
+        #expect(throws: JSONParseError.self) { try JSONParser.parse([0x22, 0xff, 0x22]) }
+        let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
+        #expect(throws: Never.self) { try JSONParser.parse(deep, maxDepth: 200) }
+    }
+
+    @Test func mergePatchFollowsRFC7396() {
+        // Examples from RFC 7396 appendix A.
+        let cases: [(JSONValue, JSONValue, JSONValue)] = [
+            (["a": "b"], ["a": "c"], ["a": "c"]),
+            (["a": "b"], ["b": "c"], ["a": "b", "b": "c"]),
+            (["a": "b"], ["a": nil], [:]),
+            (["a": "b", "b": "c"], ["a": nil], ["b": "c"]),
+            (["a": ["b"]], ["a": "c"], ["a": "c"]),
+            (["a": "c"], ["a": ["b"]], ["a": ["b"]]),
+            (["a": ["b": "c"]], ["a": ["b": "d", "c": nil]], ["a": ["b": "d"]]),
+            (["a": [["b": "c"]]], ["a": [1]], ["a": [1]]),
+            (["a": "foo"], nil, nil),
+            (["a": "foo"], "bar", "bar"),
+            (["e": nil], ["a": 1], ["e": nil, "a": 1]),
+            ([1, 2], ["a": "b", "c": nil], ["a": "b"]),
+            ([:], ["a": ["bb": ["ccc": nil]]], ["a": ["bb": [:]]]),
+        ]
+        for (target, patch, result) in cases {
+            #expect(target.applyingMergePatch(patch) == result)
+        }
+    }
+
+    @Test func configSchemaSubset() {
+        let schema = ConfigSchema([
+            "type": "object",
+            "properties": [
+                "n": ["type": "integer", "minimum": 1, "exclusiveMaximum": 10],
+                "s": ["type": "string", "minLength": 2, "maxLength": 3],
+                "tags": ["type": "array", "items": ["enum": ["a", "b"]], "maxItems": 2],
+                "x": ["type": ["number", "null"]],
+            ],
+            "required": ["n"],
+            "additionalProperties": false,
+        ])
+        #expect(schema.validate(["n": 1]) == nil)
+        #expect(schema.validate(["n": 1.0]) == nil)
+        #expect(schema.validate(["n": 10])?.path == "config.n")
+        #expect(schema.validate(["n": 0])?.path == "config.n")
+        #expect(schema.validate(["n": 1.5])?.message.contains("integer") == true)
+        #expect(schema.validate([:])?.path == "config.n")
+        #expect(schema.validate(["n": 2, "s": "a"])?.path == "config.s")
+        #expect(schema.validate(["n": 2, "tags": ["a", "c"]])?.path == "config.tags[1]")
+        #expect(schema.validate(["n": 2, "tags": ["a", "a", "b"]])?.path == "config.tags")
+        #expect(schema.validate(["n": 2, "x": nil]) == nil)
+        #expect(schema.validate(["n": 2, "x": "1"])?.path == "config.x")
+        #expect(schema.validate(["n": 2, "zzz": 1])?.path == "config.zzz")
+        #expect(schema.validate("nope")?.path == "config")
+        #expect(ConfigSchema.checkWellFormed(["type": "integer", "minimum": "1"])?.path == "config_schema.minimum")
+        #expect(ConfigSchema.checkWellFormed(["properties": ["a": ["type": "wat"]]])?.path == "config_schema.properties.a.type")
+        #expect(ConfigSchema.checkWellFormed(true) == nil)
+    }
+
+    @Test func murmur2MatchesKafkaJavaVectors() {
+        // From Apache Kafka's UtilsTest.testMurmur2.
+        let vectors: [(String, Int32)] = [
+            ("21", -973_932_308), ("foobar", -790_332_482), ("a-little-bit-long-string", -985_981_536),
+            ("a-little-bit-longer-string", -1_486_304_829), ("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58_897_971),
+            ("abc", 479_470_107),
+        ]
+        for (s, expected) in vectors {
+            #expect(Int32(bitPattern: Murmur2.hash(Array(s.utf8))) == expected, "\(s)")
+        }
+        #expect(Murmur2.partition(forKey: "21", partitionCount: 12) == Int32((UInt32(bitPattern: -973_932_308) & 0x7fff_ffff) % 12))
+    }
+
+    @Test func timestampsRoundTrip() {
+        #expect(Timestamp.iso8601(millis: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(Timestamp.iso8601(millis: 1_767_225_600_123) == "2026-01-01T00:00:00.123Z")
+        #expect(Timestamp.iso8601(millis: 951_782_400_000) == "2000-02-29T00:00:00.000Z")
+        #expect(Timestamp.iso8601(millis: -1) == "1969-12-31T23:59:59.999Z")
+        for ms: Int64 in [0, 1, 999, 1_767_225_600_123, 4_102_444_799_999, 951_782_400_000] {
+            #expect(Timestamp.parseMillis(Timestamp.iso8601(millis: ms)) == ms)
+        }
+        #expect(Timestamp.parseMillis("2026-01-01T00:00:00Z") == 1_767_225_600_000)
+        #expect(Timestamp.parseMillis("2026-13-01T00:00:00Z") == nil)
+    }
+
+    @Test func identifiers() {
+        #expect(Identifier.isValid("ws-1.a_b:c@d"))
+        #expect(!Identifier.isValid("-x"))
+        #expect(!Identifier.isValid(""))
+        #expect(!Identifier.isValid("a b"))
+        #expect(Identifier.isValidSlug("code-reviewer.v2"))
+        #expect(!Identifier.isValidSlug("Code"))
+    }
+}

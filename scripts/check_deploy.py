@@ -1,0 +1,535 @@
+#!/usr/bin/env python3
+"""Static checks for the deploy files under deploy/.
+
+    python3 scripts/check_deploy.py [--root REPO]
+
+Checks, one line each:
+  * every YAML file under deploy/ parses (yaml.safe_load_all);
+  * every AGENTCORE_* variable that deploy/docker-compose.yml, deploy/k8s/*.yaml,
+    deploy/Dockerfile and deploy/.env.example set or mention is read by the Swift
+    sources (names matched by AGENTCORE_[A-Z0-9_]+ in Sources/**/*.swift; a
+    matched name ending in "_", such as AGENTCORE_KAFKA_, admits its whole
+    family, e.g. any AGENTCORE_KAFKA_*);
+  * every variable the sources read is documented in .env.example, each with a
+    comment line;
+  * compose and Kubernetes use the same topic prefix (and consumer group) and
+    reference only the agentcore topics <prefix>.{commands,context-writes,status,
+    heartbeats,dlq,changelog};
+  * the scaling and shutdown rules: workers <= partitions, grace periods longer
+    than AGENTCORE_SHUTDOWN_TIMEOUT_MS, shared data volume, worker ids, KEDA
+    target and trigger, PDB selector, kustomization resources.
+
+Ends with the line "N passed, M failed"; exits 1 if anything failed.
+Needs PyYAML (pip install pyyaml).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - reported as a failed check
+    yaml = None
+
+NAME_RE = re.compile(r"AGENTCORE_[A-Z0-9_]+")
+# ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?err}, ${VAR?err}, ${VAR:+alt}, ${VAR+alt}
+INTERP_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}")
+ENV_LINE_RE = re.compile(r"^\s*(#\s*)?(AGENTCORE_[A-Z0-9_]+)=(.*)$")
+
+# Topic suffixes `agentcore topics create` makes under AGENTCORE_TOPIC_PREFIX.
+TOPIC_SUFFIXES = ("commands", "context-writes", "status", "heartbeats", "dlq", "changelog")
+# Defaults of the worker when a variable is not set.
+CODE_DEFAULTS = {
+    "AGENTCORE_GROUP": "agentcore",
+    "AGENTCORE_TOPIC_PREFIX": "agentcore",
+    "AGENTCORE_PARTITIONS": "12",
+    "AGENTCORE_DATA_DIR": "./data",
+    "AGENTCORE_SHUTDOWN_TIMEOUT_MS": "30000",
+}
+
+
+class Report:
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, ok: bool, what: str, detail: str = "") -> bool:
+        if ok:
+            self.passed += 1
+            print(f"PASS  {what}")
+        else:
+            self.failed += 1
+            print(f"FAIL  {what}" + (f": {detail}" if detail else ""))
+        return ok
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+
+
+def rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def source_names(root: Path) -> tuple[set[str], set[str]]:
+    """Names the Swift sources mention: (exact names, family prefixes ending in '_')."""
+    names: set[str] = set()
+    for swift in sorted((root / "Sources").rglob("*.swift")):
+        names.update(NAME_RE.findall(swift.read_text(encoding="utf-8", errors="replace")))
+    families = {n for n in names if n.endswith("_")}
+    return names - families, families
+
+
+def is_read(name: str, exact: set[str], families: set[str]) -> bool:
+    if name in exact or name in families:
+        return True
+    return any(name.startswith(f) and len(name) > len(f) for f in families)
+
+
+def interpolate(value: object, defaults: dict[str, str]) -> str:
+    """Resolve compose ${...} interpolation as compose would with no .env file."""
+    if value is None:
+        return ""
+    text = str(value)
+
+    def sub(m: re.Match) -> str:
+        var, op, arg = m.group(1), m.group(2), m.group(3)
+        if op in (":-", "-"):
+            return arg
+        return defaults.get(var, "")
+
+    return INTERP_RE.sub(sub, text)
+
+
+def env_mapping(environment: object) -> dict[str, object]:
+    """compose `environment:` as a dict (it may be a mapping or a KEY=VALUE list)."""
+    if isinstance(environment, dict):
+        return dict(environment)
+    out: dict[str, object] = {}
+    if isinstance(environment, list):
+        for item in environment:
+            key, _, val = str(item).partition("=")
+            out[key] = val if "=" in str(item) else None
+    return out
+
+
+def command_list(command: object) -> list[str]:
+    if command is None:
+        return []
+    if isinstance(command, list):
+        return [str(c) for c in command]
+    return str(command).split()
+
+
+def topic_args(args: list[str]) -> list[str]:
+    out = []
+    for i, a in enumerate(args):
+        if a == "--topic" and i + 1 < len(args):
+            out.append(args[i + 1])
+        elif a.startswith("--topic="):
+            out.append(a.split("=", 1)[1])
+    return out
+
+
+def full_topic(name: str, prefix: str) -> str:
+    return name if "." in name else f"{prefix}.{name}"
+
+
+def duration_seconds(value: object) -> float | None:
+    """Compose duration ('45s', '1m30s', '500ms', 30) in seconds."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        return None
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", value.strip())
+    if not parts or "".join(n + u for n, u in parts) != value.strip():
+        return None
+    scale = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 0.000001}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def as_int(value: object) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def fmt(names) -> str:
+    return ", ".join(sorted(names)) if names else "(none)"
+
+
+# ---------------------------------------------------------------------------
+# Inputs
+
+
+def parse_env_example(path: Path) -> tuple[list[tuple[int, str, str, bool]], list[str]]:
+    """(entries, lines): entries are (line number, name, value, commented_out)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    entries = []
+    for no, line in enumerate(lines, 1):
+        m = ENV_LINE_RE.match(line)
+        if m:
+            entries.append((no, m.group(2), m.group(3).strip(), bool(m.group(1))))
+    return entries, lines
+
+
+def load_yaml_files(root: Path, report: Report) -> dict[Path, list]:
+    docs: dict[Path, list] = {}
+    files = sorted(p for p in (root / "deploy").rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
+    if not report.check(bool(files), "deploy/ contains YAML files", "none found"):
+        return docs
+    for path in files:
+        try:
+            with path.open(encoding="utf-8") as fh:
+                loaded = [d for d in yaml.safe_load_all(fh) if d is not None]
+            docs[path] = loaded
+            report.check(True, f"{rel(path, root)} parses ({len(loaded)} document(s))")
+        except yaml.YAMLError as exc:
+            report.check(False, f"{rel(path, root)} parses", str(exc).replace("\n", " "))
+    return docs
+
+
+# ---------------------------------------------------------------------------
+# Checks
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent,
+                        help="repository root (default: parent of scripts/)")
+    root = parser.parse_args().root.resolve()
+    report = Report()
+
+    if not report.check(yaml is not None, "PyYAML is importable", "pip install pyyaml"):
+        return finish(report)
+
+    deploy = root / "deploy"
+    compose_path = deploy / "docker-compose.yml"
+    env_path = deploy / ".env.example"
+    dockerfile = deploy / "Dockerfile"
+    k8s_dir = deploy / "k8s"
+
+    # -- Swift sources -------------------------------------------------------
+    exact, families = source_names(root)
+    report.check(bool(exact), "Swift sources read AGENTCORE_* variables",
+                 f"no AGENTCORE_* names in {rel(root / 'Sources', root)}/**/*.swift")
+    print(f"      sources read: {fmt(exact)}; families: {fmt(f + '*' for f in families)}")
+
+    def unread(names) -> set[str]:
+        return {n for n in names if not is_read(n, exact, families)}
+
+    # -- YAML parsing ----------------------------------------------------------
+    docs = load_yaml_files(root, report)
+
+    # -- .env.example ----------------------------------------------------------
+    env_values: dict[str, str] = {}
+    env_names: set[str] = set()
+    if report.check(env_path.is_file(), "deploy/.env.example exists"):
+        entries, lines = parse_env_example(env_path)
+        env_names = {name for _, name, _, _ in entries}
+        bad = unread(env_names)
+        report.check(not bad, ".env.example: every variable is read by the sources", fmt(bad))
+        undocumented = []
+        for no, name, _, _ in entries:
+            prev = lines[no - 2].strip() if no >= 2 else ""
+            if not (prev.startswith("#") and not ENV_LINE_RE.match(prev)):
+                undocumented.append(f"{name} (line {no})")
+        report.check(not undocumented, ".env.example: every variable has a comment line above it",
+                     ", ".join(undocumented))
+        missing = {n for n in exact if n not in env_names and not any(n.startswith(f) for f in families)}
+        missing |= {f for f in families if not any(n.startswith(f) for n in env_names)}
+        report.check(not missing, ".env.example: documents every variable the sources read", fmt(missing))
+        active = [name for _, name, _, commented in entries if not commented]
+        dupes = {n for n in active if active.count(n) > 1}
+        report.check(not dupes, ".env.example: no variable is set twice", fmt(dupes))
+        env_values = {name: value for _, name, value, commented in entries if not commented}
+
+    # -- Dockerfile -------------------------------------------------------------
+    if report.check(dockerfile.is_file(), "deploy/Dockerfile exists"):
+        text = dockerfile.read_text(encoding="utf-8")
+        bad = unread(NAME_RE.findall(text))
+        report.check(not bad, "Dockerfile: every AGENTCORE_* name is read by the sources", fmt(bad))
+        report.check(bool(re.search(r'^ENTRYPOINT\s+\["agentcore"\]', text, re.M))
+                     and bool(re.search(r'^CMD\s+\["worker"\]', text, re.M)),
+                     'Dockerfile: ENTRYPOINT ["agentcore"], CMD ["worker"]')
+        report.check(bool(re.search(r"^USER\s+(?!root\b|0\b)\S+", text, re.M)), "Dockerfile: runs as a non-root USER")
+
+    # -- Mentions anywhere in deploy/ (comments and README too) ----------------
+    mentioned: dict[str, set[str]] = {}
+    for path in sorted(p for p in deploy.rglob("*") if p.is_file()):
+        for name in NAME_RE.findall(path.read_text(encoding="utf-8", errors="replace")):
+            mentioned.setdefault(name, set()).add(rel(path, root))
+    bad = unread(mentioned)
+    report.check(not bad, "deploy/: every AGENTCORE_* name mentioned (incl. comments, README) is read by the sources",
+                 "; ".join(f"{n} in {fmt(mentioned[n])}" for n in sorted(bad)))
+
+    # -- Compose -----------------------------------------------------------------
+    compose_prefixes: set[str] = set()
+    compose_groups: set[str] = set()
+    compose_topics: set[str] = set()
+    compose = (docs.get(compose_path) or [None])[0]
+    if report.check(isinstance(compose, dict) and isinstance(compose.get("services"), dict),
+                    "docker-compose.yml has services"):
+        services: dict = compose["services"]
+        set_names: set[str] = set()
+        interp_names: set[str] = set()
+        mismatched_defaults = []
+        for svc in services.values():
+            for key, val in env_mapping(svc.get("environment")).items():
+                if key.startswith("AGENTCORE_"):
+                    set_names.add(key)
+                for m in INTERP_RE.finditer(str(val) if val is not None else ""):
+                    var, op, arg = m.groups()
+                    if var.startswith("AGENTCORE_"):
+                        interp_names.add(var)
+                        if op in (":-", "-") and var in env_values and env_values[var] != arg:
+                            mismatched_defaults.append(f"{var}: compose {arg!r} vs .env.example {env_values[var]!r}")
+        bad = unread(set_names | interp_names)
+        report.check(not bad, "compose: every AGENTCORE_* variable set or interpolated is read by the sources", fmt(bad))
+        report.check(not mismatched_defaults, "compose: ${VAR:-default} defaults match .env.example",
+                     "; ".join(sorted(set(mismatched_defaults))))
+
+        def resolved(svc: dict) -> dict[str, str]:
+            env = {k: interpolate(v, env_values) for k, v in env_mapping(svc.get("environment")).items()}
+            for k, v in CODE_DEFAULTS.items():
+                env.setdefault(k, v)
+            return env
+
+        agentcore_svcs = {n: s for n, s in services.items() if str(s.get("image", "")).startswith("agentcore")
+                          or "agentcore" in str((s.get("build") or {}).get("dockerfile", ""))}
+        report.check(bool(agentcore_svcs), "compose: has agentcore services")
+        workers = {n: s for n, s in agentcore_svcs.items()
+                   if (command_list(s.get("command")) or ["worker"])[0] == "worker"}
+        report.check(len(workers) >= 2, "compose: at least two worker services", fmt(workers))
+        for name, svc in agentcore_svcs.items():
+            env = resolved(svc)
+            compose_prefixes.add(env["AGENTCORE_TOPIC_PREFIX"])
+            if name in workers:
+                compose_groups.add(env["AGENTCORE_GROUP"])
+            for t in topic_args(command_list(svc.get("command"))):
+                compose_topics.add(full_topic(t, env["AGENTCORE_TOPIC_PREFIX"]))
+        report.check(len(compose_prefixes) == 1, "compose: all agentcore services use one topic prefix",
+                     fmt(compose_prefixes))
+
+        topics_svc = [n for n, s in agentcore_svcs.items() if command_list(s.get("command"))[:2] == ["topics", "create"]]
+        if report.check(len(topics_svc) == 1, "compose: one `agentcore topics create` service", fmt(topics_svc)):
+            dep = services[topics_svc[0]].get("depends_on") or {}
+            kafka_ok = isinstance(dep, dict) and any(
+                isinstance(v, dict) and v.get("condition") == "service_healthy" for v in dep.values())
+            report.check(kafka_ok, "compose: topic creation waits for a healthy Kafka (service_healthy)")
+            late = [n for n, s in workers.items()
+                    if ((s.get("depends_on") or {}).get(topics_svc[0]) or {}).get("condition")
+                    != "service_completed_successfully"]
+            report.check(not late, "compose: workers wait for topic creation (service_completed_successfully)", fmt(late))
+
+        ids = [resolved(s).get("AGENTCORE_WORKER_ID") for s in workers.values()]
+        report.check(all(ids) and len(set(ids)) == len(ids), "compose: workers have distinct AGENTCORE_WORKER_ID",
+                     ", ".join(map(str, ids)))
+
+        mounts = {}
+        for name, svc in workers.items():
+            data_dir = resolved(svc)["AGENTCORE_DATA_DIR"]
+            src = None
+            for vol in svc.get("volumes") or []:
+                if isinstance(vol, str):
+                    bits = vol.split(":")
+                    if len(bits) >= 2 and bits[1] == data_dir:
+                        src = bits[0]
+                elif isinstance(vol, dict) and vol.get("target") == data_dir:
+                    src = vol.get("source")
+            mounts[name] = src
+        shared = len(set(mounts.values())) == 1 and None not in mounts.values()
+        report.check(shared, "compose: workers share one volume at AGENTCORE_DATA_DIR",
+                     ", ".join(f"{n}={m}" for n, m in mounts.items()))
+        if shared:
+            src = next(iter(mounts.values()))
+            report.check(src in (compose.get("volumes") or {}), f"compose: volume {src!r} is declared")
+
+        for name, svc in workers.items():
+            env = resolved(svc)
+            timeout_ms = as_int(env["AGENTCORE_SHUTDOWN_TIMEOUT_MS"])
+            grace = duration_seconds(svc.get("stop_grace_period", "10s"))
+            report.check(timeout_ms is not None and grace is not None and grace * 1000 > timeout_ms,
+                         f"compose: {name} stop_grace_period exceeds AGENTCORE_SHUTDOWN_TIMEOUT_MS",
+                         f"{svc.get('stop_grace_period', '10s (default)')} vs {timeout_ms} ms")
+        partitions = {as_int(resolved(s)["AGENTCORE_PARTITIONS"]) for s in agentcore_svcs.values()}
+        report.check(len(partitions) == 1 and None not in partitions and len(workers) <= min(partitions),
+                     "compose: workers <= AGENTCORE_PARTITIONS", f"{len(workers)} workers, partitions {partitions}")
+
+    # -- Kubernetes --------------------------------------------------------------
+    k8s_prefixes: set[str] = set()
+    k8s_groups: set[str] = set()
+    k8s_topics: set[str] = set()
+    k8s_docs = [(p, d) for p, ds in docs.items() if p.parent == k8s_dir for d in ds if isinstance(d, dict)]
+    by_kind: dict[str, list[tuple[Path, dict]]] = {}
+    for p, d in k8s_docs:
+        by_kind.setdefault(str(d.get("kind")), []).append((p, d))
+    if report.check(bool(k8s_docs), "deploy/k8s has manifests"):
+        configmaps = {d["metadata"]["name"]: (d.get("data") or {}) for _, d in by_kind.get("ConfigMap", [])}
+        workloads = [(p, d) for kind in ("StatefulSet", "Deployment", "Job") for p, d in by_kind.get(kind, [])]
+
+        def pod_spec(d: dict) -> dict:
+            return ((d.get("spec") or {}).get("template") or {}).get("spec") or {}
+
+        def containers(d: dict) -> list[dict]:
+            return pod_spec(d).get("containers") or []
+
+        def container_env(d: dict) -> dict[str, str]:
+            """Effective AGENTCORE_* env of the first container: ConfigMaps, then env."""
+            env: dict[str, str] = {}
+            for c in containers(d)[:1]:
+                for ref in c.get("envFrom") or []:
+                    name = (ref.get("configMapRef") or {}).get("name")
+                    if name in configmaps:
+                        env.update({k: str(v) for k, v in configmaps[name].items()})
+                for e in c.get("env") or []:
+                    env[e["name"]] = str(e.get("value", "<valueFrom>"))
+            for k, v in CODE_DEFAULTS.items():
+                env.setdefault(k, v)
+            return env
+
+        set_names = {k for data in configmaps.values() for k in data if k.startswith("AGENTCORE_")}
+        missing_refs = []
+        for p, d in workloads:
+            for c in containers(d):
+                set_names |= {e["name"] for e in c.get("env") or [] if e.get("name", "").startswith("AGENTCORE_")}
+                for ref in c.get("envFrom") or []:
+                    cm = ref.get("configMapRef")
+                    if cm and cm.get("name") not in configmaps and not cm.get("optional"):
+                        missing_refs.append(f"{d['metadata']['name']} -> {cm.get('name')}")
+        bad = unread(set_names)
+        report.check(not bad, "k8s: every AGENTCORE_* variable set is read by the sources", fmt(bad))
+        report.check(not missing_refs, "k8s: every envFrom ConfigMap is defined", ", ".join(missing_refs))
+
+        for p, d in workloads:
+            env = container_env(d)
+            k8s_prefixes.add(env["AGENTCORE_TOPIC_PREFIX"])
+            for c in containers(d):
+                for t in topic_args([str(a) for a in (c.get("command") or []) + (c.get("args") or [])]):
+                    k8s_topics.add(full_topic(t, env["AGENTCORE_TOPIC_PREFIX"]))
+        report.check(len(k8s_prefixes) == 1, "k8s: all workloads use one topic prefix", fmt(k8s_prefixes))
+        prefix = next(iter(k8s_prefixes)) if len(k8s_prefixes) == 1 else "agentcore"
+
+        jobs = [d for _, d in by_kind.get("Job", [])
+                if any(([*(c.get("command") or []), *(c.get("args") or [])])[-2:] == ["topics", "create"]
+                       for c in containers(d))]
+        report.check(len(jobs) == 1, "k8s: a Job runs `agentcore topics create`")
+
+        sts_list = [d for _, d in by_kind.get("StatefulSet", [])]
+        if report.check(len(sts_list) == 1, "k8s: one worker StatefulSet"):
+            sts = sts_list[0]
+            env = container_env(sts)
+            k8s_groups.add(env["AGENTCORE_GROUP"])
+            c0 = containers(sts)[0] if containers(sts) else {}
+            args = [*(c0.get("command") or []), *(c0.get("args") or [])]
+            report.check(args[-1:] == ["worker"] or not args, "k8s: StatefulSet runs `agentcore worker`", str(args))
+            wid = [e for e in c0.get("env") or [] if e.get("name") == "AGENTCORE_WORKER_ID"]
+            report.check(bool(wid) and ((wid[0].get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
+                         == "metadata.name", "k8s: AGENTCORE_WORKER_ID comes from metadata.name")
+            grace = pod_spec(sts).get("terminationGracePeriodSeconds", 30)
+            timeout_ms = as_int(env["AGENTCORE_SHUTDOWN_TIMEOUT_MS"])
+            report.check(timeout_ms is not None and isinstance(grace, int) and grace * 1000 > timeout_ms,
+                         "k8s: terminationGracePeriodSeconds exceeds AGENTCORE_SHUTDOWN_TIMEOUT_MS",
+                         f"{grace} s vs {timeout_ms} ms")
+            res = c0.get("resources") or {}
+            report.check(bool(res.get("requests")) and bool(res.get("limits")), "k8s: worker has resource requests and limits")
+            data_dir = env["AGENTCORE_DATA_DIR"]
+            mount = [m for m in c0.get("volumeMounts") or [] if m.get("mountPath") == data_dir]
+            vol_ok = False
+            if mount:
+                vname = mount[0]["name"]
+                vols = {v["name"]: v for v in pod_spec(sts).get("volumes") or []}
+                templates = {t["metadata"]["name"] for t in (sts.get("spec") or {}).get("volumeClaimTemplates") or []}
+                pvc_names = {d["metadata"]["name"]: d for _, d in by_kind.get("PersistentVolumeClaim", [])}
+                if vname in vols and "persistentVolumeClaim" in vols[vname]:
+                    claim = vols[vname]["persistentVolumeClaim"].get("claimName")
+                    modes = ((pvc_names.get(claim) or {}).get("spec") or {}).get("accessModes") or []
+                    vol_ok = "ReadWriteMany" in modes
+                    detail = f"shared claim {claim!r} access modes {modes}"
+                else:
+                    vol_ok = vname in templates
+                    detail = f"volumeClaimTemplate {vname!r}" if vol_ok else f"volume {vname!r} is neither"
+            else:
+                detail = f"nothing mounted at {data_dir}"
+            report.check(vol_ok, "k8s: AGENTCORE_DATA_DIR is a shared RWX claim or a volumeClaimTemplate", detail)
+
+            pod_labels = ((sts["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
+            pdbs = [d for _, d in by_kind.get("PodDisruptionBudget", [])]
+            ok = len(pdbs) == 1
+            if ok:
+                spec = pdbs[0].get("spec") or {}
+                sel = (spec.get("selector") or {}).get("matchLabels") or {}
+                ok = spec.get("maxUnavailable") == 1 and bool(sel) and all(pod_labels.get(k) == v for k, v in sel.items())
+            report.check(ok, "k8s: PodDisruptionBudget maxUnavailable 1 selects the worker pods")
+
+            partitions = as_int(env["AGENTCORE_PARTITIONS"])
+            scaled = [d for _, d in by_kind.get("ScaledObject", [])]
+            if report.check(len(scaled) == 1, "k8s: one KEDA ScaledObject"):
+                so = scaled[0].get("spec") or {}
+                ref = so.get("scaleTargetRef") or {}
+                report.check(ref.get("kind") == "StatefulSet" and ref.get("name") == sts["metadata"]["name"],
+                             "k8s: ScaledObject targets the worker StatefulSet", str(ref))
+                lo, hi = so.get("minReplicaCount"), so.get("maxReplicaCount")
+                report.check(isinstance(lo, int) and isinstance(hi, int) and partitions is not None
+                             and 1 <= lo <= hi <= partitions,
+                             "k8s: 1 <= minReplicaCount <= maxReplicaCount <= AGENTCORE_PARTITIONS",
+                             f"min {lo}, max {hi}, partitions {partitions}")
+                kafka = [t for t in so.get("triggers") or [] if t.get("type") == "kafka"]
+                if report.check(bool(kafka), "k8s: ScaledObject has a kafka trigger"):
+                    for t in kafka:
+                        md = t.get("metadata") or {}
+                        k8s_topics.add(str(md.get("topic")))
+                        k8s_groups.add(str(md.get("consumerGroup")))
+                        report.check(md.get("topic") == f"{prefix}.commands",
+                                     "k8s: kafka trigger watches <prefix>.commands", f"{md.get('topic')}")
+                        report.check(md.get("consumerGroup") == env["AGENTCORE_GROUP"],
+                                     "k8s: kafka trigger consumerGroup == AGENTCORE_GROUP",
+                                     f"{md.get('consumerGroup')} vs {env['AGENTCORE_GROUP']}")
+                        report.check(md.get("bootstrapServers") == env.get("AGENTCORE_BROKERS"),
+                                     "k8s: kafka trigger bootstrapServers == AGENTCORE_BROKERS",
+                                     f"{md.get('bootstrapServers')} vs {env.get('AGENTCORE_BROKERS')}")
+                        report.check("lagThreshold" in md, "k8s: kafka trigger sets lagThreshold")
+                        nonstr = [k for k, v in md.items() if not isinstance(v, str)]
+                        report.check(not nonstr, "k8s: kafka trigger metadata values are strings", fmt(nonstr))
+
+        kust = k8s_dir / "kustomization.yaml"
+        if report.check(kust.is_file() and bool(docs.get(kust)), "k8s: kustomization.yaml exists"):
+            listed = set((docs[kust][0] or {}).get("resources") or [])
+            present = {p.name for p in k8s_dir.glob("*.y*ml") if p.name != "kustomization.yaml"}
+            report.check(listed == present, "k8s: kustomization.yaml lists every manifest in deploy/k8s",
+                         f"unlisted {fmt(present - listed)}; missing files {fmt(listed - present)}")
+
+    # -- Compose vs Kubernetes: topic prefix and topic names -----------------------
+    env_prefix = env_values.get("AGENTCORE_TOPIC_PREFIX", CODE_DEFAULTS["AGENTCORE_TOPIC_PREFIX"])
+    prefixes = compose_prefixes | k8s_prefixes | {env_prefix}
+    report.check(len(prefixes) == 1 and bool(compose_prefixes) and bool(k8s_prefixes),
+                 "compose, k8s and .env.example use the same topic prefix",
+                 f"compose {fmt(compose_prefixes)}, k8s {fmt(k8s_prefixes)}, .env.example {env_prefix}")
+    prefix = next(iter(prefixes)) if len(prefixes) == 1 else env_prefix
+    known = {f"{prefix}.{s}" for s in TOPIC_SUFFIXES}
+    unknown = (compose_topics | k8s_topics) - known
+    report.check(not unknown, f"every topic compose and k8s reference is one of {prefix}.{{{','.join(TOPIC_SUFFIXES)}}}",
+                 f"unknown {fmt(unknown)}")
+    print(f"      topics referenced: compose {fmt(compose_topics)}; k8s {fmt(k8s_topics)}")
+    env_group = env_values.get("AGENTCORE_GROUP", CODE_DEFAULTS["AGENTCORE_GROUP"])
+    groups = compose_groups | k8s_groups | {env_group}
+    report.check(len(groups) == 1, "compose, k8s and .env.example use the same consumer group", fmt(groups))
+
+    return finish(report)
+
+
+def finish(report: Report) -> int:
+    print(f"{report.passed} passed, {report.failed} failed")
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
