@@ -20,7 +20,6 @@ public final class PartitionStore {
     public internal(set) var streamTime: Int64?
     /// Last applied offset per input topic.
     public internal(set) var appliedOffsets: [String: Int64] = [:]
-    var commandsSinceRetentionSweep = 0
     /// Test seam: called before each record is applied; throwing aborts the batch.
     var beforeRecord: ((InputRecord) throws -> Void)?
     /// Sequence number of the next applied command (orders idempotency retention).
@@ -43,12 +42,16 @@ public final class PartitionStore {
     }
 
     func loadPositions() throws {
+        try refreshPositions()
+        knownProjects = []
+    }
+
+    func refreshPositions() throws {
         appliedOffsets = [:]
         for row in try db.rows("SELECT topic, offset FROM applied_offsets") {
             appliedOffsets[row[0].text!] = row[1].int!
         }
         streamTime = try db.rows("SELECT value FROM store_meta WHERE key='stream_time'").first?.first?.int
-        knownProjects = []
         let stored = try db.rows("SELECT value FROM store_meta WHERE key='command_seq'").first?.first?.int ?? 0
         let maxSeq = try db.rows("SELECT coalesce(max(seq) + 1, 0) FROM processed_commands").first?.first?.int ?? 0
         commandSequence = max(stored, maxSeq)

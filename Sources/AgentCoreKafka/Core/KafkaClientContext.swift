@@ -28,7 +28,9 @@ final class KafkaClientContext: Sendable {
             let text = message.map { String(cString: $0) } ?? ""
             let fac = facility.map { String(cString: $0) } ?? ""
             // syslog levels: 0-3 error, 4 warning, 5-6 info/notice, 7 debug.
-            let lvl: Logger.Level = level <= 3 ? .error : level == 4 ? .warning : level <= 6 ? .info : .debug
+            var lvl: Logger.Level = level <= 3 ? .error : level == 4 ? .warning : level <= 6 ? .info : .debug
+            // Properties shared by producer and consumer configs warn on the other kind.
+            if fac == "CONFWARN" { lvl = .debug }
             ctx.logger.log(level: lvl, "\(text)", metadata: ["agentcore.kafka.facility": "\(fac)"])
         }
         rd_kafka_conf_set_error_cb(conf) { rk, err, reason, _ in

@@ -48,8 +48,13 @@ public struct RecordHeader: Sendable, Equatable {
 public enum DeadLetter {
     public static let schema = "agentcore.dead-letter/v1"
 
+    /// Largest part of an original value copied into a dead letter; longer values are cut
+    /// (`value_truncated`), so the dead letter itself always fits in a Kafka record.
+    public static let maxValueBytes = 65_536
+
     public static func json(for record: InputRecord, id: String, error: DeadLetterError) -> JSONValue {
-        func b64(_ b: [UInt8]?) -> JSONValue { b.map { .string(Data($0).base64EncodedString()) } ?? .null }
+        func b64<C: Collection<UInt8>>(_ b: C?) -> JSONValue { b.map { .string(Data($0).base64EncodedString()) } ?? .null }
+        let size = record.value?.count ?? 0
         return .object([
             "schema": .string(schema), "id": .string(id), "reason": .string(error.reason.rawValue),
             "message": .string(error.message),
@@ -57,7 +62,9 @@ public enum DeadLetter {
                 "topic": .string(record.topic), "partition": .int(Int64(record.partition)),
                 "offset": .int(record.offset), "timestamp": .string(Timestamp.iso8601(millis: record.timestampMillis)),
             ]),
-            "key_base64": b64(record.key), "value_base64": b64(record.value),
+            "key_base64": b64(record.key.map { $0.prefix(maxValueBytes) }),
+            "value_base64": b64(record.value.map { $0.prefix(maxValueBytes) }), "value_size": .int(Int64(size)),
+            "value_truncated": .bool(size > maxValueBytes),
             "headers": .array(record.headers.map { .object(["key": .string($0.key), "value_base64": b64($0.value)]) }),
         ])
     }

@@ -11,10 +11,16 @@ extension PartitionStore {
     @discardableResult
     public func apply(_ records: [InputRecord]) throws -> ApplySummary {
         var summary = ApplySummary()
+        try db.execute("BEGIN IMMEDIATE")
+        // Positions are re-read under the write lock: should two workers briefly hold the
+        // same partition (a zombie after a rebalance), neither applies a record twice.
+        do { try refreshPositions() } catch {
+            try? db.execute("ROLLBACK")
+            throw error
+        }
         let savedOffsets = appliedOffsets
         let savedStreamTime = streamTime
-        let savedSequence = (commandSequence, commandsSinceRetentionSweep)
-        try db.execute("BEGIN IMMEDIATE")
+        let savedSequence = commandSequence
         do {
             for record in records {
                 if let last = appliedOffsets[record.topic], record.offset <= last {
@@ -35,13 +41,12 @@ extension PartitionStore {
                     "INSERT INTO store_meta(key, value) VALUES('stream_time', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     [.int(t)])
             }
-            try sweepRetentionIfDue()
             try db.execute("COMMIT")
         } catch {
             try? db.execute("ROLLBACK")
             appliedOffsets = savedOffsets
             streamTime = savedStreamTime
-            (commandSequence, commandsSinceRetentionSweep) = savedSequence
+            commandSequence = savedSequence
             knownProjects = []
             throw error
         }

@@ -32,19 +32,16 @@ extension PartitionStore {
         try s.bind(.text(result.canonicalString), at: 5)
         _ = try s.step()
         commandSequence += 1
-        commandsSinceRetentionSweep += 1
-    }
-
-    /// Forgets command ids beyond the retention, every tenth of it, deterministically (by
-    /// the count of commands applied).
-    func sweepRetentionIfDue() throws {
-        let every = max(1, options.idempotencyRetention / 10)
-        guard commandsSinceRetentionSweep >= every else { return }
-        commandsSinceRetentionSweep = 0
-        try db.run("DELETE FROM processed_commands WHERE seq < ?", [.int(commandSequence - Int64(options.idempotencyRetention))])
-        try db.run(
-            "INSERT INTO store_meta(key, value) VALUES('command_seq', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-            [.int(commandSequence)])
+        // Every tenth of the retention (counted in commands, so replays sweep at the same
+        // commands), forget ids older than the retention.
+        let every = Int64(max(1, options.idempotencyRetention / 10))
+        if commandSequence % every == 0 {
+            try db.run(
+                "DELETE FROM processed_commands WHERE seq < ?", [.int(commandSequence - Int64(options.idempotencyRetention))])
+            try db.run(
+                "INSERT INTO store_meta(key, value) VALUES('command_seq', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                [.int(commandSequence)])
+        }
     }
 
     /// Instances whose last sign of life is older than the timeout in stream time go

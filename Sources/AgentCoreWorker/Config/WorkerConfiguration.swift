@@ -1,0 +1,99 @@
+import AgentCoreKafka
+import AgentCoreStore
+import Foundation
+
+/// Everything a worker needs, with production defaults. The CLI and the environment parse
+/// into it (`WorkerConfiguration.fromEnvironment`); flags win over the environment.
+public struct WorkerConfiguration: Sendable {
+    /// Bootstrap servers; nil runs an in-process embedded cluster.
+    public var brokers: String?
+    public var groupId = "agentcore"
+    /// Identifies the worker in heartbeats and as its static group membership id.
+    public var workerId = ProcessInfo.processInfo.hostName
+    public var dataDirectory = "./data"
+    public var topics = TopicNames()
+    /// Partitions to create the input topics with (when they do not exist).
+    public var partitions = 12
+    public var replicationFactor = 1
+    public var store = StoreOptions()
+    public var heartbeatIntervalMs = 5_000
+    /// Most records taken from one poll.
+    public var batchSize = 1_000
+    /// Graceful shutdown: finish the batch, publish, commit and leave within this bound.
+    public var shutdownTimeoutMs = 30_000
+    /// How long a record of one input stream may wait for the other stream of its
+    /// partition before it is applied anyway (see docs/guarantees.md, "Order").
+    public var mergeWaitMs = 200
+    /// Consumption pauses while a partition has more unpublished events than this.
+    public var maxOutboxDepth = 100_000
+    /// librdkafka properties passed through to every client.
+    public var kafkaProperties: [String: String] = [:]
+    /// Group timings; defaults suit real Kafka. `embeddedDefaults()` tightens them.
+    public var sessionTimeoutMs = 45_000
+    public var heartbeatGroupIntervalMs = 3_000
+    public var maxPollIntervalMs = 300_000
+    /// Use `group.instance.id = workerId` (static membership).
+    public var staticMembership = false
+
+    public init() {}
+
+    /// Settings that make librdkafka's mock cluster behave (see docs/operations.md).
+    public mutating func applyEmbeddedDefaults() {
+        sessionTimeoutMs = 6_000
+        heartbeatGroupIntervalMs = 500
+        maxPollIntervalMs = 10_000
+        if kafkaProperties["fetch.wait.max.ms"] == nil { kafkaProperties["fetch.wait.max.ms"] = "10" }
+        if kafkaProperties["linger.ms"] == nil { kafkaProperties["linger.ms"] = "2" }
+    }
+
+    /// A configuration problem, reported at start-up in one line.
+    public struct Invalid: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Reads `AGENTCORE_*` variables (see `EnvironmentKeys`) over the defaults.
+    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws(Invalid)
+        -> WorkerConfiguration
+    {
+        var c = WorkerConfiguration()
+        func int(_ key: String, _ apply: (Int) -> Void) throws(Invalid) {
+            guard let v = env[key], !v.isEmpty else { return }
+            guard let i = Int(v), i >= 0 else { throw Invalid(description: "\(key)=\(v) is not a non-negative integer") }
+            apply(i)
+        }
+        if let v = env[EnvironmentKeys.brokers], !v.isEmpty { c.brokers = v }
+        if let v = env[EnvironmentKeys.group], !v.isEmpty { c.groupId = v }
+        if let v = env[EnvironmentKeys.workerID], !v.isEmpty { c.workerId = v }
+        if let v = env[EnvironmentKeys.dataDir], !v.isEmpty { c.dataDirectory = v }
+        if let v = env[EnvironmentKeys.topicPrefix], !v.isEmpty { c.topics = TopicNames(prefix: v) }
+        try int(EnvironmentKeys.partitions) { c.partitions = $0 }
+        try int(EnvironmentKeys.replicationFactor) { c.replicationFactor = $0 }
+        try int(EnvironmentKeys.historyLimit) { c.store.historyLimit = $0 }
+        try int(EnvironmentKeys.maxConcurrency) { c.store.maxConcurrency = $0 }
+        try int(EnvironmentKeys.heartbeatIntervalMs) { c.heartbeatIntervalMs = $0 }
+        try int(EnvironmentKeys.instanceTimeoutMs) { c.store.instanceTimeoutMillis = Int64($0) }
+        try int(EnvironmentKeys.batchSize) { c.batchSize = $0 }
+        try int(EnvironmentKeys.shutdownTimeoutMs) { c.shutdownTimeoutMs = $0 }
+        for (k, v) in env where k.hasPrefix(EnvironmentKeys.kafkaPrefix) {
+            let prop = k.dropFirst(EnvironmentKeys.kafkaPrefix.count).lowercased().replacingOccurrences(of: "_", with: ".")
+            c.kafkaProperties[prop] = v
+        }
+        try c.validate()
+        return c
+    }
+
+    public func validate() throws(Invalid) {
+        if partitions < 1 { throw Invalid(description: "partitions must be at least 1") }
+        if batchSize < 1 { throw Invalid(description: "batch size must be at least 1") }
+        if store.historyLimit < 1 { throw Invalid(description: "history limit must be at least 1") }
+        if heartbeatIntervalMs < 100 { throw Invalid(description: "heartbeat interval must be at least 100 ms") }
+    }
+
+    /// The Kafka client configuration for this worker.
+    public func kafkaConfig(bootstrap: String) -> KafkaConfig {
+        var k = KafkaConfig(bootstrapServers: bootstrap)
+        k.clientId = "agentcore-\(workerId)"
+        k.properties = kafkaProperties
+        return k
+    }
+}

@@ -1,0 +1,68 @@
+import AgentCoreKafka
+import AgentCoreModel
+import AgentCoreStore
+import Foundation
+
+/// One owned partition: its store and the records fetched from its two input streams but
+/// not yet applied. Used only on the worker's loop thread.
+final class PartitionLane {
+    let partition: Int32
+    let store: PartitionStore
+    private var queues: [CommandStream: [(record: InputRecord, arrived: UInt64)]] = [.commands: [], .contextWrites: []]
+    private var heads: [CommandStream: Int] = [.commands: 0, .contextWrites: 0]
+    /// Records applied since the lane opened.
+    var appliedCount = 0
+
+    init(partition: Int32, store: PartitionStore) {
+        self.partition = partition
+        self.store = store
+    }
+
+    var buffered: Int { queues.reduce(0) { $0 + $1.value.count - heads[$1.key]! } }
+
+    func enqueue(_ record: InputRecord, now: UInt64) {
+        queues[record.stream]!.append((record, now))
+    }
+
+    private func head(_ s: CommandStream) -> (record: InputRecord, arrived: UInt64)? {
+        let q = queues[s]!
+        let h = heads[s]!
+        return h < q.count ? q[h] : nil
+    }
+
+    private func pop(_ s: CommandStream) -> InputRecord {
+        let r = queues[s]![heads[s]!].record
+        heads[s]! += 1
+        if heads[s]! > 4096 {
+            queues[s]!.removeFirst(heads[s]!)
+            heads[s] = 0
+        }
+        return r
+    }
+
+    /// Takes records in apply order: the two streams merged by (timestamp, stream rank,
+    /// offset). A record whose other stream has nothing buffered is taken only when that
+    /// stream is caught up (`otherCaughtUp`) or it has waited `maxWaitNanos`.
+    func takeReady(max: Int, now: UInt64, maxWaitNanos: UInt64, caughtUp: (CommandStream) -> Bool) -> [InputRecord] {
+        var out: [InputRecord] = []
+        while out.count < max {
+            let c = head(.commands)
+            let w = head(.contextWrites)
+            switch (c, w) {
+            case (nil, nil):
+                return out
+            case (let c?, let w?):
+                let takeCommands =
+                    (c.record.timestampMillis, 0, c.record.offset) <= (w.record.timestampMillis, 1, w.record.offset)
+                out.append(pop(takeCommands ? .commands : .contextWrites))
+            case (let c?, nil):
+                guard caughtUp(.contextWrites) || now &- c.arrived >= maxWaitNanos else { return out }
+                out.append(pop(.commands))
+            case (nil, let w?):
+                guard caughtUp(.commands) || now &- w.arrived >= maxWaitNanos else { return out }
+                out.append(pop(.contextWrites))
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,50 @@
+import AgentCoreKafka
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// One agentcore worker as a swift-service-lifecycle `Service`: a member of the consumer
+/// group that owns some partitions and their stores. Graceful shutdown (SIGTERM/SIGINT via
+/// `ServiceGroup`) stops polling, finishes and publishes the batch, commits and leaves the
+/// group.
+public final class Worker: Service, Sendable {
+    let engine: WorkerEngine
+
+    /// - Parameter bootstrap: the brokers to use (an embedded cluster's bootstrap string or
+    ///   `configuration.brokers`).
+    public init(configuration: WorkerConfiguration, bootstrap: String, logger: Logger) {
+        engine = WorkerEngine(config: configuration, bootstrap: bootstrap, logger: logger)
+    }
+
+    /// Counters, partitions and recent events, refreshed every loop and heartbeat.
+    public var status: WorkerStatus { engine.statusBox.withLock { $0 } }
+
+    /// Asks the loop to stop after the current round.
+    public func stop() { engine.requestStop() }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await runLoop()
+        } onGracefulShutdown: { [engine] in
+            engine.requestStop()
+        }
+    }
+
+    /// Runs the loop on a dedicated thread until `stop()`; blocking calls never touch the
+    /// cooperative pool.
+    public func runLoop() async throws {
+        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+            let thread = Thread { [engine] in
+                do {
+                    try engine.run()
+                    c.resume()
+                } catch {
+                    c.resume(throwing: error)
+                }
+            }
+            thread.name = "agentcore-worker"
+            thread.stackSize = 4 << 20
+            thread.start()
+        }
+    }
+}

@@ -1,0 +1,297 @@
+import AgentCoreKafka
+import AgentCoreModel
+import AgentCoreStore
+import Foundation
+import Logging
+import Synchronization
+
+/// The worker's loop: poll → merge per partition → apply (one transaction per partition and
+/// round) → publish the outboxes → commit group offsets, with rebalance hooks that open and
+/// close stores. Everything except `requestStop` and `status` runs on the loop's own thread.
+///
+/// `@unchecked Sendable`: the mutable state (lanes, clients) is confined to the loop thread;
+/// the cross-thread parts (`stopRequested`, `statusBox`) are atomics and mutexes.
+final class WorkerEngine: @unchecked Sendable {
+    let config: WorkerConfiguration
+    let bootstrap: String
+    let logger: Logger
+    private var producer: KafkaProducer?
+    private var consumer: KafkaConsumer?
+    private var lanes: [Int32: PartitionLane] = [:]
+    private var revokedThisPoll: Set<Int32> = []
+    private var storeOptions: StoreOptions
+    private var rebalanceFailure: (any Error)?
+    private var lastPollFull = false
+    private var paused = false
+    let stopRequested = Atomic<Bool>(false)
+    let statusBox: Mutex<WorkerStatus>
+    let startedAtNanos = DispatchTime.now().uptimeNanoseconds
+    var lastHeartbeatNanos: UInt64 = 0
+    var lastHeartbeatApplied = 0
+
+    static let eventIdHeader = "agentcore-event-id"
+
+    init(config: WorkerConfiguration, bootstrap: String, logger: Logger) {
+        self.config = config
+        self.bootstrap = bootstrap
+        self.logger = logger
+        self.storeOptions = config.store
+        self.statusBox = Mutex(WorkerStatus(workerId: config.workerId))
+    }
+
+    var ownedLanes: [PartitionLane] { lanes.keys.sorted().map { lanes[$0]! } }
+
+    func requestStop() { stopRequested.store(true, ordering: .releasing) }
+
+    /// Runs until stopped or failed; blocking.
+    func run() throws {
+        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+        let kafka = config.kafkaConfig(bootstrap: bootstrap)
+        let producer = try KafkaProducer(config: kafka, logger: logger)
+        self.producer = producer
+        defer { producer.close(timeoutMs: Int32(min(config.shutdownTimeoutMs, 10_000))) }
+        let count = try checkTopics(producer)
+        storeOptions.partitionCount = Int32(count)
+
+        var options = ConsumerOptions(groupId: config.groupId)
+        options.assignmentStrategy = "range"  // co-partitioning: partition p of both inputs to one member
+        options.sessionTimeoutMs = config.sessionTimeoutMs
+        options.heartbeatIntervalMs = config.heartbeatGroupIntervalMs
+        options.maxPollIntervalMs = config.maxPollIntervalMs
+        if config.staticMembership { options.groupInstanceId = config.workerId }
+        let consumer = try KafkaConsumer(
+            config: kafka, options: options,
+            onAssign: { [unowned self] tps in self.assign(tps) },
+            onRevoke: { [unowned self] tps, lost in self.revoke(tps, lost: lost) }, logger: logger)
+        self.consumer = consumer
+        try consumer.subscribe(config.topics.inputs)
+        logger.info(
+            "worker started",
+            metadata: ["agentcore.worker": "\(config.workerId)", "agentcore.partitions": "\(count)", "agentcore.brokers": "\(bootstrap)"])
+
+        var failure: (any Error)?
+        do {
+            while !stopRequested.load(ordering: .acquiring) {
+                try step(consumer: consumer, producer: producer)
+            }
+            // Graceful: apply what is ready, publish, commit; leaving the group revokes
+            // (and so publishes and closes) every lane.
+            try processLanes(producer: producer, consumer: consumer)
+        } catch {
+            failure = error
+        }
+        consumer.close()
+        self.consumer = nil
+        for lane in lanes.values { lane.store.close() }
+        lanes.removeAll()
+        if let failure { throw failure }
+        logger.info("worker stopped", metadata: ["agentcore.worker": "\(config.workerId)"])
+    }
+
+    /// Input topics must exist with equal partition counts; returns the count.
+    private func checkTopics(_ producer: KafkaProducer) throws -> Int {
+        var counts: [String: Int] = [:]
+        for t in config.topics.inputs {
+            guard let n = try producer.partitionCount(topic: t) else {
+                throw WorkerConfiguration.Invalid(description: "topic \(t) does not exist: run `agentcore topics create` first")
+            }
+            counts[t] = n
+        }
+        let c = counts[config.topics.commands]!
+        let w = counts[config.topics.contextWrites]!
+        guard c == w else {
+            throw WorkerConfiguration.Invalid(
+                description:
+                    "\(config.topics.commands) has \(c) partitions but \(config.topics.contextWrites) has \(w): input topics must be co-partitioned"
+            )
+        }
+        return c
+    }
+
+    private func step(consumer: KafkaConsumer, producer: KafkaProducer) throws {
+        if let f = rebalanceFailure { throw f }
+        revokedThisPoll = []
+        let anyBuffered = lanes.values.contains { $0.buffered > 0 }
+        let batch = consumer.poll(maxRecords: config.batchSize, timeoutMs: anyBuffered ? 5 : 100)
+        if let f = rebalanceFailure { throw f }
+        lastPollFull = batch.records.count >= config.batchSize
+        for e in batch.events {
+            if case .error(let err) = e {
+                if err.isFatal { throw err }
+                logger.warning("consumer: \(err)")
+            }
+        }
+        let now = DispatchTime.now().uptimeNanoseconds
+        for r in batch.records {
+            guard let stream = config.topics.stream(of: r.topic), !revokedThisPoll.contains(r.partition),
+                let lane = lanes[r.partition]
+            else { continue }
+            lane.enqueue(
+                InputRecord(
+                    stream: stream, topic: r.topic, partition: r.partition, offset: r.offset, timestampMillis: r.timestamp,
+                    key: r.key, value: r.value, headers: r.headers.map { RecordHeader(key: $0.key, value: $0.value) }),
+                now: now)
+        }
+        try processLanes(producer: producer, consumer: consumer)
+        try heartbeatIfDue(producer: producer, consumer: consumer, now: now)
+        if let fatal = consumer.fatalError { throw fatal }
+    }
+
+    /// Applies what is ready in every lane, publishes all outboxes, commits offsets.
+    private func processLanes(producer: KafkaProducer, consumer: KafkaConsumer) throws {
+        let now = DispatchTime.now().uptimeNanoseconds
+        var applied: [PartitionLane] = []
+        for p in lanes.keys.sorted() {
+            let lane = lanes[p]!
+            let ready = lane.takeReady(
+                max: config.batchSize * 2, now: now, maxWaitNanos: UInt64(config.mergeWaitMs) * 1_000_000,
+                caughtUp: { [self] stream in self.caughtUp(consumer, partition: p, stream: stream) })
+            guard !ready.isEmpty else { continue }
+            let summary = try lane.store.apply(ready)
+            lane.appliedCount += ready.count
+            applied.append(lane)
+            statusBox.withLock {
+                $0.applied += summary.applied
+                $0.rejected += summary.rejected
+                $0.deadLettered += summary.deadLettered
+            }
+        }
+        try publish(Array(lanes.values), producer: producer, consumer: consumer)
+        if !applied.isEmpty { commit(applied, consumer: consumer) }
+    }
+
+    /// A stream of partition p is caught up when everything fetched was handed to us and the
+    /// fetch position reached the high watermark last seen.
+    private func caughtUp(_ consumer: KafkaConsumer, partition: Int32, stream: CommandStream) -> Bool {
+        if lastPollFull { return false }
+        let tp = TopicPartition(config.topics.input(stream), partition)
+        guard let w = consumer.cachedWatermarks(tp), let pos = try? consumer.positions([tp]).first?.offset else { return false }
+        return pos >= 0 && pos >= w.high
+    }
+
+    /// Produces every lane's outbox and waits for the acknowledgements; drops acknowledged
+    /// rows. On failure the rows stay and are sent again later (same event ids).
+    private func publish(_ lanes: [PartitionLane], producer: KafkaProducer, consumer: KafkaConsumer) throws {
+        let failures = Atomic<Int>(0)
+        let firstError = Mutex<KafkaError?>(nil)
+        var sent: [(PartitionLane, Int64)] = []
+        var recent: [String] = []
+        var count = 0
+        for lane in lanes {
+            let rows = try lane.store.outbox(limit: 50_000)
+            guard let last = rows.last else { continue }
+            for row in rows {
+                do {
+                    try producer.produce(
+                        topic: config.topics.output(row.topic), key: row.key, value: row.value,
+                        headers: [KafkaHeader(Self.eventIdHeader, Array(row.eventId.utf8))]
+                    ) { result in
+                        if case .failure(let e) = result {
+                            failures.add(1, ordering: .relaxed)
+                            firstError.withLock { if $0 == nil { $0 = e } }
+                        }
+                    }
+                } catch {
+                    // Not sent now; the row stays in the outbox and is tried again.
+                    failures.add(1, ordering: .relaxed)
+                    firstError.withLock { if $0 == nil { $0 = error } }
+                }
+            }
+            count += rows.count
+            recent.append(contentsOf: rows.suffix(5).map { "\($0.topic.rawValue) \($0.eventId)" })
+            sent.append((lane, last.seq))
+        }
+        guard !sent.isEmpty else {
+            setPaused(false, consumer: consumer)
+            return
+        }
+        let flushed: Bool
+        do {
+            try producer.flush(timeoutMs: 30_000)
+            flushed = true
+        } catch {
+            flushed = false
+            logger.warning("publishing timed out: \(error); will retry")
+        }
+        if flushed && failures.load(ordering: .relaxed) == 0 {
+            for (lane, seq) in sent { try lane.store.acknowledgeOutbox(through: seq) }
+            statusBox.withLock {
+                $0.published += count
+                $0.recentEvents = Array(($0.recentEvents + recent).suffix(20))
+            }
+            setPaused(false, consumer: consumer)
+        } else {
+            if let e = firstError.withLock({ $0 }) { logger.warning("publishing failed: \(e); will retry") }
+            let depth = try lanes.map { try $0.store.outboxDepth() }.max() ?? 0
+            if depth > config.maxOutboxDepth { setPaused(true, consumer: consumer) }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+    }
+
+    /// Pauses consumption while the producer cannot keep up, so memory stays bounded.
+    private func setPaused(_ pause: Bool, consumer: KafkaConsumer) {
+        guard pause != paused else { return }
+        let tps = lanes.keys.flatMap { p in config.topics.inputs.map { TopicPartition($0, p) } }
+        do {
+            if pause { try consumer.pause(tps) } else { try consumer.resume(tps) }
+            paused = pause
+            statusBox.withLock { $0.paused = pause }
+            logger.warning(pause ? "consumption paused: outbox above \(config.maxOutboxDepth)" : "consumption resumed")
+        } catch {
+            logger.error("pause/resume failed: \(error)")
+        }
+    }
+
+    /// Commits the stores' positions to the group, for lag visibility only: on assignment
+    /// the store's own offsets decide where to resume.
+    private func commit(_ lanes: [PartitionLane], consumer: KafkaConsumer) {
+        var offsets: [TopicPartitionOffset] = []
+        for lane in lanes {
+            for t in config.topics.inputs {
+                if let next = lane.store.resumeOffset(topic: t) {
+                    offsets.append(TopicPartitionOffset(TopicPartition(t, lane.partition), offset: next))
+                }
+            }
+        }
+        do { try consumer.commit(offsets, async: true) } catch { logger.debug("offset commit: \(error)") }
+    }
+
+    // MARK: rebalance (runs inside poll, on the loop thread)
+
+    private func assign(_ tps: [TopicPartition]) -> [TopicPartitionOffset] {
+        for p in Set(tps.map(\.partition)).sorted() where lanes[p] == nil {
+            let path = (config.dataDirectory as NSString).appendingPathComponent("partition-\(p).sqlite")
+            do {
+                let store = try PartitionStore(path: path, partition: p, options: storeOptions)
+                lanes[p] = PartitionLane(partition: p, store: store)
+            } catch {
+                logger.error("cannot open store \(path): \(error)")
+                rebalanceFailure = error
+            }
+        }
+        if paused, let consumer {
+            paused = false
+            setPaused(true, consumer: consumer)
+        }
+        return tps.map { tp in
+            TopicPartitionOffset(tp, offset: lanes[tp.partition]?.store.resumeOffset(topic: tp.topic) ?? TopicPartitionOffset.beginning)
+        }
+    }
+
+    private func revoke(_ tps: [TopicPartition], lost: Bool) {
+        let parts = Set(tps.map(\.partition)).sorted()
+        let leaving = parts.compactMap { lanes[$0] }
+        if !lost, let producer, let consumer {
+            // Finish: publish what the lanes applied, so the next owner starts clean.
+            do { try publish(leaving, producer: producer, consumer: consumer) } catch {
+                logger.warning("publishing before revoke failed: \(error); the next owner publishes it")
+            }
+            commit(leaving, consumer: consumer)
+        }
+        for lane in leaving { lane.store.close() }
+        for p in parts {
+            lanes[p] = nil
+            revokedThisPoll.insert(p)
+        }
+    }
+}

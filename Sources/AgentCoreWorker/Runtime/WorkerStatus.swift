@@ -1,0 +1,24 @@
+import Foundation
+
+/// A snapshot of a worker for heartbeats, `agentcore dev` and tests.
+public struct WorkerStatus: Sendable, Equatable {
+    public struct Partition: Sendable, Equatable {
+        public var partition: Int32
+        public var appliedOffsets: [String: Int64]
+        public var endOffsets: [String: Int64]
+        public var lag: Int64
+        public var storeBytes: Int64
+        public var outboxDepth: Int
+    }
+
+    public var workerId: String
+    public var partitions: [Partition] = []
+    public var applied = 0
+    public var rejected = 0
+    public var deadLettered = 0
+    public var published = 0
+    public var recordsPerSecond = 0.0
+    public var paused = false
+    /// Most recent published events (type and id), newest last, at most 20.
+    public var recentEvents: [String] = []
+}

@@ -1,0 +1,116 @@
+import AgentCoreClient
+import AgentCoreKafka
+import AgentCoreModel
+import AgentCoreStore
+import Foundation
+import Logging
+import Testing
+
+@testable import AgentCoreWorker
+
+/// An embedded cluster with agentcore's topics, in-process workers and a client.
+final class WorkerHarness: @unchecked Sendable {
+    let cluster: EmbeddedCluster
+    let topics: TopicNames
+    let dataDir: String
+    let partitions: Int
+    var workers: [(Worker, Task<Void, any Error>)] = []
+
+    init(partitions: Int = 4) throws {
+        cluster = try EmbeddedCluster(brokers: 1)
+        topics = TopicNames(prefix: "t\(UUID().uuidString.prefix(6).lowercased())")
+        self.partitions = partitions
+        try TopicSetup.create(on: cluster, topics: topics, partitions: partitions)
+        dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("agentcore-w-\(UUID().uuidString)").path
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: dataDir) }
+
+    var kafka: KafkaConfig {
+        var c = KafkaConfig(bootstrapServers: cluster.bootstrapServers)
+        c.properties["fetch.wait.max.ms"] = "10"
+        c.properties["linger.ms"] = "2"
+        return c
+    }
+
+    func configuration(id: String) -> WorkerConfiguration {
+        var c = WorkerConfiguration()
+        c.applyEmbeddedDefaults()
+        c.workerId = id
+        c.groupId = "\(topics.prefix)-workers"
+        c.dataDirectory = dataDir
+        c.topics = topics
+        c.partitions = partitions
+        c.heartbeatIntervalMs = 500
+        c.mergeWaitMs = 100
+        return c
+    }
+
+    @discardableResult
+    func startWorker(_ id: String = "w1", adjust: (inout WorkerConfiguration) -> Void = { _ in }) -> Worker {
+        var c = configuration(id: id)
+        adjust(&c)
+        var logger = Logger(label: "test.worker.\(id)")
+        logger.logLevel = .warning
+        let w = Worker(configuration: c, bootstrap: cluster.bootstrapServers, logger: logger)
+        let task = Task { try await w.runLoop() }
+        workers.append((w, task))
+        return w
+    }
+
+    func stopAll() async throws {
+        for (w, _) in workers { w.stop() }
+        for (_, t) in workers { try await t.value }
+        workers.removeAll()
+    }
+
+    func client() throws -> AgentCoreClient { try AgentCoreClient(config: kafka, topicPrefix: topics.prefix) }
+
+    func reader(_ topics: [String]) throws -> EventStream {
+        try EventStream(config: kafka, topics: topics, consumerOptions: { o in
+            o.sessionTimeoutMs = 6_000
+            o.heartbeatIntervalMs = 500
+        })
+    }
+
+    /// Raw records of a topic from the beginning until `until` holds or time runs out.
+    func readRaw(_ topic: String, seconds: Double = 60, until: ([KafkaRecord]) -> Bool) throws -> [KafkaRecord] {
+        var o = ConsumerOptions(groupId: "raw-\(UUID().uuidString)")
+        o.sessionTimeoutMs = 6_000
+        o.heartbeatIntervalMs = 500
+        let c = try KafkaConsumer(config: kafka, options: o)
+        defer { c.close() }
+        try c.subscribe([topic])
+        var all: [KafkaRecord] = []
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline && !until(all) { all += c.poll(maxRecords: 1000, timeoutMs: 100).records }
+        return all
+    }
+
+    /// Opens every partition's store (read side) after the workers stopped.
+    func dump() throws -> String {
+        var out = ""
+        for p in 0..<partitions {
+            let path = (dataDir as NSString).appendingPathComponent("partition-\(p).sqlite")
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            let s = try PartitionStore(path: path, partition: Int32(p))
+            out += try s.canonicalDump()
+            s.close()
+        }
+        return out
+    }
+
+    func store(for workspace: String) throws -> PartitionStore {
+        let p = Murmur2.partition(forKey: workspace, partitionCount: Int32(partitions))
+        return try PartitionStore(path: (dataDir as NSString).appendingPathComponent("partition-\(p).sqlite"), partition: p)
+    }
+}
+
+func eventually(seconds: Double = 60, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: 0.1)
+    }
+    return try condition()
+}
