@@ -15,13 +15,19 @@ public final class EmbeddedCluster: @unchecked Sendable {
     /// `host:port,...` of the brokers.
     public let bootstrapServers: String
 
-    public init(brokers: Int = 1, logger: Logger = Logger(label: "agentcore.embedded")) throws(KafkaError) {
+    /// - Parameter firstPort: listen on `firstPort`, `firstPort + 1`, ... (one per broker)
+    ///   instead of ephemeral ports, so other processes can find the cluster.
+    public init(brokers: Int = 1, firstPort: Int? = nil, logger: Logger = Logger(label: "agentcore.embedded")) throws(KafkaError) {
         // The process hosting the mock must carry the TCP_NODELAY accept() override.
         _ = agentcore_shims_linked()
         let conf = try KafkaConfig(bootstrapServers: "").makeConf(overrides: [("bootstrap.servers", ""), ("log_level", "3")])
         client = try KafkaClient(type: RD_KAFKA_PRODUCER, conf: conf, context: KafkaClientContext(logger: logger))
-        guard let mc = rd_kafka_mock_cluster_new(client.handle, Int32(brokers)) else {
-            throw .invalidArgument("cannot start the embedded Kafka cluster")
+        if let firstPort { agentcore_fixed_ports_begin(Int32(firstPort)) }
+        let created = rd_kafka_mock_cluster_new(client.handle, Int32(brokers))
+        if firstPort != nil { agentcore_fixed_ports_end() }
+        guard let mc = created else {
+            let where_ = firstPort.map { " on ports \($0)-\($0 + brokers - 1) (in use?)" } ?? ""
+            throw .invalidArgument("cannot start the embedded Kafka cluster\(where_)")
         }
         cluster = mc
         brokerCount = brokers

@@ -198,7 +198,7 @@ final class WorkerEngine: @unchecked Sendable {
                 }
             }
             count += rows.count
-            recent.append(contentsOf: rows.suffix(5).map { "\($0.topic.rawValue) \($0.eventId)" })
+            recent.append(contentsOf: rows.suffix(3).map(Self.summary))
             sent.append((lane, last.seq))
         }
         guard !sent.isEmpty else {
@@ -254,6 +254,19 @@ final class WorkerEngine: @unchecked Sendable {
             }
         }
         do { try consumer.commit(offsets, async: true) } catch { logger.debug("offset commit: \(error)") }
+    }
+
+    /// A short line about an outbox row for `WorkerStatus.recentEvents`.
+    static func summary(_ row: OutboxRecord) -> String {
+        if let e = try? Event(bytes: row.value) {
+            let p = e.payload
+            let subject = [p["instance_id"]?.stringValue, p["name"]?.stringValue, p["version"]?.intValue.map { "v\($0)" },
+                           p["to"]?.stringValue.map { "→ \($0)" }, p["code"]?.stringValue, p["slug"]?.stringValue]
+                .compactMap { $0 }.joined(separator: " ")
+            return "\(e.type.rawValue) \(e.workspaceId)/\(e.projectId ?? "-") \(subject)"
+        }
+        let reason = (try? JSONParser.parse(row.value))?["reason"]?.stringValue ?? "?"
+        return "dead-letter \(reason) \(row.eventId)"
     }
 
     // MARK: rebalance (runs inside poll, on the loop thread)

@@ -1,0 +1,173 @@
+import AgentCoreClient
+import AgentCoreKafka
+import AgentCoreModel
+import AgentCoreStore
+import AgentCoreWorker
+import ArgumentParser
+import Foundation
+import Logging
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks (figures, not tests): the store alone, and the whole pipeline on the embedded cluster.",
+        discussion: "scripts/bench.sh runs both beside the SQLite floor (../shared/bench/sqlite-floor.c) and prints ratios.",
+        subcommands: [Store.self, Pipeline.self])
+
+    /// `context.write` of about `bytes` bytes of data.
+    static func write(_ s: Commands, instance: String, context: String, bytes: Int, seq: Int) -> CommandEnvelope {
+        let filler = String(repeating: "x", count: max(0, bytes - 24))
+        return s.writeContext(instanceId: instance, name: context, data: ["seq": .int(Int64(seq)), "blob": .string(filler)], id: "b\(seq)")
+    }
+
+    struct Store: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "context.write commands applied per second by one store, in batches, decoded from bytes.")
+        @Option(help: "Timed writes.") var writes = 200_000
+        @Option(help: "Distinct contexts (each created before timing starts).") var contexts = 1_000
+        @Option(help: "Records per apply (one transaction).") var batch = 1_000
+        @Option(help: "Bytes of data per write.") var bytes = 400
+        @Option(help: "History limit (versions kept per context).") var historyLimit = 50
+        @Option(help: "Directory for the store file.") var dir = "."
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let path = (dir as NSString).appendingPathComponent("bench-store-\(getpid()).sqlite")
+            defer { for s in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) } }
+            var options = StoreOptions()
+            options.historyLimit = historyLimit
+            options.maxConcurrency = 1_000
+            let store = try PartitionStore(path: path, partition: 0, options: options)
+            defer { store.close() }
+            let s = Commands(workspace: "bench", project: "p", actor: "bench")
+            var offset: Int64 = -1
+            var clock: Int64 = 1_767_225_600_000
+            func record(_ e: CommandEnvelope) -> InputRecord {
+                offset += 1
+                clock += 1
+                let stream = CommandType(rawValue: e.type)!.stream
+                return InputRecord(
+                    stream: stream, topic: "agentcore.\(stream.rawValue)", partition: 0, offset: offset, timestampMillis: clock,
+                    key: Array("bench".utf8), value: e.bytes)
+            }
+            let instances = 100
+            var setup = [record(s.registerDefinition(slug: "bench", name: "Bench", agentType: "bench"))]
+            for i in 0..<instances { setup.append(record(s.spawn(definition: "bench", name: "i\(i)", instanceId: "i\(i)"))) }
+            try store.apply(setup)
+            var seq = 0
+            var create: [InputRecord] = []
+            for c in 0..<contexts {
+                seq += 1
+                create.append(record(BenchCommand.write(s, instance: "i\(c % instances)", context: "c\(c)", bytes: bytes, seq: seq)))
+                if create.count == batch { try store.apply(create); create.removeAll() }
+            }
+            try store.apply(create)
+            try store.acknowledgeOutbox(through: Int64.max)
+            // Records are built before timing; apply decodes, validates and writes them.
+            var rng = SplitMix(seed: 1)
+            var timed: [[InputRecord]] = []
+            var current: [InputRecord] = []
+            for _ in 0..<writes {
+                seq += 1
+                let c = Int(rng.next() % UInt64(contexts))
+                current.append(record(BenchCommand.write(s, instance: "i\(c % instances)", context: "c\(c)", bytes: bytes, seq: seq)))
+                if current.count == batch { timed.append(current); current.removeAll() }
+            }
+            if !current.isEmpty { timed.append(current) }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for b in timed {
+                try store.apply(b)
+                try store.acknowledgeOutbox(through: Int64.max)
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            let rate = Double(writes) / seconds
+            if json {
+                print(#"{"bench":"store","writes":\#(writes),"contexts":\#(contexts),"batch":\#(batch),"bytes":\#(bytes),"history_limit":\#(historyLimit),"writes_per_second":\#(Int(rate))}"#)
+            } else {
+                print("store: \(writes) context.write, batch \(batch), \(contexts) contexts, \(bytes) B data, history \(historyLimit): \(Int(rate)) writes/s")
+            }
+        }
+    }
+
+    struct Pipeline: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "context.write commands through the embedded cluster and one worker, first poll to last event published.")
+        @Option(help: "Commands.") var commands = 200_000
+        @Option(help: "Partitions.") var partitions = 8
+        @Option(help: "Bytes of data per write.") var bytes = 400
+        @Option(help: "Most commands produced but not yet applied (the mock keeps ~5 MiB per partition).")
+        var maxBacklog = 40_000
+        @Option(help: "Worker batch size.") var batchSize = 1_000
+        @Option(help: "Directory for the stores.") var dir = "./data/bench"
+        @Flag(help: "Print JSON.") var json = false
+        @OptionGroup var logging: LoggingOptions
+
+        func run() async throws {
+            let logger = logging.bootstrap(default: .warning)
+            try? FileManager.default.removeItem(atPath: dir)
+            let cluster = try EmbeddedCluster(brokers: 1, logger: logger)
+            let topics = TopicNames()
+            try TopicSetup.create(on: cluster, topics: topics, partitions: partitions)
+            var c = WorkerConfiguration()
+            c.applyEmbeddedDefaults()
+            c.workerId = "bench"
+            c.dataDirectory = dir
+            c.partitions = partitions
+            c.batchSize = batchSize
+            c.store.maxConcurrency = 1_000
+            let worker = Worker(configuration: c, bootstrap: cluster.bootstrapServers, logger: logger)
+            let loop = Task { try await worker.runLoop() }
+            var kafka = KafkaConfig(bootstrapServers: cluster.bootstrapServers)
+            kafka.properties["linger.ms"] = "5"
+            kafka.properties["compression.type"] = "lz4"
+            kafka.properties["batch.num.messages"] = "10000"
+            let producer = try AgentCoreProducer(config: kafka, logger: logger)
+            // 64 workspaces spread over the partitions, 4 instances each.
+            let workspaces = (0..<64).map { Commands(workspace: "bench-\($0)", project: "p", actor: "bench") }
+            try await producer.enqueue(workspaces[0].registerDefinition(slug: "bench", name: "Bench", agentType: "bench"))
+            for w in workspaces { for i in 0..<4 { try producer.enqueue(w.spawn(definition: "bench", name: "i\(i)", instanceId: "i\(i)")) { _ in } } }
+            try producer.flush()
+            let setup = 1 + 64 * 4
+            func done() -> Int { let s = worker.status; return s.applied + s.rejected + s.deadLettered }
+            while done() < setup { try await Task.sleep(for: .milliseconds(20)) }
+            var sent = 0
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            while sent < commands {
+                if sent - (done() - setup) >= maxBacklog {
+                    try await Task.sleep(for: .milliseconds(2))
+                    continue
+                }
+                let w = workspaces[sent % 64]
+                try producer.enqueue(BenchCommand.write(w, instance: "i\(sent % 4)", context: "c\(sent % 16)", bytes: bytes, seq: sent)) { _ in }
+                sent += 1
+            }
+            try producer.flush()
+            let target = setup + commands
+            while done() < target || worker.status.published < target { try await Task.sleep(for: .milliseconds(5)) }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            let s = worker.status
+            worker.stop()
+            try await loop.value
+            let rate = Double(commands) / seconds
+            if json {
+                print(#"{"bench":"pipeline","commands":\#(commands),"partitions":\#(partitions),"bytes":\#(bytes),"batch":\#(batchSize),"commands_per_second":\#(Int(rate)),"rejected":\#(s.rejected),"dead_lettered":\#(s.deadLettered)}"#)
+            } else {
+                print("pipeline: \(commands) context.write of \(bytes) B, \(partitions) partitions, 1 worker, batch \(batchSize): \(Int(rate)) commands/s (\(String(format: "%.1f", seconds)) s; rejected \(s.rejected), dead-lettered \(s.deadLettered))")
+            }
+            withExtendedLifetime(cluster) {}
+        }
+    }
+}
+
+/// SplitMix64, for reproducible benchmark inputs.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,133 @@
+import AgentCoreClient
+import AgentCoreKafka
+import AgentCoreModel
+import AgentCoreWorker
+import ArgumentParser
+import Foundation
+import Logging
+
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev",
+        abstract: "Everything in one process: an embedded Kafka cluster, the topics, N workers and a demo load.",
+        discussion: """
+            Prints a live summary (commands applied per second, partitions per worker, recent
+            events) until Ctrl-C, then shuts down cleanly. The brokers listen on 127.0.0.1:<port>,
+            so `agentcore tail`, `agentcore send` and kcat can watch from another terminal.
+            """)
+
+    @Option(help: "Workers in the consumer group.") var workers = 2
+    @Option(help: "Partitions of the input topics.") var partitions = 4
+    @Option(help: "Demo commands per second (0: no demo load).") var rate = 100
+    @Option(help: "Directory of the partition stores (wiped at start unless --keep-data).") var dataDir = "./data/dev"
+    @Flag(help: "Keep existing stores in --data-dir.") var keepData = false
+    @Option(help: "First broker port (0: any free port).") var port = BrokerCommand.defaultPort
+    @Option(help: "Stop by itself after this many seconds.") var duration: Double?
+    @Option(help: "Seconds between summaries.") var interval: Double = 2
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.bootstrap(default: .warning)
+        if !keepData { try? FileManager.default.removeItem(atPath: dataDir) }
+        let cluster: EmbeddedCluster
+        do {
+            cluster = try EmbeddedCluster(brokers: 1, firstPort: port == 0 ? nil : port, logger: logger)
+        } catch {
+            logger.warning("port \(port) unavailable (\(error.message)); using a free port")
+            cluster = try EmbeddedCluster(brokers: 1, logger: logger)
+        }
+        let topics = TopicNames()
+        try TopicSetup.create(on: cluster, topics: topics, partitions: partitions)
+        say("embedded Kafka at \(cluster.bootstrapServers); topics \(topics.prefix).* with \(partitions) partitions")
+        say("stores in \(dataDir); watch from another terminal: agentcore tail --brokers \(cluster.bootstrapServers)")
+
+        var started: [(Worker, Task<Void, any Error>)] = []
+        for i in 1...max(1, workers) {
+            var c = WorkerConfiguration()
+            c.applyEmbeddedDefaults()
+            c.workerId = "dev-\(i)"
+            c.dataDirectory = dataDir
+            c.partitions = partitions
+            c.heartbeatIntervalMs = 1_000
+            let w = Worker(configuration: c, bootstrap: cluster.bootstrapServers, logger: logger.with("agentcore.worker", c.workerId))
+            started.append((w, Task { try await w.runLoop() }))
+        }
+        say("\(started.count) worker(s) joining group \"agentcore\" (the first join takes a few seconds)…")
+
+        let stopFlag = OnceFlag()
+        let stop: @Sendable () -> Bool = { !stopFlag.check() }
+        let signals = Task {
+            _ = await Signals.wait()
+            _ = stopFlag.fire()
+        }
+        var kafka = KafkaConfig(bootstrapServers: cluster.bootstrapServers)
+        kafka.properties["linger.ms"] = "5"
+        let producer = try AgentCoreProducer(config: kafka, logger: logger)
+        let demo = DemoLoad(producer: producer, commandsTopic: topics.commands, contextWritesTopic: topics.contextWrites)
+        let load = Task {
+            guard rate > 0 else { return }
+            try await demo.setUp()
+            try await Task.sleep(for: .milliseconds(300))
+            try await demo.run(rate: rate, until: stop)
+        }
+
+        let begin = Date()
+        var last = (at: begin, applied: 0)
+        while !stop() {
+            try await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            if let duration, Date().timeIntervalSince(begin) >= duration { _ = stopFlag.fire() }
+            let statuses = started.map { $0.0.status }
+            let applied = statuses.reduce(0) { $0 + $1.applied + $1.rejected + $1.deadLettered }
+            let now = Date()
+            let perSecond = Double(applied - last.applied) / now.timeIntervalSince(last.at)
+            last = (now, applied)
+            let secs = Int(now.timeIntervalSince(begin))
+            say(
+                "[\(secs)s] sent \(demo.sent)  processed \(applied) (\(Int(perSecond))/s)  rejected \(statuses.reduce(0) { $0 + $1.rejected })"
+                    + "  dead-lettered \(statuses.reduce(0) { $0 + $1.deadLettered })  published \(statuses.reduce(0) { $0 + $1.published })")
+            for s in statuses {
+                let parts = s.partitions.map { "\($0.partition)" }.joined(separator: ",")
+                let lag = s.partitions.reduce(0) { $0 + $1.lag }
+                say("    \(s.workerId): partitions [\(parts)] lag \(lag)\(s.paused ? " PAUSED" : "")")
+            }
+            let recent = statuses.flatMap(\.recentEvents).suffix(4)
+            for e in recent { say("    · \(e)") }
+            for (w, t) in started where w.status.workerId.isEmpty == false {
+                if t.isCancelled { _ = stopFlag.fire() }
+            }
+        }
+        say("stopping: finishing batches, publishing, leaving the group…")
+        load.cancel()
+        _ = try? await load.value
+        try? producer.flush(timeoutMs: 5_000)
+        for (w, _) in started { w.stop() }
+        var failure: (any Error)?
+        for (_, t) in started {
+            do { try await t.value } catch { failure = error }
+        }
+        signals.cancel()
+        withExtendedLifetime(cluster) {}
+        if let failure { throw CLIError("a worker failed: \(failure)") }
+        say("stopped cleanly; stores kept in \(dataDir) (agentcore inspect dump --data-dir \(dataDir))")
+    }
+
+    func say(_ s: String) {
+        print(s)
+        fflush(nil)
+    }
+}
+
+extension OnceFlag {
+    func check() -> Bool {
+        // fired == false means keep going
+        !isFired
+    }
+}
+
+extension Logger {
+    func with(_ key: String, _ value: String) -> Logger {
+        var l = self
+        l[metadataKey: key] = "\(value)"
+        return l
+    }
+}
