@@ -1,5 +1,6 @@
 import AgentCoreModel
 import CSQLite
+import Foundation
 
 /// One partition's SQLite store: the state of every workspace that hashes to the partition,
 /// the applied input offsets and the outbox of events not yet published, all changed in one
@@ -68,7 +69,9 @@ public final class PartitionStore {
 
     /// Size of the store's files on disk (main file and WAL), in bytes.
     public func sizeOnDisk() -> Int64 {
-        let rows = (try? db.rows("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")) ?? []
-        return rows.first?.first?.int ?? 0
+        [path, path + "-wal"].reduce(0) { total, file in
+            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? 0
+            return total + size
+        }
     }
 }

@@ -43,8 +43,8 @@ public struct RecordHeader: Sendable, Equatable {
 }
 
 /// The dead-letter record, `agentcore.dead-letter/v1`: why, where from, and the original
-/// key, value and headers in base64 so any bytes survive. The dead-letter Kafka record also
-/// carries the original key and headers as they were.
+/// key, value and headers in base64 so any bytes survive. The dead-letter Kafka record is
+/// keyed by the original key's bytes.
 public enum DeadLetter {
     public static let schema = "agentcore.dead-letter/v1"
 

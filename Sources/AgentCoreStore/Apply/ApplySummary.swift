@@ -28,7 +28,8 @@ public struct OutboxRecord: Sendable, Equatable {
 /// An output built while applying one record.
 struct Outgoing {
     var topic: OutputTopic
-    var key: String
+    /// The record key: the workspace id for events, the original key for dead letters.
+    var key: [UInt8]?
     var value: String
     var eventId: String
 }

@@ -62,7 +62,7 @@ extension PartitionStore {
             let id = Event.id(topic: record.topic, partition: record.partition, offset: record.offset, index: 0)
             ctx.outputs.append(
                 Outgoing(
-                    topic: .dlq, key: record.key.map { String(decoding: $0, as: UTF8.self) } ?? "",
+                    topic: .dlq, key: record.key,
                     value: DeadLetter.json(for: record, id: id, error: err).canonicalString, eventId: id))
             ctx.nextIndex = 1
             summary.deadLettered += 1
@@ -125,7 +125,9 @@ extension PartitionStore {
                 throw CommandRejection(
                     .wrongTopic, "\(type.rawValue) belongs on the \(type.stream.rawValue) topic", field: "type")
             }
-            if let project = envelope.projectId { try ensureProject(workspace: envelope.workspaceId, project: project) }
+            if let project = envelope.projectId {
+                try ensureProject(workspace: envelope.workspaceId, project: project, time: ctx.time)
+            }
             try execute(cmd, ctx: &ctx)
             try db.execute("RELEASE command")
             summary.applied += 1
@@ -169,10 +171,10 @@ extension PartitionStore {
         }
     }
 
-    func ensureProject(workspace: String, project: String) throws {
+    /// Workspaces and projects come into being with the first command that names them.
+    func ensureProject(workspace: String, project: String, time now: Int64) throws {
         let key = workspace + "\u{0}" + project
         if knownProjects.contains(key) { return }
-        let now = ctxTime
         try db.run("INSERT OR IGNORE INTO workspaces(id, created_ms) VALUES(?, ?)", [.text(workspace), .int(now)])
         try db.run(
             "INSERT OR IGNORE INTO projects(workspace_id, id, created_ms) VALUES(?, ?, ?)",
@@ -181,15 +183,13 @@ extension PartitionStore {
         knownProjects.insert(key)
     }
 
-    var ctxTime: Int64 { streamTime ?? 0 }
-
     private func writeOutbox(_ outputs: [Outgoing]) throws {
         guard !outputs.isEmpty else { return }
         let s = try db.statement("INSERT INTO outbox(topic, key, value, event_id) VALUES(?, ?, ?, ?)")
         for o in outputs {
             s.reset()
             try s.bind(.text(o.topic.rawValue), at: 1)
-            try s.bind(.text(o.key), at: 2)
+            try s.bind(o.key.map(SQLValue.blob) ?? .null, at: 2)
             try s.bind(.text(o.value), at: 3)
             try s.bind(.text(o.eventId), at: 4)
             _ = try s.step()

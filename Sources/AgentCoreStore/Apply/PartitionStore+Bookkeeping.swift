@@ -14,14 +14,14 @@ extension PartitionStore {
                 let key = item["key"]?.stringValue, let value = item["value"]?.stringValue,
                 let id = item["event_id"]?.stringValue
             else { return nil }
-            return Outgoing(topic: topic, key: key, value: value, eventId: id)
+            return Outgoing(topic: topic, key: Array(key.utf8), value: value, eventId: id)
         }
     }
 
     func rememberResult(hkey: Int64, envelope: CommandEnvelope, outputs: [Outgoing]) throws {
         let result = JSONValue.array(
             outputs.map {
-                ["topic": .string($0.topic.rawValue), "key": .string($0.key), "value": .string($0.value), "event_id": .string($0.eventId)]
+                ["topic": .string($0.topic.rawValue), "key": .string(String(decoding: $0.key ?? [], as: UTF8.self)), "value": .string($0.value), "event_id": .string($0.eventId)]
             })
         let s = try db.statement(
             "INSERT OR REPLACE INTO processed_commands(hkey, workspace_id, command_id, seq, result) VALUES(?,?,?,?,?)")

@@ -38,13 +38,7 @@ extension PartitionStore {
             throw CommandRejection(.configInvalid, v.message, field: v.path)
         }
         let id = instanceId ?? ("inst_" + FNV1a64.hex([ctx.workspace, ctx.project, ctx.envelope?.id ?? ""]))
-        let live = try db.rows(
-            "SELECT count(*) FROM agent_instances WHERE workspace_id=? AND status != 'offline'", [.text(ctx.workspace)]
-        ).first?.first?.int ?? 0
-        if live >= Int64(options.maxConcurrency) {
-            throw CommandRejection(
-                .quotaExceeded, "workspace has \(live) instances that are not offline (limit \(options.maxConcurrency))")
-        }
+        try checkConcurrency(workspace: ctx.workspace)
         let exists = try db.rows(
             "SELECT 1 FROM agent_instances WHERE workspace_id=? AND project_id=? AND id=?",
             [.text(ctx.workspace), .text(ctx.project), .text(id)])
@@ -66,12 +60,27 @@ extension PartitionStore {
             ])
     }
 
+    /// The seed's `agent_max_concurrency`: instances of a workspace that are not offline.
+    /// Checked when an instance is spawned and when one comes back from offline.
+    func checkConcurrency(workspace: String) throws {
+        let live = try db.rows(
+            "SELECT count(*) FROM agent_instances WHERE workspace_id=? AND status != 'offline'", [.text(workspace)]
+        ).first?.first?.int ?? 0
+        if live >= Int64(options.maxConcurrency) {
+            throw CommandRejection(
+                .quotaExceeded, "workspace has \(live) instances that are not offline (limit \(options.maxConcurrency))")
+        }
+    }
+
     func transitionInstance(
         _ id: String, to: InstanceStatus, reason: String?, error: String?, ctx: inout RecordContext
     ) throws {
         let row = try instance(id, ctx: ctx)
         guard row.status.canTransition(to: to) else {
             throw CommandRejection(.invalidTransition, "cannot go from \(row.status.rawValue) to \(to.rawValue)", field: "payload.to")
+        }
+        if row.status == .offline && to != .offline {
+            try checkConcurrency(workspace: ctx.workspace)
         }
         var from = row.status
         var initialized = row.initialized

@@ -30,7 +30,7 @@ struct RecordContext {
         let event = Event(
             id: id, type: type, commandId: commandId, workspaceId: workspace, projectId: project,
             correlationId: commandId == nil ? nil : envelope?.correlationId, occurredAtMillis: time, payload: payload)
-        outputs.append(Outgoing(topic: type.topic, key: workspace, value: event.json.canonicalString, eventId: id))
+        outputs.append(Outgoing(topic: type.topic, key: Array(workspace.utf8), value: event.json.canonicalString, eventId: id))
     }
 }
 

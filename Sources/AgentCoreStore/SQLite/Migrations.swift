@@ -6,7 +6,7 @@ enum Migrations {
         CREATE TABLE store_meta(key TEXT PRIMARY KEY, value ANY) STRICT;
         CREATE TABLE applied_offsets(topic TEXT PRIMARY KEY, offset INTEGER NOT NULL) STRICT;
         CREATE TABLE outbox(
-            seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, key TEXT, value TEXT NOT NULL, event_id TEXT NOT NULL) STRICT;
+            seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, key BLOB, value TEXT NOT NULL, event_id TEXT NOT NULL) STRICT;
         CREATE TABLE processed_commands(
             hkey INTEGER PRIMARY KEY, workspace_id TEXT NOT NULL, command_id TEXT NOT NULL,
             seq INTEGER NOT NULL, result TEXT NOT NULL) STRICT;

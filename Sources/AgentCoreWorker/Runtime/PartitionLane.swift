@@ -18,6 +18,18 @@ final class PartitionLane {
         self.store = store
     }
 
+    /// Last offset seen per input topic (starts at the store's applied offset).
+    private var lastSeen: [String: Int64] = [:]
+
+    /// Records `offset` as seen; returns the missing range when offsets jumped past
+    /// records never applied (deleted by retention before this store got them).
+    func noteOffset(topic: String, offset: Int64) -> ClosedRange<Int64>? {
+        let last = lastSeen[topic] ?? store.resumeOffset(topic: topic).map { $0 - 1 }
+        lastSeen[topic] = max(offset, last ?? offset)
+        guard let last, offset > last + 1 else { return nil }
+        return (last + 1)...(offset - 1)
+    }
+
     var buffered: Int { queues.reduce(0) { $0 + $1.value.count - heads[$1.key]! } }
 
     func enqueue(_ record: InputRecord, now: UInt64) {

@@ -19,6 +19,7 @@ final class WorkerEngine: @unchecked Sendable {
     private var consumer: KafkaConsumer?
     private var lanes: [Int32: PartitionLane] = [:]
     private var revokedThisPoll: Set<Int32> = []
+    private var assignedThisPoll: Set<Int32> = []
     private var storeOptions: StoreOptions
     private var rebalanceFailure: (any Error)?
     private var lastPollFull = false
@@ -111,6 +112,7 @@ final class WorkerEngine: @unchecked Sendable {
     private func step(consumer: KafkaConsumer, producer: KafkaProducer) throws {
         if let f = rebalanceFailure { throw f }
         revokedThisPoll = []
+        assignedThisPoll = []
         let anyBuffered = lanes.values.contains { $0.buffered > 0 }
         let batch = consumer.poll(maxRecords: config.batchSize, timeoutMs: anyBuffered ? 5 : 100)
         if let f = rebalanceFailure { throw f }
@@ -122,15 +124,28 @@ final class WorkerEngine: @unchecked Sendable {
             }
         }
         let now = DispatchTime.now().uptimeNanoseconds
+        // A rebalance inside this poll: records of revoked partitions are not ours; records
+        // of partitions assigned in it may predate the assignment, so they are dropped and
+        // the partition is rewound to the first of them (nothing is skipped).
+        var rewind: [TopicPartition: Int64] = [:]
         for r in batch.records {
-            guard let stream = config.topics.stream(of: r.topic), !revokedThisPoll.contains(r.partition),
-                let lane = lanes[r.partition]
-            else { continue }
+            guard let stream = config.topics.stream(of: r.topic) else { continue }
+            if assignedThisPoll.contains(r.partition) {
+                rewind[r.topicPartition] = min(rewind[r.topicPartition] ?? Int64.max, r.offset)
+                continue
+            }
+            guard !revokedThisPoll.contains(r.partition), let lane = lanes[r.partition] else { continue }
+            if let gap = lane.noteOffset(topic: r.topic, offset: r.offset) {
+                logger.warning("records \(gap) of \(r.topic)[\(r.partition)] are no longer in Kafka (retention?) and were never applied")
+            }
             lane.enqueue(
                 InputRecord(
                     stream: stream, topic: r.topic, partition: r.partition, offset: r.offset, timestampMillis: r.timestamp,
                     key: r.key, value: r.value, headers: r.headers.map { RecordHeader(key: $0.key, value: $0.value) }),
                 now: now)
+        }
+        if !rewind.isEmpty {
+            try consumer.seek(rewind.map { TopicPartitionOffset($0.key, offset: $0.value) })
         }
         try processLanes(producer: producer, consumer: consumer)
         try heartbeatIfDue(producer: producer, consumer: consumer, now: now)
@@ -172,6 +187,14 @@ final class WorkerEngine: @unchecked Sendable {
     /// Produces every lane's outbox and waits for the acknowledgements; drops acknowledged
     /// rows. On failure the rows stay and are sent again later (same event ids).
     private func publish(_ lanes: [PartitionLane], producer: KafkaProducer, consumer: KafkaConsumer) throws {
+        // Records of an earlier round still queued in librdkafka: wait for them rather than
+        // queueing the same rows again.
+        if producer.outstanding > 0 {
+            do { try producer.flush(timeoutMs: 30_000) } catch {
+                logger.warning("producer still has \(producer.outstanding) records queued: \(error)")
+                return
+            }
+        }
         let failures = Atomic<Int>(0)
         let firstError = Mutex<KafkaError?>(nil)
         var sent: [(PartitionLane, Int64)] = []
@@ -272,6 +295,7 @@ final class WorkerEngine: @unchecked Sendable {
     // MARK: rebalance (runs inside poll, on the loop thread)
 
     private func assign(_ tps: [TopicPartition]) -> [TopicPartitionOffset] {
+        assignedThisPoll.formUnion(tps.map(\.partition))
         for p in Set(tps.map(\.partition)).sorted() where lanes[p] == nil {
             let path = (config.dataDirectory as NSString).appendingPathComponent("partition-\(p).sqlite")
             do {

@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+/// The built `agentcore` binary, next to the test bundle in the build directory.
+func agentcoreBinary() throws -> URL {
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = dir.appendingPathComponent("agentcore")
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDir), !isDir.boolValue { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    let fallback = root.appendingPathComponent(".build/debug/agentcore")
+    guard FileManager.default.fileExists(atPath: fallback.path) else {
+        throw CLIMissing(message: "agentcore binary not found; run `swift build` first")
+    }
+    return fallback
+}
+
+struct CLIMissing: Error { var message: String }
+
+/// One `agentcore worker` process with its output in a log file.
+final class WorkerProcess: @unchecked Sendable {
+    let id: String
+    let process = Process()
+    let log: URL
+
+    init(id: String, brokers: String, prefix: String, dataDir: String, logDir: URL, extra: [String] = []) throws {
+        self.id = id
+        log = logDir.appendingPathComponent("\(id)-\(UUID().uuidString.prefix(4)).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.executableURL = try agentcoreBinary()
+        process.arguments = [
+            "worker", "--brokers", brokers, "--mock-broker", "--topic-prefix", prefix, "--data-dir", dataDir,
+            "--worker-id", id, "--group", "\(prefix)-group", "--heartbeat-interval-ms", "1000", "--shutdown-timeout-ms", "20000",
+            "--log-level", "info",
+        ] + extra
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    func kill9() {
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Sends SIGTERM and waits; returns the exit status and how long it took.
+    func terminate(within seconds: Double = 30) -> (status: Int32, seconds: Double) {
+        let start = Date()
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+            return (-1, Date().timeIntervalSince(start))
+        }
+        return (process.terminationStatus, Date().timeIntervalSince(start))
+    }
+
+    /// Waits until the worker logged that it holds partitions.
+    @discardableResult
+    func waitUntilAssigned(seconds: Double = 60) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if output.contains("assigned") { return true }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return false
+    }
+
+    var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+}
