@@ -3,8 +3,14 @@ import CSQLite
 import Foundation
 
 /// One partition's SQLite store: the state of every workspace that hashes to the partition,
-/// the applied input offsets and the outbox of events not yet published, all changed in one
+/// the applied input offsets and the results of every applied record, all changed in one
 /// transaction per batch by `apply(_:)`.
+///
+/// `results` is append-only, one row per applied record (sequence number, the command's
+/// workspace and id, the outputs it produced). It is both the outbox (rows after
+/// `published_through` are still to be published) and the memory of command ids for
+/// idempotent re-delivery (an in-memory index of the last `idempotencyRetention` rows,
+/// rebuilt from the table on open, so no random-access index is written per command).
 ///
 /// Not thread safe: one owner (a worker's partition lane) uses it at a time. It holds a
 /// SQLite connection, which must not be used concurrently.
@@ -23,8 +29,13 @@ public final class PartitionStore {
     public internal(set) var appliedOffsets: [String: Int64] = [:]
     /// Test seam: called before each record is applied; throwing aborts the batch.
     var beforeRecord: ((InputRecord) throws -> Void)?
-    /// Sequence number of the next applied command (orders idempotency retention).
-    var commandSequence: Int64 = 0
+    /// Sequence number of the next `results` row.
+    var nextSeq: Int64 = 1
+    /// Results up to this sequence number have been published.
+    public internal(set) var publishedThrough: Int64 = 0
+    /// hkey (workspace + command id) → results seq, for rows within the retention.
+    var recentCommands: [Int64: Int64] = [:]
+    var commandIndexLoaded = false
 
     public init(path: String, partition: Int32, options: StoreOptions = StoreOptions()) throws {
         self.db = try SQLiteConnection(path: path)
@@ -33,7 +44,7 @@ public final class PartitionStore {
         self.decoder = CommandDecoder(limits: options.limits)
         try db.execute(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=\(options.synchronous.rawValue); PRAGMA secure_delete=OFF;"
-                + " PRAGMA foreign_keys=ON; PRAGMA cache_size=-16000;")
+                + " PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;")
         try Migrations.migrate(db)
         if let p = try db.rows("SELECT value FROM store_meta WHERE key='partition'").first?.first?.int, p != Int64(partition) {
             throw StoreError("wrong_store", "\(path) holds partition \(p), not \(partition)")
@@ -53,9 +64,23 @@ public final class PartitionStore {
             appliedOffsets[row[0].text!] = row[1].int!
         }
         streamTime = try db.rows("SELECT value FROM store_meta WHERE key='stream_time'").first?.first?.int
-        let stored = try db.rows("SELECT value FROM store_meta WHERE key='command_seq'").first?.first?.int ?? 0
-        let maxSeq = try db.rows("SELECT coalesce(max(seq) + 1, 0) FROM processed_commands").first?.first?.int ?? 0
-        commandSequence = max(stored, maxSeq)
+        let next = try db.rows("SELECT coalesce(max(seq), 0) + 1 FROM results").first?.first?.int ?? 1
+        publishedThrough = try db.rows("SELECT value FROM store_meta WHERE key='published_through'").first?.first?.int ?? 0
+        // Another process appended (a zombie owner, or the store was just opened): reload.
+        if next != nextSeq || !commandIndexLoaded {
+            nextSeq = next
+            try loadRecentCommands()
+            commandIndexLoaded = true
+        }
+    }
+
+    /// Rebuilds the command index from the rows within the retention.
+    func loadRecentCommands() throws {
+        recentCommands = [:]
+        let s = try db.statement("SELECT hkey, seq FROM results WHERE command_id IS NOT NULL AND seq >= ?")
+        defer { s.reset() }
+        try s.bind(.int(nextSeq - Int64(options.idempotencyRetention)), at: 1)
+        while try s.step() { recentCommands[s.int(0)] = s.int(1) }
     }
 
     /// Closes the SQLite connection. The store is unusable afterwards.

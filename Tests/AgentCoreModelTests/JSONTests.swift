@@ -115,3 +115,14 @@ import Testing
         #expect(!Identifier.isValidSlug("Code"))
     }
 }
+
+@Suite struct EventEncodingTests {
+    @Test func directEncodingEqualsCanonicalJSON() {
+        for (project, corr, cmd) in [("p", "c", "x"), (nil, nil, nil), ("p", nil, "y")] as [(String?, String?, String?)] {
+            let e = Event(
+                id: "t/1/2/0", type: .contextVersionCreated, commandId: cmd, workspaceId: "ws\"1", projectId: project,
+                correlationId: corr, occurredAtMillis: 1_767_225_600_123, payload: ["b": 1, "a": ["z": "\n"]])
+            #expect(e.bytes == e.json.canonicalBytes)
+        }
+    }
+}

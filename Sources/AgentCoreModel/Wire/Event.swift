@@ -68,7 +68,43 @@ public struct Event: Sendable, Equatable {
         return .object(o)
     }
 
-    public var bytes: [UInt8] { json.canonicalBytes }
+    /// Canonical JSON of `json`, written directly (the envelope's keys in sorted order)
+    /// rather than through a dictionary: this is on every worker's hot path.
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        func key(_ k: StaticString, first: Bool = false) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+            out.append(contentsOf: "\":".utf8)
+        }
+        out.append(UInt8(ascii: "{"))
+        key("command_id", first: true)
+        if let commandId { JSONValue.writeString(commandId, to: &out) } else { out.append(contentsOf: "null".utf8) }
+        if let correlationId {
+            key("correlation_id")
+            JSONValue.writeString(correlationId, to: &out)
+        }
+        key("id")
+        JSONValue.writeString(id, to: &out)
+        key("occurred_at")
+        JSONValue.writeString(Timestamp.iso8601(millis: occurredAtMillis), to: &out)
+        key("payload")
+        JSONValue.object(payload).write(to: &out)
+        if let projectId {
+            key("project_id")
+            JSONValue.writeString(projectId, to: &out)
+        }
+        key("schema")
+        JSONValue.writeString(Self.schema, to: &out)
+        key("type")
+        JSONValue.writeString(type.rawValue, to: &out)
+        key("workspace_id")
+        JSONValue.writeString(workspaceId, to: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
 }
 
 /// Drops nil entries so optional payload fields are absent rather than null.

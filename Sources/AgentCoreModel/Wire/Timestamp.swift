@@ -18,11 +18,28 @@ public enum Timestamp {
         let d = doy - (153 * mp + 2) / 5 + 1
         let m = mp < 10 ? mp + 3 : mp - 9
         if m <= 2 { y += 1 }
-        func pad(_ v: Int64, _ w: Int) -> String {
-            let s = String(v)
-            return s.count >= w ? s : String(repeating: "0", count: w - s.count) + s
+        var out = [UInt8](repeating: UInt8(ascii: "0"), count: 24)
+        func put(_ v: Int64, at i: Int, width w: Int) {
+            var v = v
+            for k in stride(from: i + w - 1, through: i, by: -1) {
+                out[k] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+            }
         }
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(rem / 3600, 2)):\(pad(rem % 3600 / 60, 2)):"
-            + "\(pad(rem % 60, 2)).\(pad(Int64(ms), 3))Z"
+        put(y, at: 0, width: 4)
+        out[4] = UInt8(ascii: "-")
+        put(m, at: 5, width: 2)
+        out[7] = UInt8(ascii: "-")
+        put(d, at: 8, width: 2)
+        out[10] = UInt8(ascii: "T")
+        put(rem / 3600, at: 11, width: 2)
+        out[13] = UInt8(ascii: ":")
+        put(rem % 3600 / 60, at: 14, width: 2)
+        out[16] = UInt8(ascii: ":")
+        put(rem % 60, at: 17, width: 2)
+        out[19] = UInt8(ascii: ".")
+        put(Int64(ms), at: 20, width: 3)
+        out[23] = UInt8(ascii: "Z")
+        return String(decoding: out, as: UTF8.self)
     }
 }

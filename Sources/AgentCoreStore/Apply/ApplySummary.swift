@@ -10,14 +10,15 @@ public struct ApplySummary: Sendable, Equatable {
     public var deadLettered = 0
     /// Records skipped because the store had applied them already.
     public var skipped = 0
-    /// Outbox rows written.
-    public var outboxRows = 0
+    /// Events and dead letters written to the outbox.
+    public var outputs = 0
 
     public init() {}
 }
 
-/// One row of the outbox: a record to publish on an output topic.
+/// One record to publish on an output topic.
 public struct OutboxRecord: Sendable, Equatable {
+    /// The `results` row it belongs to (one row may hold several records).
     public var seq: Int64
     public var topic: OutputTopic
     public var key: [UInt8]?
@@ -30,6 +31,7 @@ struct Outgoing {
     var topic: OutputTopic
     /// The record key: the workspace id for events, the original key for dead letters.
     var key: [UInt8]?
-    var value: String
+    /// Canonical JSON of the event or dead letter.
+    var value: [UInt8]
     var eventId: String
 }

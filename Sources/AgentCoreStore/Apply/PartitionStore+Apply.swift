@@ -20,7 +20,8 @@ extension PartitionStore {
         }
         let savedOffsets = appliedOffsets
         let savedStreamTime = streamTime
-        let savedSequence = commandSequence
+        let savedSeq = nextSeq
+        var addedCommands: [(Int64, Int64?)] = []
         do {
             for record in records {
                 if let last = appliedOffsets[record.topic], record.offset <= last {
@@ -28,7 +29,7 @@ extension PartitionStore {
                     continue
                 }
                 try beforeRecord?(record)
-                try applyOne(record, summary: &summary)
+                try applyOne(record, summary: &summary, addedCommands: &addedCommands)
                 appliedOffsets[record.topic] = record.offset
             }
             for (topic, offset) in appliedOffsets where savedOffsets[topic] != offset {
@@ -46,14 +47,17 @@ extension PartitionStore {
             try? db.execute("ROLLBACK")
             appliedOffsets = savedOffsets
             streamTime = savedStreamTime
-            commandSequence = savedSequence
+            nextSeq = savedSeq
+            for (hkey, previous) in addedCommands.reversed() { recentCommands[hkey] = previous }
             knownProjects = []
             throw error
         }
         return summary
     }
 
-    private func applyOne(_ record: InputRecord, summary: inout ApplySummary) throws {
+    private func applyOne(
+        _ record: InputRecord, summary: inout ApplySummary, addedCommands: inout [(Int64, Int64?)]
+    ) throws {
         var ctx = RecordContext(record: record)
         let previousStreamTime = streamTime
         if record.timestampMillis > (streamTime ?? Int64.min) { streamTime = record.timestampMillis }
@@ -63,17 +67,26 @@ extension PartitionStore {
             ctx.outputs.append(
                 Outgoing(
                     topic: .dlq, key: record.key,
-                    value: DeadLetter.json(for: record, id: id, error: err).canonicalString, eventId: id))
+                    value: DeadLetter.json(for: record, id: id, error: err).canonicalBytes, eventId: id))
             ctx.nextIndex = 1
             summary.deadLettered += 1
         case .command(let envelope, let command, let replica):
             ctx.envelope = envelope
+            ctx.hkey = Int64(bitPattern: FNV1a64.hash([envelope.workspaceId, envelope.id]))
             try handle(envelope: envelope, command: command, replica: replica, ctx: &ctx, summary: &summary)
         }
-        if let now = streamTime, now != previousStreamTime {
+        if let now = streamTime, Self.sweepDue(previous: previousStreamTime, now: now) {
             try sweepLiveness(now: now, ctx: &ctx)
         }
-        try writeOutbox(ctx.outputs)
+        try writeResult(ctx, addedCommands: &addedCommands)
+        summary.outputs += ctx.outputs.count
+    }
+
+    /// The liveness sweep runs when stream time enters a new second: deterministic (it
+    /// depends only on record timestamps) and cheap (not once per record).
+    static func sweepDue(previous: Int64?, now: Int64) -> Bool {
+        guard let previous else { return true }
+        return now / 1000 > previous / 1000
     }
 
     private enum Decoded {
@@ -111,14 +124,14 @@ extension PartitionStore {
         envelope: CommandEnvelope, command: Result<Command, CommandRejection>, replica: Bool,
         ctx: inout RecordContext, summary: inout ApplySummary
     ) throws {
-        let hkey = Int64(bitPattern: FNV1a64.hash([envelope.workspaceId, envelope.id]))
-        if let previous = try processedResult(hkey: hkey, envelope: envelope) {
+        if let previous = try processedResult(hkey: ctx.hkey!, envelope: envelope) {
             ctx.outputs = previous
+            ctx.repeated = true
             summary.applied += 1
             return
         }
         // A savepoint per command: a refusal midway leaves no partial change behind.
-        try db.execute("SAVEPOINT command")
+        try db.run("SAVEPOINT command")
         do {
             let cmd = try command.get()
             if let type = CommandType(rawValue: envelope.type), type.stream != ctx.record.stream {
@@ -129,11 +142,11 @@ extension PartitionStore {
                 try ensureProject(workspace: envelope.workspaceId, project: project, time: ctx.time)
             }
             try execute(cmd, ctx: &ctx)
-            try db.execute("RELEASE command")
+            try db.run("RELEASE command")
             summary.applied += 1
         } catch let rejection as CommandRejection {
-            try db.execute("ROLLBACK TO command")
-            try db.execute("RELEASE command")
+            try db.run("ROLLBACK TO command")
+            try db.run("RELEASE command")
             knownProjects.removeAll()
             ctx.outputs.removeAll()
             ctx.nextIndex = 0
@@ -147,7 +160,6 @@ extension PartitionStore {
             summary.rejected += 1
         }
         if replica { ctx.outputs.removeAll() }
-        try rememberResult(hkey: hkey, envelope: envelope, outputs: ctx.outputs)
     }
 
     private func execute(_ command: Command, ctx: inout RecordContext) throws {
@@ -183,16 +195,4 @@ extension PartitionStore {
         knownProjects.insert(key)
     }
 
-    private func writeOutbox(_ outputs: [Outgoing]) throws {
-        guard !outputs.isEmpty else { return }
-        let s = try db.statement("INSERT INTO outbox(topic, key, value, event_id) VALUES(?, ?, ?, ?)")
-        for o in outputs {
-            s.reset()
-            try s.bind(.text(o.topic.rawValue), at: 1)
-            try s.bind(o.key.map(SQLValue.blob) ?? .null, at: 2)
-            try s.bind(.text(o.value), at: 3)
-            try s.bind(.text(o.eventId), at: 4)
-            _ = try s.step()
-        }
-    }
 }

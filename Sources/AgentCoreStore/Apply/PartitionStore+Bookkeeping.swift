@@ -1,46 +1,98 @@
 import AgentCoreModel
 
+private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
 extension PartitionStore {
-    /// The outputs recorded for an earlier command with the same workspace and id, if any.
-    func processedResult(hkey: Int64, envelope: CommandEnvelope) throws -> [Outgoing]? {
-        let s = try db.statement("SELECT workspace_id, command_id, result FROM processed_commands WHERE hkey=?")
-        try s.bind(.int(hkey), at: 1)
-        guard try s.step(), s.text(0) == envelope.workspaceId, s.text(1) == envelope.id else { return nil }
-        guard case .array(let items) = try JSONParser.parse(s.bytes(2)) else {
-            throw StoreError("corrupt_store", "processed_commands row for \(envelope.id) is not an array")
+    static func decodeHex(_ field: ArraySlice<UInt8>, command: String) throws -> [UInt8]? {
+        if field.elementsEqual([UInt8(ascii: "-")]) { return nil }
+        func nibble(_ c: UInt8) throws -> UInt8 {
+            switch c {
+            case 0x30...0x39: return c - 0x30
+            case 0x61...0x66: return c - 0x61 + 10
+            default: throw StoreError("corrupt_store", "results row for \(command) has a bad key")
+            }
         }
-        return items.compactMap { item in
-            guard let t = item["topic"]?.stringValue, let topic = OutputTopic(rawValue: t),
-                let key = item["key"]?.stringValue, let value = item["value"]?.stringValue,
-                let id = item["event_id"]?.stringValue
-            else { return nil }
-            return Outgoing(topic: topic, key: Array(key.utf8), value: value, eventId: id)
+        var out: [UInt8] = []
+        out.reserveCapacity(field.count / 2)
+        var i = field.startIndex
+        while i + 1 < field.endIndex {
+            out.append(try nibble(field[i]) << 4 | nibble(field[i + 1]))
+            i += 2
+        }
+        return out
+    }
+
+    /// The outputs recorded for an earlier command with the same workspace and id, if it
+    /// is within the retention.
+    func processedResult(hkey: Int64, envelope: CommandEnvelope) throws -> [Outgoing]? {
+        guard let seq = recentCommands[hkey], seq >= nextSeq - Int64(options.idempotencyRetention) else { return nil }
+        let s = try db.statement("SELECT workspace_id, command_id, outputs FROM results WHERE seq=?")
+        try s.bind(.int(seq), at: 1)
+        defer { s.reset() }
+        guard try s.step(), s.text(0) == envelope.workspaceId, s.text(1) == envelope.id else { return nil }
+        return try Self.decodeResult(s.bytes(2), command: envelope.id)
+    }
+
+    /// A result is one line per output, fields separated by tabs: topic, event id, key in
+    /// hex (`-` for none), value. Canonical JSON escapes tabs and newlines and event ids are
+    /// built from topic names and numbers, so the separators cannot occur inside a field.
+    static func encodeResult(_ outputs: [Outgoing]) -> [UInt8] {
+        var out: [UInt8] = []
+        for o in outputs {
+            out.append(contentsOf: o.topic.rawValue.utf8)
+            out.append(0x09)
+            out.append(contentsOf: o.eventId.utf8)
+            out.append(0x09)
+            if let key = o.key {
+                for b in key {
+                    out.append(hexDigits[Int(b >> 4)])
+                    out.append(hexDigits[Int(b & 0xF)])
+                }
+            } else {
+                out.append(UInt8(ascii: "-"))
+            }
+            out.append(0x09)
+            out.append(contentsOf: o.value)
+            out.append(0x0A)
+        }
+        return out
+    }
+
+    static func decodeResult(_ bytes: [UInt8], command: String) throws -> [Outgoing] {
+        try bytes.split(separator: 0x0A).map { line in
+            let f = line.split(separator: 0x09, maxSplits: 3, omittingEmptySubsequences: false)
+            guard f.count == 4, let topic = OutputTopic(rawValue: String(decoding: f[0], as: UTF8.self)) else {
+                throw StoreError("corrupt_store", "processed_commands row for \(command) is malformed")
+            }
+            return Outgoing(topic: topic, key: try decodeHex(f[2], command: command), value: Array(f[3]),
+                            eventId: String(decoding: f[1], as: UTF8.self))
         }
     }
 
-    func rememberResult(hkey: Int64, envelope: CommandEnvelope, outputs: [Outgoing]) throws {
-        let result = JSONValue.array(
-            outputs.map {
-                ["topic": .string($0.topic.rawValue), "key": .string(String(decoding: $0.key ?? [], as: UTF8.self)), "value": .string($0.value), "event_id": .string($0.eventId)]
-            })
-        let s = try db.statement(
-            "INSERT OR REPLACE INTO processed_commands(hkey, workspace_id, command_id, seq, result) VALUES(?,?,?,?,?)")
-        try s.bind(.int(hkey), at: 1)
-        try s.bind(.text(envelope.workspaceId), at: 2)
-        try s.bind(.text(envelope.id), at: 3)
-        try s.bind(.int(commandSequence), at: 4)
-        try s.bind(.text(result.canonicalString), at: 5)
+    /// Appends the record's results row (its outbox entry and, for a command, its memory).
+    func writeResult(_ ctx: RecordContext, addedCommands: inout [(Int64, Int64?)]) throws {
+        let seq = nextSeq
+        let s = try db.statement("INSERT INTO results(seq, hkey, workspace_id, command_id, outputs) VALUES(?,?,?,?,?)")
+        defer { s.reset() }
+        try s.bind(.int(seq), at: 1)
+        let remember = ctx.hkey != nil && !ctx.repeated
+        try s.bind(.int(remember ? ctx.hkey! : 0), at: 2)
+        try s.bind(remember ? .text(ctx.workspace) : .null, at: 3)
+        try s.bind(remember ? .text(ctx.envelope!.id) : .null, at: 4)
+        try s.bind(.blob(Self.encodeResult(ctx.outputs)), at: 5)
         _ = try s.step()
-        commandSequence += 1
-        // Every tenth of the retention (counted in commands, so replays sweep at the same
-        // commands), forget ids older than the retention.
-        let every = Int64(max(1, options.idempotencyRetention / 10))
-        if commandSequence % every == 0 {
-            try db.run(
-                "DELETE FROM processed_commands WHERE seq < ?", [.int(commandSequence - Int64(options.idempotencyRetention))])
-            try db.run(
-                "INSERT INTO store_meta(key, value) VALUES('command_seq', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                [.int(commandSequence)])
+        nextSeq += 1
+        if remember {
+            addedCommands.append((ctx.hkey!, recentCommands[ctx.hkey!]))
+            recentCommands[ctx.hkey!] = seq
+        }
+        // Every tenth of the retention (counted in records, so replays forget at the same
+        // records), drop index entries and published rows older than the retention.
+        let retention = Int64(options.idempotencyRetention)
+        if seq % max(1, retention / 10) == 0 {
+            let oldest = seq - retention
+            recentCommands = recentCommands.filter { $0.value >= oldest }
+            try db.run("DELETE FROM results WHERE seq < ? AND seq <= ?", [.int(oldest), .int(publishedThrough)])
         }
     }
 

@@ -16,6 +16,7 @@ extension PartitionStore {
         try s.bind(.text(ctx.project), at: 2)
         try s.bind(.text(instanceId), at: 3)
         try s.bind(.text(name), at: 4)
+        defer { s.reset() }  // an unfinished statement would hold a read snapshot open
         guard try s.step() else { return nil }
         return ContextHead(cid: s.int(0), id: s.text(1)!, current: s.int(2), oldest: s.int(3))
     }
@@ -28,6 +29,7 @@ extension PartitionStore {
         let s = try db.statement("SELECT data FROM agent_context_versions WHERE cid=? AND version=?")
         try s.bind(.int(cid), at: 1)
         try s.bind(.int(version), at: 2)
+        defer { s.reset() }
         return try s.step() ? s.bytes(0) : nil
     }
 
@@ -47,8 +49,8 @@ extension PartitionStore {
         } else if mode == .mergePatch {
             newData = JSONValue.null.applyingMergePatch(data)
         }
-        let text = newData.canonicalString
-        let size = text.utf8.count
+        let text = newData.canonicalBytes
+        let size = text.count
         if size > options.limits.maxContextBytes {
             throw CommandRejection(
                 .limitExceeded, "context data of \(size) bytes exceeds \(options.limits.maxContextBytes)", field: "payload.data")
@@ -69,17 +71,17 @@ extension PartitionStore {
 
     /// Appends version current+1, moves the head, prunes beyond the history limit.
     private func appendVersion(
-        head: ContextHead, instanceId: String, name: String, text: String, description: String?, mode: String,
+        head: ContextHead, instanceId: String, name: String, text: [UInt8], description: String?, mode: String,
         ctx: inout RecordContext, rollback: Int64?
     ) throws {
         let version = head.current + 1
-        let size = text.utf8.count
+        let size = text.count
         let ins = try db.statement(
             "INSERT INTO agent_context_versions(cid, version, data, change_description, created_by, byte_size, mode, created_ms) VALUES(?,?,?,?,?,?,?,?)"
         )
         try ins.bind(.int(head.cid), at: 1)
         try ins.bind(.int(version), at: 2)
-        try ins.bind(.text(text), at: 3)
+        try ins.bind(.utf8(text), at: 3)
         try ins.bind(description.map(SQLValue.text) ?? .null, at: 4)
         try ins.bind(.text(ctx.actor), at: 5)
         try ins.bind(.int(Int64(size)), at: 6)
@@ -137,7 +139,7 @@ extension PartitionStore {
             throw CommandRejection(.rollbackFailed, "version \(target) \(why)", field: "payload.target_version")
         }
         try appendVersion(
-            head: head, instanceId: instanceId, name: name, text: String(decoding: data, as: UTF8.self),
+            head: head, instanceId: instanceId, name: name, text: data,
             description: description ?? "rollback to version \(target)", mode: "rollback", ctx: &ctx, rollback: target)
         ctx.emit(
             .contextRolledBack,

@@ -16,6 +16,7 @@ extension PartitionStore {
             "SELECT id, name, agent_type, description, capabilities, config_schema, metadata, is_enabled, revision FROM agent_definitions WHERE slug = ?"
         )
         try s.bind(.text(slug), at: 1)
+        defer { s.reset() }  // an unfinished statement would hold a read snapshot open
         guard try s.step() else { return nil }
         let caps = (try? JSONParser.parse(s.bytes(4)))?.arrayValue?.compactMap(\.stringValue) ?? []
         return DefinitionRow(

@@ -15,6 +15,7 @@ extension PartitionStore {
         try s.bind(.text(ctx.workspace), at: 1)
         try s.bind(.text(ctx.project), at: 2)
         try s.bind(.text(id), at: 3)
+        defer { s.reset() }
         guard try s.step() else {
             throw CommandRejection(.notFound, "no instance '\(id)' in this workspace and project", field: "payload.instance_id")
         }

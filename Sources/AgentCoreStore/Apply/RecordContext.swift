@@ -4,6 +4,10 @@ import AgentCoreModel
 struct RecordContext {
     let record: InputRecord
     var envelope: CommandEnvelope?
+    /// Idempotency key of the command (workspace + command id), nil for dead letters.
+    var hkey: Int64?
+    /// The command was seen before and answered from its recorded result.
+    var repeated = false
     var outputs: [Outgoing] = []
     var nextIndex = 0
     /// Set by a rollback that must fail: recorded on the context after the command's
@@ -30,7 +34,7 @@ struct RecordContext {
         let event = Event(
             id: id, type: type, commandId: commandId, workspaceId: workspace, projectId: project,
             correlationId: commandId == nil ? nil : envelope?.correlationId, occurredAtMillis: time, payload: payload)
-        outputs.append(Outgoing(topic: type.topic, key: Array(workspace.utf8), value: event.json.canonicalString, eventId: id))
+        outputs.append(Outgoing(topic: type.topic, key: Array(workspace.utf8), value: event.bytes, eventId: id))
     }
 }
 

@@ -1,31 +1,35 @@
 import AgentCoreModel
 
 extension PartitionStore {
-    /// Outbox rows after `seq`, oldest first, at most `limit`.
+    /// Records still to publish (from `results` rows after `published_through` and after
+    /// `seq`), oldest first, from at most `limit` rows.
     public func outbox(after seq: Int64 = 0, limit: Int = 10_000) throws -> [OutboxRecord] {
-        let s = try db.statement("SELECT seq, topic, key, value, event_id FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?")
-        try s.bind(.int(seq), at: 1)
+        let s = try db.statement("SELECT seq, outputs FROM results WHERE seq > ? ORDER BY seq LIMIT ?")
+        defer { s.reset() }
+        try s.bind(.int(max(seq, publishedThrough)), at: 1)
         try s.bind(.int(Int64(limit)), at: 2)
         var out: [OutboxRecord] = []
         while try s.step() {
-            guard let topic = OutputTopic(rawValue: s.text(1) ?? "") else {
-                throw StoreError("corrupt_store", "outbox row \(s.int(0)) has unknown topic")
+            let rowSeq = s.int(0)
+            for o in try Self.decodeResult(s.bytes(1), command: "results row \(rowSeq)") {
+                out.append(OutboxRecord(seq: rowSeq, topic: o.topic, key: o.key, value: o.value, eventId: o.eventId))
             }
-            out.append(
-                OutboxRecord(
-                    seq: s.int(0), topic: topic, key: s.isNull(2) ? nil : s.bytes(2), value: s.bytes(3),
-                    eventId: s.text(4) ?? ""))
         }
         return out
     }
 
-    /// Number of rows waiting in the outbox.
+    /// Results rows waiting to be published.
     public func outboxDepth() throws -> Int {
-        Int(try db.rows("SELECT count(*) FROM outbox").first?.first?.int ?? 0)
+        Int(max(0, nextSeq - 1 - publishedThrough))
     }
 
-    /// Drops outbox rows up to and including `seq`, once the broker acknowledged them.
+    /// Marks everything up to and including `seq` as published (the broker acknowledged it).
     public func acknowledgeOutbox(through seq: Int64) throws {
-        try db.run("DELETE FROM outbox WHERE seq <= ?", [.int(seq)])
+        let upTo = min(seq, nextSeq - 1)
+        guard upTo > publishedThrough else { return }
+        try db.run(
+            "INSERT INTO store_meta(key, value) VALUES('published_through', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            [.int(upTo)])
+        publishedThrough = upTo
     }
 }

@@ -118,7 +118,7 @@ extension PartitionStore {
                     case .null: return "null"
                     case .int(let i): return String(i)
                     case .text(let s): return JSONValue.string(s).canonicalString
-                    case .blob(let b): return JSONValue.string(String(decoding: b, as: UTF8.self)).canonicalString
+                    case .blob(let b), .utf8(let b): return JSONValue.string(String(decoding: b, as: UTF8.self)).canonicalString
                     }
                 }.joined(separator: "\t")
                 out += "\n"

@@ -5,11 +5,9 @@ enum Migrations {
         """
         CREATE TABLE store_meta(key TEXT PRIMARY KEY, value ANY) STRICT;
         CREATE TABLE applied_offsets(topic TEXT PRIMARY KEY, offset INTEGER NOT NULL) STRICT;
-        CREATE TABLE outbox(
-            seq INTEGER PRIMARY KEY, topic TEXT NOT NULL, key BLOB, value TEXT NOT NULL, event_id TEXT NOT NULL) STRICT;
-        CREATE TABLE processed_commands(
-            hkey INTEGER PRIMARY KEY, workspace_id TEXT NOT NULL, command_id TEXT NOT NULL,
-            seq INTEGER NOT NULL, result TEXT NOT NULL) STRICT;
+        CREATE TABLE results(
+            seq INTEGER PRIMARY KEY, hkey INTEGER NOT NULL, workspace_id TEXT, command_id TEXT,
+            outputs BLOB NOT NULL) STRICT;
         CREATE TABLE workspaces(id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL) STRICT;
         CREATE TABLE projects(
             workspace_id TEXT NOT NULL REFERENCES workspaces(id), id TEXT NOT NULL, created_ms INTEGER NOT NULL,

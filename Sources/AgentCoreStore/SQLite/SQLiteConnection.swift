@@ -56,6 +56,7 @@ final class SQLiteConnection {
     /// Runs `sql` with `args` to completion.
     func run(_ sql: String, _ args: [SQLValue] = []) throws(SQLiteError) {
         let s = try statement(sql)
+        defer { s.reset() }
         try s.bind(args)
         while try s.step() {}
     }
@@ -64,6 +65,7 @@ final class SQLiteConnection {
     func rows(_ sql: String, _ args: [SQLValue] = []) throws(SQLiteError) -> [[SQLValue]] {
         let s = try statement(sql)
         try s.bind(args)
+        defer { s.reset() }
         var out: [[SQLValue]] = []
         while try s.step() { out.append(s.row()) }
         return out

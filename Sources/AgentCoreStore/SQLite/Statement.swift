@@ -8,19 +8,21 @@ enum SQLValue: Equatable {
     case null
     case int(Int64)
     case text(String)
+    /// UTF-8 bytes stored as TEXT (no String round trip).
+    case utf8([UInt8])
     case blob([UInt8])
 
     var int: Int64? { if case .int(let i) = self { return i } else { return nil } }
     var text: String? {
         switch self {
         case .text(let s): return s
-        case .blob(let b): return String(decoding: b, as: UTF8.self)
+        case .blob(let b), .utf8(let b): return String(decoding: b, as: UTF8.self)
         default: return nil
         }
     }
     var bytes: [UInt8]? {
         switch self {
-        case .blob(let b): return b
+        case .blob(let b), .utf8(let b): return b
         case .text(let s): return Array(s.utf8)
         default: return nil
         }
@@ -41,6 +43,7 @@ final class Statement {
 
     func finalize() { sqlite3_finalize(stmt) }
 
+    /// Ends the statement (releasing its read snapshot) and clears its bindings.
     func reset() {
         sqlite3_reset(stmt)
         sqlite3_clear_bindings(stmt)
@@ -56,6 +59,15 @@ final class Statement {
         case .null: rc = sqlite3_bind_null(stmt, index)
         case .int(let i): rc = sqlite3_bind_int64(stmt, index, i)
         case .text(let s): rc = sqlite3_bind_text(stmt, index, s, -1, sqliteTransient)
+        case .utf8(let b):
+            // An empty array may have no base address; bind the empty string then.
+            if b.isEmpty {
+                rc = sqlite3_bind_text(stmt, index, "", 0, sqliteTransient)
+            } else {
+                rc = b.withUnsafeBytes {
+                    sqlite3_bind_text(stmt, index, $0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32($0.count), sqliteTransient)
+                }
+            }
         case .blob(let b):
             rc = b.withUnsafeBytes { sqlite3_bind_blob(stmt, index, $0.baseAddress, Int32($0.count), sqliteTransient) }
         }

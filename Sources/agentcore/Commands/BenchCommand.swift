@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Benchmarks (figures, not tests): the store alone, and the whole pipeline on the embedded cluster.",
         discussion: "scripts/bench.sh runs both beside the SQLite floor (../shared/bench/sqlite-floor.c) and prints ratios.",
-        subcommands: [Store.self, Pipeline.self])
+        subcommands: [Store.self, Pipeline.self, Kafka.self])
 
     /// `context.write` of about `bytes` bytes of data.
     static func write(_ s: Commands, instance: String, context: String, bytes: Int, seq: Int) -> CommandEnvelope {
@@ -157,6 +157,89 @@ struct BenchCommand: AsyncParsableCommand {
             withExtendedLifetime(cluster) {}
         }
     }
+}
+
+extension BenchCommand {
+    struct Kafka: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Produce and consume throughput through the embedded cluster (consuming while producing).")
+        @Option(help: "Records.") var records = 500_000
+        @Option(help: "Bytes per record value.") var size = 500
+        @Option(help: "Partitions.") var partitions = 8
+        @Option(help: "Most records produced but not yet consumed (the mock keeps ~5 MiB per partition).")
+        var maxBacklog = 50_000
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            var logger = Logger(label: "bench")
+            logger.logLevel = .warning
+            let cluster = try EmbeddedCluster(brokers: 1, logger: logger)
+            let topic = "bench-\(getpid())"
+            try cluster.createTopic(topic, partitions: partitions)
+            var config = KafkaConfig(bootstrapServers: cluster.bootstrapServers)
+            config.properties["fetch.wait.max.ms"] = "10"
+            var producerConfig = config
+            producerConfig.properties["linger.ms"] = "5"
+            producerConfig.properties["batch.num.messages"] = "10000"
+            let producer = try KafkaProducer(config: producerConfig, logger: logger)
+            var options = ConsumerOptions(groupId: "bench-\(getpid())")
+            options.sessionTimeoutMs = 6_000
+            options.heartbeatIntervalMs = 500
+            let consumer = try KafkaConsumer(config: config, options: options, logger: logger)
+            try consumer.subscribe([topic])
+            while ((try? consumer.assignment()) ?? []).isEmpty { _ = consumer.poll(maxRecords: 1, timeoutMs: 100) }
+            let consumed = Locked(0)
+            let consumerDone = Locked<UInt64>(0)
+            let target = records
+            let thread = Thread {
+                while consumed.get < target {
+                    let n = consumer.poll(maxRecords: 5_000, timeoutMs: 100).records.count
+                    consumed.withLock { $0 += n }
+                }
+                consumerDone.withLock { $0 = DispatchTime.now().uptimeNanoseconds }
+            }
+            let value = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            thread.start()
+            var sent = 0
+            while sent < records {
+                if sent - consumed.get >= maxBacklog { rd_yield(); continue }
+                try producer.produce(topic: topic, key: Array("k\(sent % 1000)".utf8), value: value) { _ in }
+                sent += 1
+            }
+            try producer.flush(timeoutMs: 60_000)
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            while consumerDone.get == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            let produceSecs = Double(t1 - t0) / 1e9
+            let consumeSecs = Double(consumerDone.get - t0) / 1e9
+            let mb = Double(records * size) / 1_048_576
+            producer.close()
+            consumer.close()
+            if json {
+                print(#"{"bench":"kafka","records":\#(records),"size":\#(size),"partitions":\#(partitions),"produce_records_per_second":\#(Int(Double(records) / produceSecs)),"consume_records_per_second":\#(Int(Double(records) / consumeSecs)),"produce_mb_per_second":\#(String(format: "%.1f", mb / produceSecs)),"consume_mb_per_second":\#(String(format: "%.1f", mb / consumeSecs))}"#)
+            } else {
+                print("kafka: \(records) records of \(size) B, \(partitions) partitions, consuming while producing:")
+                print("  produce \(Int(Double(records) / produceSecs)) records/s, \(String(format: "%.1f", mb / produceSecs)) MB/s")
+                print("  consume \(Int(Double(records) / consumeSecs)) records/s, \(String(format: "%.1f", mb / consumeSecs)) MB/s")
+            }
+            withExtendedLifetime(cluster) {}
+        }
+    }
+}
+
+func rd_yield() { usleep(200) }
+
+/// A lock-protected value closures can capture.
+final class Locked<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: T
+    init(_ v: T) { value = v }
+    func withLock<R>(_ body: (inout T) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
+    var get: T { withLock { $0 } }
 }
 
 /// SplitMix64, for reproducible benchmark inputs.

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Benchmarks beside their baseline, measured in the same run on the same machine (machines
+# of this class differ by up to 2x): the SQLite floor (../shared/bench/sqlite-floor.c), the
+# store applying context.write commands, and the whole pipeline through the embedded cluster.
+# Usage: scripts/bench.sh [WRITES=200000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+writes=${1:-200000}
+scripts/install-deps.sh
+floor_src=${SQLITE_FLOOR_SRC:-../shared/bench/sqlite-floor.c}
+work=$(mktemp -d "${TMPDIR:-/tmp}/agentcore-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cc -O2 "$floor_src" -o "$work/sqlite-floor" -lsqlite3
+swift build -c release --product agentcore 2>&1 | grep -E "error|Build complete" || true
+bin=.build/release/agentcore
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo '?')"
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+for contexts in 1000 100000; do
+  floor=$("$work/sqlite-floor" "$writes" 1000 "$contexts" "$work" | sed -E 's/.*: ([0-9]+) writes\/s/\1/')
+  store=$("$bin" bench store --writes "$writes" --contexts "$contexts" --batch 1000 --dir "$work" --json \
+          | python3 -c 'import json,sys; print(json.load(sys.stdin)["writes_per_second"])')
+  echo "contexts=$contexts  sqlite floor: $floor writes/s  store apply: $store writes/s  ratio: $(ratio "$store" "$floor")"
+done
+pipeline=$("$bin" bench pipeline --commands "$writes" --partitions 8 --dir "$work/pipeline" --json \
+           | python3 -c 'import json,sys; print(json.load(sys.stdin)["commands_per_second"])')
+floor=$("$work/sqlite-floor" "$writes" 1000 1000 "$work" | sed -E 's/.*: ([0-9]+) writes\/s/\1/')
+echo "pipeline (1 worker, 8 partitions, embedded cluster): $pipeline commands/s  sqlite floor: $floor writes/s  ratio: $(ratio "$pipeline" "$floor")"
