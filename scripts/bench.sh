@@ -25,3 +25,5 @@ pipeline=$("$bin" bench pipeline --commands "$writes" --partitions 8 --dir "$wor
            | python3 -c 'import json,sys; print(json.load(sys.stdin)["commands_per_second"])')
 floor=$("$work/sqlite-floor" "$writes" 1000 1000 "$work" | sed -E 's/.*: ([0-9]+) writes\/s/\1/')
 echo "pipeline (1 worker, 8 partitions, embedded cluster): $pipeline commands/s  sqlite floor: $floor writes/s  ratio: $(ratio "$pipeline" "$floor")"
+kafka=$("$bin" bench kafka --records 500000 --size 500 --partitions 8 --json)
+echo "kafka layer (embedded cluster, 500k x 500 B, 8 partitions, consuming while producing): $kafka"

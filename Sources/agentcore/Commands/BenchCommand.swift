@@ -148,6 +148,7 @@ struct BenchCommand: AsyncParsableCommand {
             let s = worker.status
             worker.stop()
             try await loop.value
+            producer.producer.close()
             let rate = Double(commands) / seconds
             if json {
                 print(#"{"bench":"pipeline","commands":\#(commands),"partitions":\#(partitions),"bytes":\#(bytes),"batch":\#(batchSize),"commands_per_second":\#(Int(rate)),"rejected":\#(s.rejected),"dead_lettered":\#(s.deadLettered)}"#)
