@@ -9,4 +9,12 @@ for check in scripts/check_schemas.py scripts/check_deploy.py; do
   echo "$check: $(echo "$out" | tail -n 1)"
 done
 swift build --build-tests
-swift test "$@"
+log=$(mktemp "${TMPDIR:-/tmp}/agentcore-test.XXXXXX")
+trap 'rm -f "$log"' EXIT
+status=0
+swift test "$@" 2>&1 | tee "$log" || status=$?
+# One plain closing line: Swift Testing's counts (XCTest runs no tests here).
+total=$(grep -oE 'Test run with [0-9]+ tests?' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo 0)
+failed=$(grep -cE '^✘ Test .* failed' "$log" || true)
+echo "swift-testing: $((total - failed)) passed, ${failed} failed"
+exit "$status"
