@@ -6,10 +6,11 @@ struct AgentCore: AsyncParsableCommand {
         commandName: "agentcore",
         abstract: "The control plane and memory of a fleet of AI agents, as a Kafka worker cluster.",
         discussion: """
-            Producers enqueue agent commands to Kafka; workers apply them, exactly once and in
-            order per workspace, to one SQLite store per partition, and publish status events.
+            Producers enqueue agent commands to Kafka; workers apply them, exactly once \
+            and in order per workspace, to one SQLite store per partition, and publish \
+            status events.
 
-            Start here:  agentcore dev          (everything in one process, with a demo load)
+            Start here: agentcore dev (everything in one process, with a demo load).
             """,
         version: "0.1.0",
         subcommands: [

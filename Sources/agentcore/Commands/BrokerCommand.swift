@@ -10,8 +10,8 @@ struct BrokerCommand: AsyncParsableCommand {
         commandName: "broker",
         abstract: "Run the embedded Kafka cluster (librdkafka's mock) on fixed loopback ports.",
         discussion: """
-            For development: separate `agentcore worker --mock-broker` processes, `agentcore send`,
-            kcat and other Kafka clients connect to 127.0.0.1:<port>. Data lives in memory and
+            For development: separate `agentcore worker --mock-broker` processes, `agentcore send`, \
+            kcat and other Kafka clients connect to 127.0.0.1:<port>. Data lives in memory and \
             is gone on exit; the mock keeps about 5 MiB per partition. Not for production.
             """)
 

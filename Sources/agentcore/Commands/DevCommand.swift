@@ -11,8 +11,8 @@ struct DevCommand: AsyncParsableCommand {
         commandName: "dev",
         abstract: "Everything in one process: an embedded Kafka cluster, the topics, N workers and a demo load.",
         discussion: """
-            Prints a live summary (commands applied per second, partitions per worker, recent
-            events) until Ctrl-C, then shuts down cleanly. The brokers listen on 127.0.0.1:<port>,
+            Prints a live summary (commands applied per second, partitions per worker, recent \
+            events) until Ctrl-C, then shuts down cleanly. The brokers listen on 127.0.0.1:<port>, \
             so `agentcore tail`, `agentcore send` and kcat can watch from another terminal.
             """)
 

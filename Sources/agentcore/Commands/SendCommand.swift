@@ -8,10 +8,12 @@ struct SendCommand: AsyncParsableCommand {
         commandName: "send",
         abstract: "Enqueue one command, from flags, a JSON file or stdin.",
         discussion: """
-            From flags:   agentcore send --type instance.spawn --workspace acme --project web \\
-                            --payload '{"definition":"coder","name":"c1"}'
-            Whole envelope from a file or stdin (--file -).
-            --wait prints the result events; exit status 0 = applied, 2 = rejected, 1 = error or timeout.
+            From flags:
+              agentcore send --type instance.spawn --workspace acme \\
+                --project web --payload '{"definition":"coder","name":"c1"}'
+            A whole envelope from a file, or from stdin with --file -.
+            --wait prints the result events. Exit status: 0 applied,
+            2 rejected, 1 error or timeout.
             """)
 
     @OptionGroup var connection: ConnectionOptions

@@ -9,9 +9,9 @@ struct WorkerCommand: AsyncParsableCommand {
         commandName: "worker",
         abstract: "Run one worker: a consumer-group member that applies commands to its partitions' stores.",
         discussion: """
-            Every option also reads an environment variable (AGENTCORE_*, see README); a flag wins.
-            With no brokers at all the worker starts an embedded cluster in-process.
-            SIGTERM or SIGINT: stop polling, finish and publish the batch, commit, leave the
+            Every option also reads an environment variable (AGENTCORE_*, see README); a flag wins. \
+            With no brokers at all the worker starts an embedded cluster in-process. \
+            SIGTERM or SIGINT: stop polling, finish and publish the batch, commit, leave the \
             group, exit 0 (exit 1 if that takes longer than --shutdown-timeout-ms).
             """)
 
