@@ -5,18 +5,6 @@ import Testing
 @testable import AgentCoreKafka
 
 /// Options that let the mock cluster rebalance multi-member groups quickly.
-/// A lock-protected value that closures can capture (Mutex is not copyable).
-final class Locked<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: T
-    init(_ v: T) { value = v }
-    func withLock<R>(_ body: (inout T) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
-    var get: T { withLock { $0 } }
-}
 
 func fastGroup(_ group: String) -> ConsumerOptions {
     var o = ConsumerOptions(groupId: group)

@@ -230,18 +230,6 @@ extension BenchCommand {
 
 func rd_yield() { usleep(200) }
 
-/// A lock-protected value closures can capture.
-final class Locked<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: T
-    init(_ v: T) { value = v }
-    func withLock<R>(_ body: (inout T) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
-    var get: T { withLock { $0 } }
-}
 
 /// SplitMix64, for reproducible benchmark inputs.
 struct SplitMix {

@@ -41,7 +41,10 @@ struct DevCommand: AsyncParsableCommand {
         say("embedded Kafka at \(cluster.bootstrapServers); topics \(topics.prefix).* with \(partitions) partitions")
         say("stores in \(dataDir); watch from another terminal: agentcore tail --brokers \(cluster.bootstrapServers)")
 
-        var started: [(Worker, Task<Void, any Error>)] = []
+        let stopFlag = OnceFlag()
+        let stop: @Sendable () -> Bool = { stopFlag.isFired }
+        let failure = Locked<(any Error)?>(nil)
+        var started: [(Worker, Task<Void, Never>)] = []
         for i in 1...max(1, workers) {
             var c = WorkerConfiguration()
             c.applyEmbeddedDefaults()
@@ -50,12 +53,19 @@ struct DevCommand: AsyncParsableCommand {
             c.partitions = partitions
             c.heartbeatIntervalMs = 1_000
             let w = Worker(configuration: c, bootstrap: cluster.bootstrapServers, logger: logger.with("agentcore.worker", c.workerId))
-            started.append((w, Task { try await w.runLoop() }))
+            started.append(
+                (
+                    w,
+                    Task {
+                        do { try await w.runLoop() } catch {
+                            failure.withLock { $0 = $0 ?? error }
+                            _ = stopFlag.fire()
+                        }
+                    }
+                ))
         }
         say("\(started.count) worker(s) joining group \"agentcore\" (the first join takes a few seconds)…")
 
-        let stopFlag = OnceFlag()
-        let stop: @Sendable () -> Bool = { !stopFlag.check() }
         let signals = Task {
             _ = await Signals.wait()
             _ = stopFlag.fire()
@@ -92,35 +102,22 @@ struct DevCommand: AsyncParsableCommand {
             }
             let recent = statuses.flatMap(\.recentEvents).suffix(4)
             for e in recent { say("    · \(e)") }
-            for (w, t) in started where w.status.workerId.isEmpty == false {
-                if t.isCancelled { _ = stopFlag.fire() }
-            }
         }
         say("stopping: finishing batches, publishing, leaving the group…")
         load.cancel()
         _ = try? await load.value
         try? producer.flush(timeoutMs: 5_000)
         for (w, _) in started { w.stop() }
-        var failure: (any Error)?
-        for (_, t) in started {
-            do { try await t.value } catch { failure = error }
-        }
+        for (_, t) in started { await t.value }
         signals.cancel()
         withExtendedLifetime(cluster) {}
-        if let failure { throw CLIError("a worker failed: \(failure)") }
+        if let error = failure.get { throw CLIError("a worker failed: \(error)") }
         say("stopped cleanly; stores kept in \(dataDir) (agentcore inspect dump --data-dir \(dataDir))")
     }
 
     func say(_ s: String) {
         print(s)
         fflush(nil)
-    }
-}
-
-extension OnceFlag {
-    func check() -> Bool {
-        // fired == false means keep going
-        !isFired
     }
 }
 

@@ -91,23 +91,16 @@ enum Signals {
     }
 }
 
-final class OnceFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var fired = false
-    var isFired: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return fired
-    }
-    func fire() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if fired { return false }
-        fired = true
-        return true
-    }
-}
+/// A flag that fires once, from any thread.
+final class OnceFlag: Sendable {
+    private let fired = Locked(false)
+    var isFired: Bool { fired.get }
 
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
+    /// True for the first caller only.
+    func fire() -> Bool {
+        fired.withLock { f in
+            defer { f = true }
+            return !f
+        }
+    }
 }
