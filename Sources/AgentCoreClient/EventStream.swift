@@ -19,7 +19,9 @@ public struct ReceivedEvent: Sendable {
 public final class EventStream: @unchecked Sendable {
     let consumer: KafkaConsumer
     private var seen = Set<String>()
-    private var seenOrder: [String] = []
+    /// Ring of the ids in `seen`, oldest at `ringHead` once full.
+    private var ring: [String] = []
+    private var ringHead = 0
     private let dedupeWindow: Int
     public private(set) var duplicatesDropped = 0
     public private(set) var undecodable = 0
@@ -36,7 +38,7 @@ public final class EventStream: @unchecked Sendable {
         o.autoOffsetReset = fromBeginning ? "earliest" : "latest"
         consumerOptions?(&o)
         consumer = try KafkaConsumer(config: config, options: o, logger: logger)
-        self.dedupeWindow = dedupeWindow
+        self.dedupeWindow = max(1, dedupeWindow)
         try consumer.subscribe(topics)
     }
 
@@ -55,11 +57,12 @@ public final class EventStream: @unchecked Sendable {
                 continue
             }
             seen.insert(event.id)
-            seenOrder.append(event.id)
-            if seenOrder.count > dedupeWindow {
-                let drop = seenOrder.count - dedupeWindow
-                for id in seenOrder.prefix(drop) { seen.remove(id) }
-                seenOrder.removeFirst(drop)
+            if ring.count < dedupeWindow {
+                ring.append(event.id)
+            } else {
+                seen.remove(ring[ringHead])
+                ring[ringHead] = event.id
+                ringHead = (ringHead + 1) % dedupeWindow
             }
             out.append(ReceivedEvent(event: event, topic: r.topic, partition: r.partition, offset: r.offset))
         }

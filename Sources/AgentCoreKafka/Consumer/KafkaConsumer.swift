@@ -130,6 +130,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// to `maxRecords`, without waiting for a full batch. Rebalance callbacks run in here.
     public func poll(maxRecords: Int, timeoutMs: Int32) -> ConsumerBatch {
         var batch = ConsumerBatch()
+        if closed.load(ordering: .acquiring) { return batch }
         var wait = timeoutMs
         while batch.records.count < maxRecords {
             guard let msg = rd_kafka_consumer_poll(client.handle, wait) else { break }
@@ -173,6 +174,14 @@ public final class KafkaConsumer: @unchecked Sendable {
         return KafkaRecord(
             topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition, offset: m.offset, timestamp: ts,
             key: key, value: value, headers: headers)
+    }
+
+    /// Consumes exactly these partitions from these offsets, without group management (do
+    /// not mix with `subscribe`).
+    public func assign(_ offsets: [TopicPartitionOffset]) throws(KafkaError) {
+        let list = offsets.makeList()
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        try KafkaError.check(rd_kafka_assign(client.handle, list), "assign")
     }
 
     /// The current assignment.

@@ -65,6 +65,12 @@ public final class EmbeddedCluster: @unchecked Sendable {
         rd_kafka_mock_push_request_errors_array(cluster, apiKey, errs.count, &errs)
     }
 
+    /// Makes `broker` the coordinator of a group (`keyType` "group") or transactional id
+    /// ("transaction").
+    public func setCoordinator(keyType: String = "group", key: String, broker: Int32) throws(KafkaError) {
+        try KafkaError.check(rd_kafka_mock_coordinator_set(cluster, keyType, key, broker), "set coordinator")
+    }
+
     /// Moves a partition's leadership to `broker`.
     public func setLeader(topic: String, partition: Int32, broker: Int32) throws(KafkaError) {
         try KafkaError.check(rd_kafka_mock_partition_set_leader(cluster, topic, partition, broker), "set leader")

@@ -8,7 +8,8 @@ import Synchronization
 /// per-record delivery results, flush with a deadline, and transactions when configured
 /// with a `transactional.id`.
 ///
-/// Delivery callbacks run on the producer's own poll thread, never on the caller's.
+/// Delivery callbacks run on the producer's own poll thread, or on the caller's while
+/// `produce` waits for room in a full queue; they must not block.
 public final class KafkaProducer: Sendable {
     /// Settings agentcore puts under the user's configuration (the user may override them).
     public static let defaults: [(String, String)] = [
@@ -18,6 +19,7 @@ public final class KafkaProducer: Sendable {
 
     let client: KafkaClient
     private let pollThread: PollThread
+    private let closed = Atomic<Bool>(false)
     public let isTransactional: Bool
 
     public init(config: KafkaConfig, logger: Logger = Logger(label: "agentcore.kafka.producer")) throws(KafkaError) {
@@ -49,6 +51,7 @@ public final class KafkaProducer: Sendable {
         topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
         onDelivery: @escaping @Sendable (Result<DeliveryReport, KafkaError>) -> Void
     ) throws(KafkaError) {
+        if closed.load(ordering: .acquiring) { throw .invalidArgument("producer is closed") }
         if let fatal = client.fatalError { throw fatal }
         let id = client.context.registerDelivery(onDelivery)
         while true {
@@ -122,22 +125,34 @@ public final class KafkaProducer: Sendable {
 
     /// Waits until every enqueued record is delivered or failed, at most `timeoutMs`.
     public func flush(timeoutMs: Int32) throws(KafkaError) {
+        if closed.load(ordering: .acquiring) { return }
         try KafkaError.check(rd_kafka_flush(client.handle, timeoutMs), "flush")
     }
 
     /// Records enqueued but not yet delivered.
-    public var outstanding: Int { Int(rd_kafka_outq_len(client.handle)) }
+    public var outstanding: Int { closed.load(ordering: .acquiring) ? 0 : Int(rd_kafka_outq_len(client.handle)) }
 
     public var statistics: KafkaStatistics? { client.statistics }
 
     public func partitionCount(topic: String, timeoutMs: Int32 = 10_000) throws(KafkaError) -> Int? {
-        try client.partitionCount(topic: topic, timeoutMs: timeoutMs)
+        if closed.load(ordering: .acquiring) { throw .invalidArgument("producer is closed") }
+        return try client.partitionCount(topic: topic, timeoutMs: timeoutMs)
     }
 
-    /// Flushes (up to `timeoutMs`) and destroys the client. Idempotent.
+    /// Flushes (up to `timeoutMs`), fails whatever is still undelivered (its callbacks run
+    /// with `_PURGE_QUEUE`/`_PURGE_INFLIGHT`, so no `send` waits forever), and destroys the
+    /// client. Idempotent; the producer is unusable afterwards.
     public func close(timeoutMs: Int32 = 10_000) {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         if timeoutMs > 0 { _ = rd_kafka_flush(client.handle, timeoutMs) }
         pollThread.stop()
+        _ = rd_kafka_purge(client.handle, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
+        _ = rd_kafka_poll(client.handle, 0)
+        let left = client.context.deliveries.withLock { d -> [@Sendable (Result<DeliveryReport, KafkaError>) -> Void] in
+            defer { d.removeAll() }
+            return Array(d.values)
+        }
+        for callback in left { callback(.failure(KafkaError(RD_KAFKA_RESP_ERR__DESTROY, "producer closed"))) }
         client.destroy()
     }
 }

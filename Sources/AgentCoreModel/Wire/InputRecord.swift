@@ -51,6 +51,10 @@ public enum DeadLetter {
     /// Largest part of an original value copied into a dead letter; longer values are cut
     /// (`value_truncated`), so the dead letter itself always fits in a Kafka record.
     public static let maxValueBytes = 65_536
+    /// At most this many headers, each value cut to `maxHeaderValueBytes` (and its name to
+    /// 256 characters), so a dead letter stays far below a Kafka record's 1 MB.
+    public static let maxHeaders = 64
+    public static let maxHeaderValueBytes = 1_024
 
     public static func json(for record: InputRecord, id: String, error: DeadLetterError) -> JSONValue {
         func b64<C: Collection<UInt8>>(_ b: C?) -> JSONValue { b.map { .string(Data($0).base64EncodedString()) } ?? .null }
@@ -65,7 +69,10 @@ public enum DeadLetter {
             "key_base64": b64(record.key.map { $0.prefix(maxValueBytes) }),
             "value_base64": b64(record.value.map { $0.prefix(maxValueBytes) }), "value_size": .int(Int64(size)),
             "value_truncated": .bool(size > maxValueBytes),
-            "headers": .array(record.headers.map { .object(["key": .string($0.key), "value_base64": b64($0.value)]) }),
+            "headers": .array(
+                record.headers.prefix(maxHeaders).map {
+                    .object(["key": .string(String($0.key.prefix(256))), "value_base64": b64($0.value.map { $0.prefix(maxHeaderValueBytes) })])
+                }),
         ])
     }
 }

@@ -1,7 +1,17 @@
 /// Formats Kafka record timestamps (milliseconds since the epoch, UTC) as RFC 3339
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, without Foundation's locale- and clock-dependent formatters.
 public enum Timestamp {
-    public static func iso8601(millis: Int64) -> String {
+    /// 9999-12-31T23:59:59.999Z, the last instant RFC 3339 can write with four-digit years.
+    public static let maxMillis: Int64 = 253_402_300_799_999
+
+    /// Record timestamps outside 0001…9999 (or librdkafka's -1 for "none") are clamped into
+    /// the range, so any input formats and no arithmetic overflows.
+    public static func clamped(_ millis: Int64) -> Int64 {
+        min(max(millis, -62_135_596_800_000), maxMillis)
+    }
+
+    public static func iso8601(millis rawMillis: Int64) -> String {
+        let millis = clamped(rawMillis)
         let ms = Int((millis % 1000 + 1000) % 1000)
         let secs = (millis - Int64(ms)) / 1000
         var days = secs / 86_400

@@ -21,7 +21,7 @@ extension PartitionStore {
         let savedOffsets = appliedOffsets
         let savedStreamTime = streamTime
         let savedSeq = nextSeq
-        var addedCommands: [(Int64, Int64?)] = []
+        var addedCommands: [(Int64, Int64?)] = []  // what the batch added (for diagnostics)
         do {
             for record in records {
                 if let last = appliedOffsets[record.topic], record.offset <= last {
@@ -48,7 +48,8 @@ extension PartitionStore {
             appliedOffsets = savedOffsets
             streamTime = savedStreamTime
             nextSeq = savedSeq
-            for (hkey, previous) in addedCommands.reversed() { recentCommands[hkey] = previous }
+            // The retention filter may have run mid-batch: rebuild the index from the table.
+            commandIndexLoaded = false
             knownProjects = []
             throw error
         }
@@ -60,7 +61,7 @@ extension PartitionStore {
     ) throws {
         var ctx = RecordContext(record: record)
         let previousStreamTime = streamTime
-        if record.timestampMillis > (streamTime ?? Int64.min) { streamTime = record.timestampMillis }
+        if ctx.time > (streamTime ?? Int64.min) { streamTime = ctx.time }
         switch decode(record) {
         case .deadLetter(let err):
             let id = Event.id(topic: record.topic, partition: record.partition, offset: record.offset, index: 0)
@@ -144,7 +145,8 @@ extension PartitionStore {
             try execute(cmd, ctx: &ctx)
             try db.run("RELEASE command")
             summary.applied += 1
-        } catch let rejection as CommandRejection {
+        } catch let error where Self.isRejection(error) {
+            let rejection = Self.rejection(from: error)
             try db.run("ROLLBACK TO command")
             try db.run("RELEASE command")
             knownProjects.removeAll()
@@ -160,6 +162,19 @@ extension PartitionStore {
             summary.rejected += 1
         }
         if replica { ctx.outputs.removeAll() }
+    }
+
+    /// Refusals, and constraint violations (a derived id colliding with another's): both are
+    /// answers to the command, not failures of the store.
+    static func isRejection(_ error: any Error) -> Bool {
+        if error is CommandRejection { return true }
+        if let e = error as? SQLiteError { return e.code & 0xFF == 19 }  // SQLITE_CONSTRAINT
+        return false
+    }
+
+    static func rejection(from error: any Error) -> CommandRejection {
+        if let r = error as? CommandRejection { return r }
+        return CommandRejection(.alreadyExists, "conflicts with an existing object (derived id collision)")
     }
 
     private func execute(_ command: Command, ctx: inout RecordContext) throws {

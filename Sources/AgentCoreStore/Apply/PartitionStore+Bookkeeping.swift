@@ -99,7 +99,7 @@ extension PartitionStore {
     /// Instances whose last sign of life is older than the timeout in stream time go
     /// offline, in a fixed order, with events that carry the triggering record's ids.
     func sweepLiveness(now: Int64, ctx: inout RecordContext) throws {
-        let cutoff = now - options.instanceTimeoutMillis
+        let cutoff = now.subtractingReportingOverflow(options.instanceTimeoutMillis).overflow ? Int64.min : now - options.instanceTimeoutMillis
         let rows = try db.rows(
             "SELECT workspace_id, project_id, id, status FROM agent_instances WHERE status != 'offline' AND liveness_ms < ? ORDER BY liveness_ms, workspace_id, project_id, id LIMIT 1000",
             [.int(cutoff)])

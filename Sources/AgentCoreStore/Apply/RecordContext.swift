@@ -16,7 +16,8 @@ struct RecordContext {
 
     init(record: InputRecord) { self.record = record }
 
-    var time: Int64 { record.timestampMillis }
+    /// The record's timestamp, clamped to years 1…9999 (see `Timestamp.clamped`).
+    var time: Int64 { Timestamp.clamped(record.timestampMillis) }
     var actor: String { envelope?.actor ?? "" }
     var workspace: String { envelope?.workspaceId ?? "" }
     var project: String { envelope?.projectId ?? "" }

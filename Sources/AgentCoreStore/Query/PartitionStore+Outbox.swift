@@ -3,16 +3,18 @@ import AgentCoreModel
 extension PartitionStore {
     /// Records still to publish (from `results` rows after `published_through` and after
     /// `seq`), oldest first, from at most `limit` rows.
-    public func outbox(after seq: Int64 = 0, limit: Int = 10_000) throws -> [OutboxRecord] {
+    public func outbox(after seq: Int64 = 0, limit: Int = 10_000, maxBytes: Int = 64 << 20) throws -> [OutboxRecord] {
         let s = try db.statement("SELECT seq, outputs FROM results WHERE seq > ? ORDER BY seq LIMIT ?")
         defer { s.reset() }
         try s.bind(.int(max(seq, publishedThrough)), at: 1)
         try s.bind(.int(Int64(limit)), at: 2)
         var out: [OutboxRecord] = []
-        while try s.step() {
+        var bytes = 0
+        while bytes < maxBytes, try s.step() {
             let rowSeq = s.int(0)
             for o in try Self.decodeResult(s.bytes(1), command: "results row \(rowSeq)") {
                 out.append(OutboxRecord(seq: rowSeq, topic: o.topic, key: o.key, value: o.value, eventId: o.eventId))
+                bytes += o.value.count
             }
         }
         return out
@@ -28,7 +30,7 @@ extension PartitionStore {
         let upTo = min(seq, nextSeq - 1)
         guard upTo > publishedThrough else { return }
         try db.run(
-            "INSERT INTO store_meta(key, value) VALUES('published_through', ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            "INSERT INTO store_meta(key, value) VALUES('published_through', ?) ON CONFLICT(key) DO UPDATE SET value=max(value, excluded.value)",
             [.int(upTo)])
         publishedThrough = upTo
     }

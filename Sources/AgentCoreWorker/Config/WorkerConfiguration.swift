@@ -24,8 +24,11 @@ public struct WorkerConfiguration: Sendable {
     /// How long a record of one input stream may wait for the other stream of its
     /// partition before it is applied anyway (see docs/guarantees.md, "Order").
     public var mergeWaitMs = 200
-    /// Consumption pauses while a partition has more unpublished events than this.
+    /// Consumption pauses while a partition has more unpublished results rows than this.
     public var maxOutboxDepth = 100_000
+    /// How long one publishing round waits for the broker's acknowledgements before the
+    /// loop goes on (the records stay in flight and are awaited in the next round).
+    public var publishTimeoutMs = 5_000
     /// librdkafka properties passed through to every client.
     public var kafkaProperties: [String: String] = [:]
     /// Group timings; defaults suit real Kafka. `embeddedDefaults()` tightens them.

@@ -21,13 +21,31 @@ final class PartitionLane {
     /// Last offset seen per input topic (starts at the store's applied offset).
     private var lastSeen: [String: Int64] = [:]
 
-    /// Records `offset` as seen; returns the missing range when offsets jumped past
-    /// records never applied (deleted by retention before this store got them).
-    func noteOffset(topic: String, offset: Int64) -> ClosedRange<Int64>? {
-        let last = lastSeen[topic] ?? store.resumeOffset(topic: topic).map { $0 - 1 }
+    /// What a record's offset says about the log.
+    enum OffsetNote: Equatable {
+        case inOrder
+        /// Offsets jumped past records never applied (deleted by retention first).
+        case gap(ClosedRange<Int64>)
+        /// An offset at or below what the store applied: the topic was recreated or the
+        /// store belongs to another cluster; such records are skipped by the store.
+        case behindStore(applied: Int64)
+    }
+
+    /// Records `offset` as seen and says whether it follows on from what came before.
+    func noteOffset(topic: String, offset: Int64) -> OffsetNote {
+        let seen = lastSeen[topic]
+        let last = seen ?? store.resumeOffset(topic: topic).map { $0 - 1 }
         lastSeen[topic] = max(offset, last ?? offset)
-        guard let last, offset > last + 1 else { return nil }
-        return (last + 1)...(offset - 1)
+        guard let last else { return .inOrder }
+        if seen == nil && offset <= last { return .behindStore(applied: last) }
+        if offset > last + 1 { return .gap((last + 1)...(offset - 1)) }
+        return .inOrder
+    }
+
+    /// The next offset of `topic` this lane expects (everything before it was fetched), or
+    /// nil when nothing was fetched or applied yet.
+    func nextOffset(topic: String) -> Int64? {
+        lastSeen[topic].map { $0 + 1 } ?? store.resumeOffset(topic: topic)
     }
 
     var buffered: Int { queues.reduce(0) { $0 + $1.value.count - heads[$1.key]! } }

@@ -24,6 +24,7 @@ final class WorkerEngine: @unchecked Sendable {
     private var rebalanceFailure: (any Error)?
     private var lastPollFull = false
     private var paused = false
+    private var inflight: PublishRound?
     let stopRequested = Atomic<Bool>(false)
     let statusBox: Mutex<WorkerStatus>
     let startedAtNanos = DispatchTime.now().uptimeNanoseconds
@@ -135,8 +136,14 @@ final class WorkerEngine: @unchecked Sendable {
                 continue
             }
             guard !revokedThisPoll.contains(r.partition), let lane = lanes[r.partition] else { continue }
-            if let gap = lane.noteOffset(topic: r.topic, offset: r.offset) {
+            switch lane.noteOffset(topic: r.topic, offset: r.offset) {
+            case .inOrder: break
+            case .gap(let gap):
                 logger.warning("records \(gap) of \(r.topic)[\(r.partition)] are no longer in Kafka (retention?) and were never applied")
+            case .behindStore(let applied):
+                logger.error(
+                    "\(r.topic)[\(r.partition)] offset \(r.offset) is at or below the store's applied offset \(applied): was the topic recreated? Records up to \(applied) are skipped"
+                )
             }
             lane.enqueue(
                 InputRecord(
@@ -180,75 +187,107 @@ final class WorkerEngine: @unchecked Sendable {
     private func caughtUp(_ consumer: KafkaConsumer, partition: Int32, stream: CommandStream) -> Bool {
         if lastPollFull { return false }
         let tp = TopicPartition(config.topics.input(stream), partition)
-        guard let w = consumer.cachedWatermarks(tp), let pos = try? consumer.positions([tp]).first?.offset else { return false }
-        return pos >= 0 && pos >= w.high
+        guard let w = consumer.cachedWatermarks(tp), let lane = lanes[partition] else { return false }
+        return (lane.nextOffset(topic: tp.topic) ?? w.low) >= w.high
     }
 
-    /// Produces every lane's outbox and waits for the acknowledgements; drops acknowledged
-    /// rows. On failure the rows stay and are sent again later (same event ids).
-    private func publish(_ lanes: [PartitionLane], producer: KafkaProducer, consumer: KafkaConsumer) throws {
-        // Records of an earlier round still queued in librdkafka: wait for them rather than
-        // queueing the same rows again.
-        if producer.outstanding > 0 {
-            do { try producer.flush(timeoutMs: 30_000) } catch {
-                logger.warning("producer still has \(producer.outstanding) records queued: \(error)")
-                return
-            }
-        }
+    /// A publishing round whose records are queued in librdkafka: which results rows it
+    /// covers and whether any delivery failed. Kept across loop iterations when a flush
+    /// times out, so the same rows are never queued twice while the first copies are in
+    /// flight (they are acknowledged once librdkafka reports them delivered).
+    final class PublishRound: Sendable {
+        let upTo: [Int32: Int64]
+        let count: Int
+        let recent: [String]
         let failures = Atomic<Int>(0)
         let firstError = Mutex<KafkaError?>(nil)
-        var sent: [(PartitionLane, Int64)] = []
+
+        init(upTo: [Int32: Int64], count: Int, recent: [String]) {
+            self.upTo = upTo
+            self.count = count
+            self.recent = recent
+        }
+
+        func fail(_ e: KafkaError) {
+            failures.add(1, ordering: .relaxed)
+            firstError.withLock { if $0 == nil { $0 = e } }
+        }
+    }
+
+    /// Produces every lane's unpublished results and waits for the acknowledgements; then
+    /// marks them published. On failure the rows stay and are sent again later (same ids).
+    private func publish(_ lanes: [PartitionLane], producer: KafkaProducer, consumer: KafkaConsumer) throws {
+        if let round = inflight {
+            // An earlier round timed out: wait for its records instead of queueing them again.
+            do { try producer.flush(timeoutMs: Int32(config.publishTimeoutMs)) } catch {
+                logger.warning("\(producer.outstanding) records still in flight: \(error)")
+                try pauseIfBacklogged(consumer: consumer)
+                return
+            }
+            inflight = nil
+            try finish(round, consumer: consumer)
+        }
+        var upTo: [Int32: Int64] = [:]
         var recent: [String] = []
+        var planned: [(PartitionLane, [OutboxRecord])] = []
         var count = 0
         for lane in lanes {
             let rows = try lane.store.outbox(limit: 50_000)
             guard let last = rows.last else { continue }
+            planned.append((lane, rows))
+            upTo[lane.partition] = last.seq
+            count += rows.count
+            recent.append(contentsOf: rows.suffix(3).map(Self.summary))
+        }
+        guard !planned.isEmpty else {
+            setPaused(false, consumer: consumer)
+            return
+        }
+        let round = PublishRound(upTo: upTo, count: count, recent: recent)
+        for (_, rows) in planned {
             for row in rows {
                 do {
                     try producer.produce(
                         topic: config.topics.output(row.topic), key: row.key, value: row.value,
                         headers: [KafkaHeader(Self.eventIdHeader, Array(row.eventId.utf8))]
                     ) { result in
-                        if case .failure(let e) = result {
-                            failures.add(1, ordering: .relaxed)
-                            firstError.withLock { if $0 == nil { $0 = e } }
-                        }
+                        if case .failure(let e) = result { round.fail(e) }
                     }
                 } catch {
-                    // Not sent now; the row stays in the outbox and is tried again.
-                    failures.add(1, ordering: .relaxed)
-                    firstError.withLock { if $0 == nil { $0 = error } }
+                    round.fail(error)  // not queued; the row is sent again in a later round
                 }
             }
-            count += rows.count
-            recent.append(contentsOf: rows.suffix(3).map(Self.summary))
-            sent.append((lane, last.seq))
         }
-        guard !sent.isEmpty else {
-            setPaused(false, consumer: consumer)
+        do {
+            try producer.flush(timeoutMs: Int32(config.publishTimeoutMs))
+        } catch {
+            logger.warning("publishing timed out after \(config.publishTimeoutMs) ms: \(error); waiting for it")
+            inflight = round
+            try pauseIfBacklogged(consumer: consumer)
             return
         }
-        let flushed: Bool
-        do {
-            try producer.flush(timeoutMs: 30_000)
-            flushed = true
-        } catch {
-            flushed = false
-            logger.warning("publishing timed out: \(error); will retry")
-        }
-        if flushed && failures.load(ordering: .relaxed) == 0 {
-            for (lane, seq) in sent { try lane.store.acknowledgeOutbox(through: seq) }
+        try finish(round, consumer: consumer)
+    }
+
+    /// Marks a completed round published, or leaves its rows for the next round.
+    private func finish(_ round: PublishRound, consumer: KafkaConsumer) throws {
+        if round.failures.load(ordering: .relaxed) == 0 {
+            for (p, seq) in round.upTo { try lanes[p]?.store.acknowledgeOutbox(through: seq) }
             statusBox.withLock {
-                $0.published += count
-                $0.recentEvents = Array(($0.recentEvents + recent).suffix(20))
+                $0.published += round.count
+                $0.recentEvents = Array(($0.recentEvents + round.recent).suffix(20))
             }
             setPaused(false, consumer: consumer)
         } else {
-            if let e = firstError.withLock({ $0 }) { logger.warning("publishing failed: \(e); will retry") }
-            let depth = try lanes.map { try $0.store.outboxDepth() }.max() ?? 0
-            if depth > config.maxOutboxDepth { setPaused(true, consumer: consumer) }
+            if let e = round.firstError.withLock({ $0 }) { logger.warning("publishing failed: \(e); will retry") }
+            try pauseIfBacklogged(consumer: consumer)
             Thread.sleep(forTimeInterval: 0.5)
         }
+    }
+
+    private func pauseIfBacklogged(consumer: KafkaConsumer) throws {
+        let depth = try lanes.values.map { try $0.store.outboxDepth() }.max() ?? 0
+        if depth > config.maxOutboxDepth { setPaused(true, consumer: consumer) }
     }
 
     /// Pauses consumption while the producer cannot keep up, so memory stays bounded.
