@@ -176,6 +176,11 @@ public final class KafkaConsumer: @unchecked Sendable {
             key: key, value: value, headers: headers)
     }
 
+    /// Leaves the subscription; the revoke handler runs in a following `poll`.
+    public func unsubscribe() throws(KafkaError) {
+        try KafkaError.check(rd_kafka_unsubscribe(client.handle), "unsubscribe")
+    }
+
     /// Consumes exactly these partitions from these offsets, without group management (do
     /// not mix with `subscribe`).
     public func assign(_ offsets: [TopicPartitionOffset]) throws(KafkaError) {

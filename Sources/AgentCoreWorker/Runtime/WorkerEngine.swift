@@ -82,12 +82,30 @@ final class WorkerEngine: @unchecked Sendable {
         } catch {
             failure = error
         }
+        leaveGroup(consumer)
         consumer.close()
         self.consumer = nil
         for lane in lanes.values { lane.store.close() }
         lanes.removeAll()
         if let failure { throw failure }
         logger.info("worker stopped", metadata: ["agentcore.worker": "\(config.workerId)"])
+    }
+
+    /// Unsubscribes and polls until the revoke has run and no assignment is pending, so that
+    /// `close` never finds a rebalance half done (librdkafka 2.0.2 aborts the process with
+    /// `rd_kafka_cgrp_terminated: assert: !rd_kafka_assignment_in_progress` then).
+    private func leaveGroup(_ consumer: KafkaConsumer) {
+        do { try consumer.unsubscribe() } catch {
+            logger.warning("unsubscribe: \(error)")
+            return
+        }
+        let deadline = DispatchTime.now().uptimeNanoseconds + 5_000_000_000
+        var quietPolls = 0
+        while DispatchTime.now().uptimeNanoseconds < deadline && quietPolls < 3 {
+            let batch = consumer.poll(maxRecords: config.batchSize, timeoutMs: 100)
+            let assigned = (try? consumer.assignment()) ?? []
+            quietPolls = assigned.isEmpty && lanes.isEmpty && batch.records.isEmpty ? quietPolls + 1 : 0
+        }
     }
 
     /// Input topics must exist with equal partition counts; returns the count.
@@ -306,7 +324,10 @@ final class WorkerEngine: @unchecked Sendable {
 
     /// Commits the stores' positions to the group, for lag visibility only: on assignment
     /// the store's own offsets decide where to resume.
-    private func commit(_ lanes: [PartitionLane], consumer: KafkaConsumer) {
+    /// Synchronous when partitions are leaving: librdkafka 2.0.2 asserts
+    /// (`rd_kafka_cgrp_terminated: !rd_kafka_assignment_in_progress`) if the consumer closes
+    /// while an asynchronous commit is still outstanding.
+    private func commit(_ lanes: [PartitionLane], consumer: KafkaConsumer, async: Bool = true) {
         var offsets: [TopicPartitionOffset] = []
         for lane in lanes {
             for t in config.topics.inputs {
@@ -315,7 +336,7 @@ final class WorkerEngine: @unchecked Sendable {
                 }
             }
         }
-        do { try consumer.commit(offsets, async: true) } catch { logger.debug("offset commit: \(error)") }
+        do { try consumer.commit(offsets, async: async) } catch { logger.debug("offset commit: \(error)") }
     }
 
     /// A short line about an outbox row for `WorkerStatus.recentEvents`.
@@ -362,7 +383,7 @@ final class WorkerEngine: @unchecked Sendable {
             do { try publish(leaving, producer: producer, consumer: consumer) } catch {
                 logger.warning("publishing before revoke failed: \(error); the next owner publishes it")
             }
-            commit(leaving, consumer: consumer)
+            commit(leaving, consumer: consumer, async: false)
         }
         for lane in leaving { lane.store.close() }
         for p in parts {

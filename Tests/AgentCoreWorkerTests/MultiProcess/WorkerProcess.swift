@@ -40,28 +40,47 @@ final class WorkerProcess: @unchecked Sendable {
         ] + extra
         process.standardOutput = handle
         process.standardError = handle
+        var env = ProcessInfo.processInfo.environment
+        env["SWIFT_BACKTRACE"] = "enable=no"  // a crash exits at once; its log line is enough
+        process.environment = env
         try process.run()
+    }
+
+    /// True once the process is gone or a zombie (Foundation may not have reaped it yet).
+    var hasExited: Bool {
+        if !process.isRunning { return true }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+        let state = stat.split(separator: ")").last?.split(separator: " ").first
+        return state == "Z" || state == "X"
+    }
+
+    /// Exit status once exited; -2 when the process died without Foundation seeing it.
+    private var status: Int32 { process.isRunning ? -2 : process.terminationStatus }
+
+    private func waitForExit(seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !hasExited && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        return hasExited
     }
 
     var pid: Int32 { process.processIdentifier }
 
     func kill9() {
         kill(pid, SIGKILL)
-        process.waitUntilExit()
+        _ = waitForExit(seconds: 30)
     }
 
     /// Sends SIGTERM and waits; returns the exit status and how long it took.
     func terminate(within seconds: Double = 30) -> (status: Int32, seconds: Double) {
         let start = Date()
         kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning {
+        if !waitForExit(seconds: seconds) {
             kill(pid, SIGKILL)
-            process.waitUntilExit()
+            _ = waitForExit(seconds: 10)
             return (-1, Date().timeIntervalSince(start))
         }
-        return (process.terminationStatus, Date().timeIntervalSince(start))
+        Thread.sleep(forTimeInterval: 0.1)  // let Foundation record the status
+        return (status, Date().timeIntervalSince(start))
     }
 
     /// Waits until the worker logged that it holds partitions.
