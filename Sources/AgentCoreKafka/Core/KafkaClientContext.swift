@@ -31,6 +31,9 @@ final class KafkaClientContext: Sendable {
             var lvl: Logger.Level = level <= 3 ? .error : level == 4 ? .warning : level <= 6 ? .info : .debug
             // Properties shared by producer and consumer configs warn on the other kind.
             if fac == "CONFWARN" { lvl = .debug }
+            // A commit refused because a rebalance is under way is expected; the next owner
+            // commits again.
+            if fac == "COMMITFAIL" && text.contains("rebalance in progress") { lvl = .info }
             ctx.logger.log(level: lvl, "\(text)", metadata: ["agentcore.kafka.facility": "\(fac)"])
         }
         rd_kafka_conf_set_error_cb(conf) { rk, err, reason, _ in
