@@ -71,6 +71,7 @@ public struct JSONParser {
         if depth > maxDepth { throw error("nesting deeper than \(maxDepth)") }
         index += 1
         var result: [String: JSONValue] = [:]
+        result.reserveCapacity(8)
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(result) }
         while true {

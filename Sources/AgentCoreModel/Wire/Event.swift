@@ -71,6 +71,18 @@ public struct Event: Sendable, Equatable {
     /// Canonical JSON of `json`, written directly (the envelope's keys in sorted order)
     /// rather than through a dictionary: this is on every worker's hot path.
     public var bytes: [UInt8] {
+        Self.encode(
+            id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
+            correlationId: correlationId, occurredAtMillis: occurredAtMillis,
+            payload: payload.map { ($0.key, $0.value) })
+    }
+
+    /// The canonical bytes of an event from its parts, the payload given as pairs (any
+    /// order; sorted here, keys must be unique) so that hot paths need not build a dictionary.
+    public static func encode(
+        id: String, type: EventType, commandId: String?, workspaceId: String, projectId: String?,
+        correlationId: String?, occurredAtMillis: Int64, payload: [(String, JSONValue)]
+    ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512)
         func key(_ k: StaticString, first: Bool = false) {
@@ -91,13 +103,20 @@ public struct Event: Sendable, Equatable {
         key("occurred_at")
         JSONValue.writeString(Timestamp.iso8601(millis: occurredAtMillis), to: &out)
         key("payload")
-        JSONValue.object(payload).write(to: &out)
+        out.append(UInt8(ascii: "{"))
+        for (i, (k, v)) in payload.sorted(by: { JSONValue.utf8Less($0.0, $1.0) }).enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue.writeString(k, to: &out)
+            out.append(UInt8(ascii: ":"))
+            v.write(to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
         if let projectId {
             key("project_id")
             JSONValue.writeString(projectId, to: &out)
         }
         key("schema")
-        JSONValue.writeString(Self.schema, to: &out)
+        JSONValue.writeString(schema, to: &out)
         key("type")
         JSONValue.writeString(type.rawValue, to: &out)
         key("workspace_id")

@@ -111,7 +111,7 @@ extension PartitionStore {
                 [.int(now), .text(ws), .text(project), .text(id)])
             ctx.emit(
                 .instanceStatusChanged,
-                statusPayload(id, from: from, to: .offline, reason: "liveness_timeout", error: nil),
+                pairs: statusPayload(id, from: from, to: .offline, reason: "liveness_timeout", error: nil),
                 workspace: ws, project: project, commandId: nil)
         }
     }

@@ -39,7 +39,7 @@ extension PartitionStore {
         full.enabled = f.enabled ?? true
         let row = DefinitionRow(id: "def_" + FNV1a64.hex(["definition", f.slug]), fields: full, revision: 1)
         try saveDefinition(row, insert: true, time: ctx.time)
-        ctx.emit(.definitionRegistered, definitionPayload(row))
+        ctx.emit(.definitionRegistered, pairs: definitionPayload(row))
     }
 
     func updateDefinition(_ f: DefinitionFields, ctx: inout RecordContext) throws {
@@ -55,7 +55,7 @@ extension PartitionStore {
         if let v = f.enabled { row.fields.enabled = v }
         row.revision += 1
         try saveDefinition(row, insert: false, time: ctx.time)
-        ctx.emit(.definitionUpdated, definitionPayload(row))
+        ctx.emit(.definitionUpdated, pairs: definitionPayload(row))
     }
 
     func disableDefinition(_ slug: String, ctx: inout RecordContext) throws {
@@ -65,7 +65,7 @@ extension PartitionStore {
         row.fields.enabled = false
         row.revision += 1
         try saveDefinition(row, insert: false, time: ctx.time)
-        ctx.emit(.definitionDisabled, definitionPayload(row))
+        ctx.emit(.definitionDisabled, pairs: definitionPayload(row))
     }
 
     private func saveDefinition(_ row: DefinitionRow, insert: Bool, time: Int64) throws {
@@ -88,14 +88,14 @@ extension PartitionStore {
         }
     }
 
-    func definitionPayload(_ row: DefinitionRow) -> [String: JSONValue] {
+    func definitionPayload(_ row: DefinitionRow) -> [(String, JSONValue)] {
         let f = row.fields
         return [
-            "slug": .string(f.slug), "name": .string(f.name ?? ""), "agent_type": .string(f.agentType ?? ""),
-            "description": f.description.map(JSONValue.string) ?? .null,
-            "capabilities": .array((f.capabilities ?? []).map(JSONValue.string)),
-            "config_schema": f.configSchema ?? .object([:]), "metadata": f.metadata ?? .object([:]),
-            "enabled": .bool(f.enabled ?? true), "revision": .int(row.revision),
+            ("slug", .string(f.slug)), ("name", .string(f.name ?? "")), ("agent_type", .string(f.agentType ?? "")),
+            ("description", f.description.map(JSONValue.string) ?? .null),
+            ("capabilities", .array((f.capabilities ?? []).map(JSONValue.string))),
+            ("config_schema", f.configSchema ?? .object([:])), ("metadata", f.metadata ?? .object([:])),
+            ("enabled", .bool(f.enabled ?? true)), ("revision", .int(row.revision)),
         ]
     }
 }

@@ -87,7 +87,7 @@ extension PartitionStore {
         var initialized = row.initialized
         if to == .active && from == .idle && !initialized {
             // The seed's activate() initialises a never-initialised agent first.
-            ctx.emit(.instanceStatusChanged, statusPayload(id, from: from, to: .initializing, reason: "activate", error: nil))
+            ctx.emit(.instanceStatusChanged, pairs: statusPayload(id, from: from, to: .initializing, reason: "activate", error: nil))
             from = .initializing
         }
         if to == .initializing || from == .initializing { initialized = true }
@@ -97,15 +97,15 @@ extension PartitionStore {
                 .text(to.rawValue), .int(initialized ? 1 : 0), error.map(SQLValue.text) ?? .null, .int(ctx.time),
                 .int(ctx.time), .text(ctx.workspace), .text(ctx.project), .text(id),
             ])
-        ctx.emit(.instanceStatusChanged, statusPayload(id, from: from, to: to, reason: reason, error: error))
+        ctx.emit(.instanceStatusChanged, pairs: statusPayload(id, from: from, to: to, reason: reason, error: error))
     }
 
     func statusPayload(_ id: String, from: InstanceStatus, to: InstanceStatus, reason: String?, error: String?)
-        -> [String: JSONValue]
+        -> [(String, JSONValue)]
     {
         [
-            "instance_id": .string(id), "from": .string(from.rawValue), "to": .string(to.rawValue),
-            "reason": reason.map(JSONValue.string) ?? .null, "error": error.map(JSONValue.string) ?? .null,
+            ("instance_id", .string(id)), ("from", .string(from.rawValue)), ("to", .string(to.rawValue)),
+            ("reason", reason.map(JSONValue.string) ?? .null), ("error", error.map(JSONValue.string) ?? .null),
         ]
     }
 
@@ -117,12 +117,12 @@ extension PartitionStore {
                 .int(ctx.time), .int(ctx.time), state.map { .text($0.canonicalString) } ?? .null, .int(ctx.time),
                 .text(ctx.workspace), .text(ctx.project), .text(id),
             ])
-        var payload: [String: JSONValue] = [
-            "instance_id": .string(id), "status": .string(row.status.rawValue),
-            "at": .string(Timestamp.iso8601(millis: ctx.time)),
+        var payload: [(String, JSONValue)] = [
+            ("instance_id", .string(id)), ("status", .string(row.status.rawValue)),
+            ("at", .string(Timestamp.iso8601(millis: ctx.time))),
         ]
-        if let state { payload["state"] = state }
-        ctx.emit(.instanceHeartbeat, payload)
+        if let state { payload.append(("state", state)) }
+        ctx.emit(.instanceHeartbeat, pairs: payload)
     }
 
     func configureInstance(_ id: String, update: [String: JSONValue], ctx: inout RecordContext) throws {

@@ -23,19 +23,23 @@ struct RecordContext {
     var project: String { envelope?.projectId ?? "" }
 
     /// Adds an event caused by the record's command.
-    mutating func emit(_ type: EventType, _ payload: [String: JSONValue]) {
-        emit(type, payload, workspace: workspace, project: envelope?.projectId, commandId: envelope?.id)
+    mutating func emit(_ type: EventType, _ payload: KeyValuePairs<String, JSONValue>) {
+        emit(type, pairs: payload.map { ($0.key, $0.value) })
+    }
+
+    mutating func emit(_ type: EventType, pairs: [(String, JSONValue)]) {
+        emit(type, pairs: pairs, workspace: workspace, project: envelope?.projectId, commandId: envelope?.id)
     }
 
     mutating func emit(
-        _ type: EventType, _ payload: [String: JSONValue], workspace: String, project: String?, commandId: String?
+        _ type: EventType, pairs: [(String, JSONValue)], workspace: String, project: String?, commandId: String?
     ) {
         let id = Event.id(topic: record.topic, partition: record.partition, offset: record.offset, index: nextIndex)
         nextIndex += 1
-        let event = Event(
+        let bytes = Event.encode(
             id: id, type: type, commandId: commandId, workspaceId: workspace, projectId: project,
-            correlationId: commandId == nil ? nil : envelope?.correlationId, occurredAtMillis: time, payload: payload)
-        outputs.append(Outgoing(topic: type.topic, key: Array(workspace.utf8), value: event.bytes, eventId: id))
+            correlationId: commandId == nil ? nil : envelope?.correlationId, occurredAtMillis: time, payload: pairs)
+        outputs.append(Outgoing(topic: type.topic, key: Array(workspace.utf8), value: bytes, eventId: id))
     }
 }
 
