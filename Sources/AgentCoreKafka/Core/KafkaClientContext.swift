@@ -31,6 +31,9 @@ final class KafkaClientContext: Sendable {
             var lvl: Logger.Level = level <= 3 ? .error : level == 4 ? .warning : level <= 6 ? .info : .debug
             // Properties shared by producer and consumer configs warn on the other kind.
             if fac == "CONFWARN" { lvl = .debug }
+            // Connection failures are retried by librdkafka; callers see a typed error if
+            // they last, so a refused connection is a warning, not an error.
+            if fac == "FAIL" && lvl == .error { lvl = .warning }
             // A commit refused because a rebalance is under way is expected; the next owner
             // commits again.
             if fac == "COMMITFAIL" && text.contains("rebalance in progress") { lvl = .info }

@@ -44,6 +44,10 @@ struct SendCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try await withKafkaHint(connection) { try await send() }
+    }
+
+    func send() async throws {
         let logger = logging.bootstrap(default: .error)
         let env = try envelope()
         if let type = CommandType(rawValue: env.type) {

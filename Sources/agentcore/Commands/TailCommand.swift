@@ -20,6 +20,10 @@ struct TailCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
+        try await withKafkaHint(connection) { try follow() }
+    }
+
+    func follow() throws {
         _ = logging.bootstrap(default: .error)
         let t = connection.topics
         let name = ["status": t.status, "heartbeats": t.heartbeats, "dlq": t.dlq][topic] ?? topic

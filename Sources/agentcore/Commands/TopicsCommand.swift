@@ -18,6 +18,10 @@ struct TopicsCommand: AsyncParsableCommand {
         @OptionGroup var logging: LoggingOptions
 
         func run() async throws {
+            try await withKafkaHint(connection) { try create() }
+        }
+
+        func create() throws {
             let logger = logging.bootstrap(default: .warning)
             let env = ProcessInfo.processInfo.environment
             let p = partitions ?? env[EnvironmentKeys.partitions].flatMap(Int.init) ?? 12
@@ -38,6 +42,10 @@ struct TopicsCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
+            try await withKafkaHint(connection) { try describe() }
+        }
+
+        func describe() throws {
             let admin = try KafkaAdmin(config: connection.kafkaConfig())
             let t = connection.topics
             var counts: [(String, Int?)] = []

@@ -62,6 +62,19 @@ struct LoggingOptions: ParsableArguments {
     }
 }
 
+/// Runs a client command, turning "cannot reach Kafka" into one actionable line.
+func withKafkaHint<T>(_ connection: ConnectionOptions, _ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let e as KafkaError
+        where [-195, -187, -185].contains(e.code)  // _TRANSPORT, _ALL_BROKERS_DOWN, _TIMED_OUT
+    {
+        throw CLIError(
+            "cannot reach Kafka at \(connection.bootstrap) (\(e.name)): is `agentcore broker` or your cluster running? "
+                + "Set --brokers or AGENTCORE_BROKERS.")
+    }
+}
+
 /// A one-line, actionable failure for the user (no stack of librdkafka noise).
 struct CLIError: Error, CustomStringConvertible {
     var description: String
