@@ -18,6 +18,9 @@ public struct StoreOptions: Sendable, Equatable {
     /// another partition are dead-lettered `wrong_partition`.
     public var partitionCount: Int32?
     public var synchronous = Synchronous.normal
+    /// SQLite page cache per store, in KiB: a worker holds one store per owned partition,
+    /// so its memory grows by this much per partition (plus what librdkafka buffers).
+    public var cacheSizeKiB = 16_384
     public var limits = Limits()
 
     public init() {}
