@@ -64,6 +64,16 @@ import Testing
         #expect(invalid.status != 0)
         #expect(invalid.err.contains("project_id"))
 
+        // A whole envelope from a file.
+        let file = dir.appendingPathComponent("write.json")
+        try Data(
+            #"{"schema":"agentcore.command/v1","id":"file-1","type":"context.write","workspace_id":"acme","project_id":"web","actor":"cli","payload":{"instance_id":"c1","name":"plan","data":{"step":1}}}"#
+                .utf8
+        ).write(to: file)
+        let fromFile = try run(["send", "--brokers", brokers, "--file", file.path, "--wait"])
+        #expect(fromFile.status == 0, "\(fromFile.err)")
+        #expect(fromFile.out.contains("\"context.version_created\""))
+
         let tail = try run(["tail", "--brokers", brokers, "--topic", "status", "--limit", "2"], timeout: 30)
         #expect(tail.status == 0)
         #expect(tail.out.contains("definition.registered"))
@@ -75,6 +85,17 @@ import Testing
         #expect(inspect.status == 0)
         #expect(inspect.out.contains(#""instance_id":"c1""#))
         #expect(inspect.out.contains(#""status":"idle""#))
+        let read = try run([
+            "inspect", "read", "--data-dir", dir.path, "--workspace", "acme", "--project", "web", "--instance", "c1", "--name", "plan",
+        ])
+        #expect(read.out.trimmingCharacters(in: .whitespacesAndNewlines) == #"{"step":1}"#)
+        let hash = try run(["inspect", "dump", "--data-dir", dir.path, "--hash"])
+        #expect(hash.status == 0)
+        #expect(hash.out.trimmingCharacters(in: .whitespacesAndNewlines).count == 16)
+        let otherTenant = try run([
+            "inspect", "read", "--data-dir", dir.path, "--workspace", "evil", "--project", "web", "--instance", "c1", "--name", "plan",
+        ])
+        #expect(otherTenant.status != 0, "another workspace sees nothing")
     }
 
     @Test func helpReadsWellForEveryCommand() throws {
