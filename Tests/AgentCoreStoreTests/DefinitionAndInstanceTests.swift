@@ -75,11 +75,40 @@ import Testing
         #expect(try f.send("instance.transition", ["instance_id": "i1", "to": "wat"]).rejection == "invalid_payload")
     }
 
+    /// The documented transition table, written out independently of `allowedTargets`, and
+    /// checked through the store: every allowed pair is applied, every other one refused.
     @Test func everyTransitionInTheTableIsHonoured() throws {
+        let table: [InstanceStatus: Set<InstanceStatus>] = [
+            .idle: [.initializing, .active, .error, .offline],
+            .initializing: [.idle, .active, .error, .offline],
+            .active: [.idle, .busy, .error, .offline],
+            .busy: [.idle, .active, .error, .offline],
+            .error: [.idle, .initializing, .offline],
+            .offline: [.idle, .initializing, .error],
+        ]
+        // Paths from idle to each status, using only allowed steps.
+        let route: [InstanceStatus: [InstanceStatus]] = [
+            .idle: [], .initializing: [.initializing], .active: [.active], .busy: [.active, .busy],
+            .error: [.error], .offline: [.offline],
+        ]
+        let f = try StoreFixture()
+        try f.registerDefinition()
+        var n = 0
         for from in InstanceStatus.allCases {
             for to in InstanceStatus.allCases {
-                #expect(from.canTransition(to: to) == from.allowedTargets.contains(to))
-                if from == to { #expect(!from.canTransition(to: to)) }
+                n += 1
+                let id = "t\(n)"
+                _ = try f.spawn(id)
+                for step in route[from]! {
+                    let ev = try f.send("instance.transition", ["instance_id": .string(id), "to": .string(step.rawValue)])
+                    try #require(ev.rejection == nil, "route to \(from)")
+                }
+                let ev = try f.send("instance.transition", ["instance_id": .string(id), "to": .string(to.rawValue)])
+                let allowed = table[from]!.contains(to)
+                #expect((ev.rejection == nil) == allowed, "\(from) → \(to)")
+                if !allowed { #expect(ev.rejection == "invalid_transition") }
+                #expect(from.canTransition(to: to) == allowed)
+                try f.send("instance.remove", ["instance_id": .string(id)])
             }
         }
     }

@@ -21,7 +21,6 @@ extension PartitionStore {
         let savedOffsets = appliedOffsets
         let savedStreamTime = streamTime
         let savedSeq = nextSeq
-        var addedCommands: [(Int64, Int64?)] = []  // what the batch added (for diagnostics)
         do {
             for record in records {
                 if let last = appliedOffsets[record.topic], record.offset <= last {
@@ -29,7 +28,7 @@ extension PartitionStore {
                     continue
                 }
                 try beforeRecord?(record)
-                try applyOne(record, summary: &summary, addedCommands: &addedCommands)
+                try applyOne(record, summary: &summary)
                 appliedOffsets[record.topic] = record.offset
             }
             for (topic, offset) in appliedOffsets where savedOffsets[topic] != offset {
@@ -56,9 +55,7 @@ extension PartitionStore {
         return summary
     }
 
-    private func applyOne(
-        _ record: InputRecord, summary: inout ApplySummary, addedCommands: inout [(Int64, Int64?)]
-    ) throws {
+    private func applyOne(_ record: InputRecord, summary: inout ApplySummary) throws {
         var ctx = RecordContext(record: record)
         let previousStreamTime = streamTime
         if ctx.time > (streamTime ?? Int64.min) { streamTime = ctx.time }
@@ -79,7 +76,7 @@ extension PartitionStore {
         if let now = streamTime, Self.sweepDue(previous: previousStreamTime, now: now) {
             try sweepLiveness(now: now, ctx: &ctx)
         }
-        try writeResult(ctx, addedCommands: &addedCommands)
+        try writeResult(ctx)
         summary.outputs += ctx.outputs.count
     }
 

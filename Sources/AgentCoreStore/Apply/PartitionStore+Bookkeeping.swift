@@ -70,7 +70,7 @@ extension PartitionStore {
     }
 
     /// Appends the record's results row (its outbox entry and, for a command, its memory).
-    func writeResult(_ ctx: RecordContext, addedCommands: inout [(Int64, Int64?)]) throws {
+    func writeResult(_ ctx: RecordContext) throws {
         let seq = nextSeq
         let s = try db.statement("INSERT INTO results(seq, hkey, workspace_id, command_id, outputs) VALUES(?,?,?,?,?)")
         defer { s.reset() }
@@ -82,10 +82,7 @@ extension PartitionStore {
         try s.bind(.blob(Self.encodeResult(ctx.outputs)), at: 5)
         _ = try s.step()
         nextSeq += 1
-        if remember {
-            addedCommands.append((ctx.hkey!, recentCommands[ctx.hkey!]))
-            recentCommands[ctx.hkey!] = seq
-        }
+        if remember { recentCommands[ctx.hkey!] = seq }
         // Every tenth of the retention (counted in records, so replays forget at the same
         // records), drop index entries and published rows older than the retention.
         let retention = Int64(options.idempotencyRetention)
