@@ -36,6 +36,8 @@ public final class PartitionStore {
     /// hkey (workspace + command id) → results seq, for rows within the retention.
     var recentCommands: [Int64: Int64] = [:]
     var commandIndexLoaded = false
+    /// Context heads by workspace/project/instance/name (see `contextHead`).
+    var headCache: [String: ContextHead] = [:]
 
     public init(path: String, partition: Int32, options: StoreOptions = StoreOptions()) throws {
         self.db = try SQLiteConnection(path: path)
@@ -69,6 +71,7 @@ public final class PartitionStore {
         // Another process appended (a zombie owner, or the store was just opened): reload.
         if next != nextSeq || !commandIndexLoaded {
             nextSeq = next
+            headCache.removeAll()
             try loadRecentCommands()
             commandIndexLoaded = true
         }

@@ -179,6 +179,26 @@ import Testing
         #expect(ev[0].payload["contexts_removed"] == .int(1))
         #expect(try f.store.contexts(workspace: "ws1", project: "p1").isEmpty)
         #expect(try f.send("instance.remove", ["instance_id": "i1"]).rejection == "not_found")
+        // A new instance with the same id starts its contexts afresh.
+        _ = try f.spawn("i1")
+        let again = try f.send("context.write", ["instance_id": "i1", "name": "notes", "data": ["a": 2]])
+        #expect(again.types == ["context.created", "context.version_created"])
+        #expect(again[1].payload["version"] == .int(1))
+    }
+
+    @Test func twoWritersOnOneFileNeverReuseAVersion() throws {
+        let f = try StoreFixture()
+        try f.registerDefinition()
+        _ = try f.spawn("i1")
+        try f.send("context.write", ["instance_id": "i1", "name": "c", "data": 1])
+        // A second owner of the same file (a zombie after a rebalance) writes in between.
+        let other = try PartitionStore(path: f.store.path, partition: 0)
+        defer { other.close() }
+        try other.apply([f.command("context.write", ["instance_id": "i1", "name": "c", "data": 2])])
+        let ev = try f.send("context.write", ["instance_id": "i1", "name": "c", "data": 3])
+        #expect(ev.first?.payload["version"] == .int(3))
+        let versions = try f.store.versions(workspace: "ws1", project: "p1", instanceId: "i1", name: "c")
+        #expect(versions.map(\.version) == [3, 2, 1])
     }
 
     @Test func derivedInstanceIdIsStable() throws {

@@ -49,6 +49,7 @@ extension PartitionStore {
             nextSeq = savedSeq
             // The retention filter may have run mid-batch: rebuild the index from the table.
             commandIndexLoaded = false
+            headCache.removeAll()
             knownProjects = []
             throw error
         }

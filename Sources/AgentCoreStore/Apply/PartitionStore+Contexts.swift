@@ -8,7 +8,27 @@ extension PartitionStore {
         var oldest: Int64
     }
 
+    static func headKey(_ ctx: RecordContext, _ instanceId: String, _ name: String) -> String {
+        ctx.workspace + "\u{0}" + ctx.project + "\u{0}" + instanceId + "\u{0}" + name
+    }
+
+    /// The head of a context, from the cache of heads this store wrote or read (it is the
+    /// only writer; the cache is cleared whenever a batch fails, an instance is removed or
+    /// another process wrote to the file).
     func contextHead(instanceId: String, name: String, ctx: RecordContext) throws -> ContextHead? {
+        let key = Self.headKey(ctx, instanceId, name)
+        if let cached = headCache[key] { return cached }
+        guard let head = try loadContextHead(instanceId: instanceId, name: name, ctx: ctx) else { return nil }
+        cacheHead(key, head)
+        return head
+    }
+
+    func cacheHead(_ key: String, _ head: ContextHead) {
+        if headCache.count >= 200_000 { headCache.removeAll(keepingCapacity: true) }
+        headCache[key] = head
+    }
+
+    private func loadContextHead(instanceId: String, name: String, ctx: RecordContext) throws -> ContextHead? {
         let s = try db.statement(
             "SELECT cid, id, current_version, oldest_version FROM agent_contexts WHERE workspace_id=? AND project_id=? AND instance_id=? AND name=?"
         )
@@ -105,6 +125,9 @@ extension PartitionStore {
         try upd.bind(.int(ctx.time), at: 5)
         try upd.bind(.int(head.cid), at: 6)
         _ = try upd.step()
+        cacheHead(
+            Self.headKey(ctx, instanceId, name),
+            ContextHead(cid: head.cid, id: head.id, current: version, oldest: newOldest))
         ctx.emit(
             .contextVersionCreated,
             [

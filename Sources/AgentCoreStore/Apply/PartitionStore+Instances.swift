@@ -150,6 +150,7 @@ extension PartitionStore {
             args)
         try db.run("DELETE FROM agent_contexts WHERE workspace_id=? AND project_id=? AND instance_id=?", args)
         let removed = db.changes
+        headCache.removeAll()
         try db.run("DELETE FROM agent_instances WHERE workspace_id=? AND project_id=? AND id=?", args)
         ctx.emit(.instanceRemoved, ["instance_id": .string(id), "contexts_removed": .int(Int64(removed))])
     }
