@@ -79,4 +79,8 @@ public final class AgentCoreProducer: Sendable {
     }
 
     public func flush(timeoutMs: Int32 = 30_000) throws { try producer.flush(timeoutMs: timeoutMs) }
+
+    /// Flushes up to `timeoutMs` and closes the producer (also done on deinit); call it
+    /// before the cluster it talks to goes away. Idempotent.
+    public func close(timeoutMs: Int32 = 10_000) { producer.close(timeoutMs: timeoutMs) }
 }

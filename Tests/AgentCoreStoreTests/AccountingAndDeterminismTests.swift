@@ -44,7 +44,7 @@ import Testing
     @Test func everyOffsetIsAccountedFor() throws {
         let f = try StoreFixture()
         var records: [InputRecord] = []
-        var gen = SeededGenerator(seed: 7)
+        var gen = SplitMix64(seed: 7)
         for i in 0..<300 {
             switch gen.next() % 4 {
             case 0: records.append(f.record(Array("garbage \(i)".utf8), key: "ws1", stream: .commands))
@@ -66,23 +66,11 @@ import Testing
     }
 }
 
-/// A small deterministic generator (SplitMix64) for reproducible random sequences.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct DeterminismTests {
     /// A random but seeded mix of every command type, valid and invalid.
     static func workload(_ f: StoreFixture, seed: UInt64, count: Int) -> [InputRecord] {
-        var g = SeededGenerator(seed: seed)
+        var g = SplitMix64(seed: seed)
         var out = [f.command("definition.register", ["slug": "builder", "name": "B", "agent_type": "t"], workspace: "ws0", project: nil)]
         let statuses = InstanceStatus.allCases.map(\.rawValue)
         for i in 0..<count {

@@ -51,7 +51,7 @@ import Testing
         #expect(eventually(seconds: 60) { worker.status.rejected >= 80 && !worker.status.paused })
         worker.stop()
         try await loop.value
-        producer.producer.close()
+        producer.close()
 
         var o = ConsumerOptions(groupId: "read-\(UUID().uuidString)")
         o.sessionTimeoutMs = 6_000

@@ -249,7 +249,7 @@ final class WorkerEngine: @unchecked Sendable {
         var recent: [String] = []
         var planned: [(PartitionLane, [OutboxRecord])] = []
         var count = 0
-        for lane in lanes {
+        for lane in lanes where try lane.store.outboxDepth() > 0 {
             let rows = try lane.store.outbox(limit: 50_000)
             guard let last = rows.last else { continue }
             planned.append((lane, rows))

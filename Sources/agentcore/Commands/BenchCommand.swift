@@ -64,7 +64,7 @@ struct BenchCommand: AsyncParsableCommand {
             try store.apply(create)
             try store.acknowledgeOutbox(through: Int64.max)
             // Records are built before timing; apply decodes, validates and writes them.
-            var rng = SplitMix(seed: 1)
+            var rng = SplitMix64(seed: 1)
             var timed: [[InputRecord]] = []
             var current: [InputRecord] = []
             for _ in 0..<writes {
@@ -148,7 +148,7 @@ struct BenchCommand: AsyncParsableCommand {
             let s = worker.status
             worker.stop()
             try await loop.value
-            producer.producer.close()
+            producer.close()
             let rate = Double(commands) / seconds
             if json {
                 print(#"{"bench":"pipeline","commands":\#(commands),"partitions":\#(partitions),"bytes":\#(bytes),"batch":\#(batchSize),"commands_per_second":\#(Int(rate)),"rejected":\#(s.rejected),"dead_lettered":\#(s.deadLettered)}"#)
@@ -229,17 +229,3 @@ extension BenchCommand {
 }
 
 func rd_yield() { usleep(200) }
-
-
-/// SplitMix64, for reproducible benchmark inputs.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

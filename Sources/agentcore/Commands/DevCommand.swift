@@ -107,7 +107,7 @@ struct DevCommand: AsyncParsableCommand {
         load.cancel()
         _ = try? await load.value
         try? producer.flush(timeoutMs: 5_000)
-        producer.producer.close(timeoutMs: 0)
+        producer.close(timeoutMs: 0)
         for (w, _) in started { w.stop() }
         for (_, t) in started { await t.value }
         signals.cancel()

@@ -10,7 +10,7 @@ final class MixedWorkload: @unchecked Sendable {
     let raw: KafkaProducer
     let prefix: String
     let workspaces: Int
-    var rng: UInt64
+    var rng: SplitMix64
     private(set) var commandIds: [String] = []
     let badOffsets = Locked<[String: Int]>([:])  // "topic/partition/offset" of dead letters
     private(set) var badCount = 0
@@ -21,16 +21,10 @@ final class MixedWorkload: @unchecked Sendable {
         self.raw = producer.producer
         self.prefix = prefix
         self.workspaces = workspaces
-        self.rng = seed
+        self.rng = SplitMix64(seed: seed)
     }
 
-    func next() -> UInt64 {
-        rng &+= 0x9E37_79B9_7F4A_7C15
-        var z = rng
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    func next() -> UInt64 { rng.next() }
 
     func scope(_ w: Int) -> Commands { Commands(workspace: "ws-\(w)", project: "p\(w % 3)", actor: "load") }
 
