@@ -36,6 +36,8 @@ public final class PartitionStore {
     /// hkey (workspace + command id) → results seq, for rows within the retention.
     var recentCommands: [Int64: Int64] = [:]
     var commandIndexLoaded = false
+    /// Version rows below this rowid have been swept (see `sweepPrunedVersions`).
+    var sweptThrough: Int64 = 0
     /// Context heads by workspace/project/instance/name (see `contextHead`).
     var headCache: [String: ContextHead] = [:]
 
@@ -68,6 +70,7 @@ public final class PartitionStore {
         streamTime = try db.rows("SELECT value FROM store_meta WHERE key='stream_time'").first?.first?.int
         let next = try db.rows("SELECT coalesce(max(seq), 0) + 1 FROM results").first?.first?.int ?? 1
         publishedThrough = try db.rows("SELECT value FROM store_meta WHERE key='published_through'").first?.first?.int ?? 0
+        sweptThrough = try db.rows("SELECT value FROM store_meta WHERE key='versions_swept'").first?.first?.int ?? 0
         // Another process appended (a zombie owner, or the store was just opened): reload.
         if next != nextSeq || !commandIndexLoaded {
             nextSeq = next

@@ -8,6 +8,11 @@ public struct StoreOptions: Sendable, Equatable {
 
     /// Versions kept per context (the seed's `agent_context_history_limit`). Older ones are pruned.
     public var historyLimit = 50
+    /// Pruned versions disappear from every read at once; their rows are deleted later, in
+    /// insertion order, once this many newer version rows exist (a context's own later
+    /// prunes also delete its rows that the sweep has passed). Deleting in insertion order
+    /// frees whole pages instead of rewriting one scattered page per prune.
+    public var versionSweepLag = 65_536
     /// Instances per workspace that are not offline (the seed's `agent_max_concurrency`).
     public var maxConcurrency = 20
     /// An instance with no heartbeat, spawn or transition for this long in stream time goes offline.

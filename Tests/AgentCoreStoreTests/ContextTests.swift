@@ -80,6 +80,47 @@ import Testing
         #expect(try f.send("context.write", ["instance_id": "i1", "name": "c", "data": 5])[0].payload["version"] == .int(5))
     }
 
+    @Test func prunedVersionsAreHiddenAtOnceAndSweptLater() throws {
+        var o = StoreOptions()
+        o.historyLimit = 3
+        o.versionSweepLag = 10
+        let f = try fixture(o)
+        func rows() throws -> [Int64] {
+            try f.store.db.rows("SELECT version FROM agent_context_versions ORDER BY rowid").map { $0[0].int! }
+        }
+        for i in 1...8 { try f.send("context.write", ["instance_id": "i1", "name": "c", "data": .int(Int64(i))]) }
+        // Versions 1...5 are pruned but their rows are within the sweep lag: still on disk,
+        // invisible to every read.
+        #expect(try rows() == Array(1...8))
+        #expect(try f.store.versions(workspace: "ws1", project: "p1", instanceId: "i1", name: "c").map(\.version) == [8, 7, 6])
+        #expect(try f.store.read(workspace: "ws1", project: "p1", instanceId: "i1", name: "c", version: 5) == nil)
+        #expect(try f.store.versions(workspace: "ws1", project: "p1", instanceId: "i1", name: "c", before: 6, limit: 10).isEmpty)
+        #expect(try f.store.canonicalDump().split(separator: "\n").filter { $0.hasPrefix("\"version\"") }.count == 3)
+        #expect(try f.send("context.rollback", ["instance_id": "i1", "name": "c", "target_version": 5]).rejection == "rollback_failed")
+        // Once more than `versionSweepLag` newer rows exist, the sweep deletes the pruned rows
+        // below them and keeps the retained ones.
+        for i in 9...30 { try f.send("context.write", ["instance_id": "i1", "name": "c", "data": .int(Int64(i))]) }
+        let left = try rows()
+        #expect(left.count <= 10 + 3)
+        #expect(left.suffix(3) == [28, 29, 30])
+        // A context written rarely: its rows are retained when the sweep passes them; once
+        // pruned, its own catch-up delete removes them (every 16th prune).
+        for i in 1...3 { try f.send("context.write", ["instance_id": "i1", "name": "rare", "data": .int(Int64(i))]) }
+        for i in 31...60 { try f.send("context.write", ["instance_id": "i1", "name": "c", "data": .int(Int64(i))]) }
+        let rare = try f.store.db.rows(
+            "SELECT v.version FROM agent_context_versions v JOIN agent_contexts c ON c.cid = v.cid WHERE c.name = 'rare' ORDER BY v.version"
+        ).map { $0[0].int! }
+        #expect(rare == [1, 2, 3])
+        #expect(f.store.sweptThrough > 0)
+        for i in 4...19 { try f.send("context.write", ["instance_id": "i1", "name": "rare", "data": .int(Int64(i))]) }
+        // Version 19 prunes through 16, a multiple of 16: versions 1...3 (behind the sweep) go.
+        let rareAfter = try f.store.db.rows(
+            "SELECT min(v.version) FROM agent_context_versions v JOIN agent_contexts c ON c.cid = v.cid WHERE c.name = 'rare'"
+        ).first![0].int!
+        #expect(rareAfter > 3)
+        #expect(try f.store.versions(workspace: "ws1", project: "p1", instanceId: "i1", name: "rare").map(\.version) == [19, 18, 17])
+    }
+
     @Test func historyLimitNeverPrunesCurrent() throws {
         var o = StoreOptions()
         o.historyLimit = 1

@@ -5,6 +5,10 @@ public struct CommandDecoder: Sendable {
 
     public init(limits: Limits = Limits()) { self.limits = limits }
 
+    static let envelopeFields: Set<String> = [
+        "schema", "id", "type", "workspace_id", "project_id", "actor", "correlation_id", "payload",
+    ]
+
     /// Parses and checks the envelope. Throws `DeadLetterError`.
     public func decodeEnvelope(_ bytes: [UInt8]) throws(DeadLetterError) -> CommandEnvelope {
         if bytes.count > limits.maxRecordBytes {
@@ -21,8 +25,7 @@ public struct CommandDecoder: Sendable {
         guard schema == CommandEnvelope.schema else {
             throw DeadLetterError(.unsupportedSchema, "schema '\(schema.prefix(64))' is not \(CommandEnvelope.schema)")
         }
-        let allowed: Set<String> = ["schema", "id", "type", "workspace_id", "project_id", "actor", "correlation_id", "payload"]
-        if let extra = o.keys.filter({ !allowed.contains($0) }).sorted(by: JSONValue.utf8Less).first {
+        if let extra = o.keys.filter({ !Self.envelopeFields.contains($0) }).sorted(by: JSONValue.utf8Less).first {
             throw DeadLetterError(.invalidEnvelope, "envelope field '\(extra.prefix(64))' is not allowed")
         }
         func field(_ name: String, required: Bool, maxLength: Int, identifier: Bool) throws(DeadLetterError) -> String? {
@@ -31,7 +34,7 @@ public struct CommandDecoder: Sendable {
                 return nil
             }
             guard let s = v.stringValue else { throw DeadLetterError(.invalidEnvelope, "envelope field '\(name)' must be a string") }
-            if s.isEmpty || s.count > maxLength {
+            if s.isEmpty || s.hasMoreCharacters(than: maxLength) {
                 throw DeadLetterError(.invalidEnvelope, "envelope field '\(name)' must have 1 to \(maxLength) characters")
             }
             if identifier && !Identifier.isValid(s) {
@@ -137,6 +140,12 @@ public struct CommandDecoder: Sendable {
         try r.rejectUnknown()
         return command
     }
+}
+
+extension String {
+    /// `count > n`, without counting characters when the UTF-8 length already settles it
+    /// (a string has at most as many characters as UTF-8 bytes).
+    @inlinable public func hasMoreCharacters(than n: Int) -> Bool { utf8.count > n && count > n }
 }
 
 /// Identifier syntax shared by ids, workspaces and projects: `[A-Za-z0-9][A-Za-z0-9._:@-]*`.

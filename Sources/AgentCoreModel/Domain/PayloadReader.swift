@@ -28,7 +28,7 @@ struct PayloadReader {
             throw CommandRejection(.invalidPayload, "'\(key)' must be a string", field: "payload.\(key)")
         }
         if (required || nonEmpty) && s.isEmpty { throw CommandRejection(.invalidPayload, "'\(key)' must not be empty", field: "payload.\(key)") }
-        if s.count > maxLength {
+        if s.hasMoreCharacters(than: maxLength) {
             throw CommandRejection(.limitExceeded, "'\(key)' is longer than \(maxLength) characters", field: "payload.\(key)")
         }
         return s

@@ -8,6 +8,31 @@ extension PartitionStore {
         var oldest: Int64
     }
 
+    /// A context deletes its own pruned rows below the sweep every this many versions.
+    static let catchUpEvery: Int64 = 16
+
+    /// Deletes the rows of pruned versions among the oldest version rows, in insertion
+    /// (rowid) order, keeping the newest `versionSweepLag` rows for later. Pruning marks a
+    /// version gone by moving the context's `oldest_version` (every read filters on it);
+    /// deleting each pruned row at once rewrote one scattered page per write, while rows
+    /// written together die together, so a sweep in rowid order frees whole pages. At most
+    /// `max(16_384, atLeast)` rows are examined per batch.
+    func sweepPrunedVersions(atLeast: Int) throws {
+        let newest = try db.rows("SELECT coalesce(max(rowid), 0) FROM agent_context_versions").first?.first?.int ?? 0
+        let upTo = min(newest - Int64(options.versionSweepLag), sweptThrough + Int64(max(16_384, atLeast)))
+        guard upTo > sweptThrough else { return }
+        try db.run(
+            """
+            DELETE FROM agent_context_versions WHERE rowid >= ? AND rowid < ?
+              AND version < (SELECT c.oldest_version FROM agent_contexts c WHERE c.cid = agent_context_versions.cid)
+            """,
+            [.int(sweptThrough), .int(upTo)])
+        try db.run(
+            "INSERT INTO store_meta(key, value) VALUES('versions_swept', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [.int(upTo)])
+        sweptThrough = upTo
+    }
+
     static func headKey(_ ctx: RecordContext, _ instanceId: String, _ name: String) -> String {
         ctx.workspace + "\u{0}" + ctx.project + "\u{0}" + instanceId + "\u{0}" + name
     }
@@ -111,8 +136,12 @@ extension PartitionStore {
         var oldest = head.oldest
         let limit = Int64(max(1, options.historyLimit))
         let pruneTo = version - limit
-        if pruneTo >= oldest {
-            try db.run("DELETE FROM agent_context_versions WHERE cid=? AND version<=?", [.int(head.cid), .int(pruneTo)])
+        if pruneTo >= oldest && pruneTo % Self.catchUpEvery == 0 {
+            // Rows the sweep passed while they were still retained (rows above the sweep
+            // are left to it). Every 16th prune, so it rarely costs a statement.
+            try db.run(
+                "DELETE FROM agent_context_versions WHERE cid=? AND version<=? AND rowid<?",
+                [.int(head.cid), .int(pruneTo), .int(sweptThrough)])
         }
         let upd = try db.statement(
             "UPDATE agent_contexts SET current_version=?, oldest_version=?, rollback_pointer=coalesce(?, rollback_pointer), rollback_state=coalesce(?, rollback_state), updated_ms=? WHERE cid=?"

@@ -79,6 +79,7 @@ extension PartitionStore {
             SELECT v.version, v.data, v.change_description, v.created_by, v.byte_size, v.mode, v.created_ms
             FROM agent_context_versions v JOIN agent_contexts c ON c.cid = v.cid
             WHERE c.workspace_id=? AND c.project_id=? AND c.instance_id=? AND c.name=? AND v.version < ?
+              AND v.version >= c.oldest_version
             ORDER BY v.version DESC LIMIT ?
             """,
             [.text(workspace), .text(project), .text(instanceId), .text(name), .int(before ?? Int64.max), .int(Int64(limit))]
@@ -108,7 +109,7 @@ extension PartitionStore {
             "SELECT 'project', workspace_id, id, created_ms FROM projects ORDER BY workspace_id, id",
             "SELECT 'instance', workspace_id, project_id, id, definition_slug, name, status, config, state, last_heartbeat_ms, last_error, initialized, liveness_ms, created_ms, updated_ms FROM agent_instances ORDER BY workspace_id, project_id, id",
             "SELECT 'context', id, workspace_id, project_id, instance_id, name, current_version, oldest_version, rollback_pointer, rollback_state, created_ms, updated_ms FROM agent_contexts ORDER BY id",
-            "SELECT 'version', c.id, v.version, v.data, v.change_description, v.created_by, v.byte_size, v.mode, v.created_ms FROM agent_context_versions v JOIN agent_contexts c ON c.cid = v.cid ORDER BY c.id, v.version",
+            "SELECT 'version', c.id, v.version, v.data, v.change_description, v.created_by, v.byte_size, v.mode, v.created_ms FROM agent_context_versions v JOIN agent_contexts c ON c.cid = v.cid WHERE v.version >= c.oldest_version ORDER BY c.id, v.version",
         ]
         var out = ""
         for q in queries {
