@@ -38,6 +38,8 @@ public final class PartitionStore {
     var commandIndexLoaded = false
     /// Version rows below this rowid have been swept (see `sweepPrunedVersions`).
     var sweptThrough: Int64 = 0
+    /// Results rows of the batch being applied, inserted at its end.
+    var pending = PendingResults(firstSeq: Int64.max)
     /// Context heads by workspace/project/instance/name (see `contextHead`).
     var headCache: [String: ContextHead] = [:]
 

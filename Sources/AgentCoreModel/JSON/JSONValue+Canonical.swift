@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension JSONValue {
     /// Canonical JSON: object keys sorted by their UTF-8 bytes, no insignificant whitespace,
     /// integers in decimal, doubles in Swift's shortest round-trip form. Deterministic.
@@ -45,9 +51,19 @@ extension JSONValue {
     }
 
     /// Byte-wise ordering of keys, independent of locale and Unicode normalisation.
-    @inlinable
     public static func utf8Less(_ a: String, _ b: String) -> Bool {
-        a.utf8.lexicographicallyPrecedes(b.utf8)
+        var a = a
+        var b = b
+        return a.withUTF8 { pa in
+            b.withUTF8 { pb in
+                let n = min(pa.count, pb.count)
+                if n > 0, let x = pa.baseAddress, let y = pb.baseAddress {
+                    let c = memcmp(x, y, n)
+                    if c != 0 { return c < 0 }
+                }
+                return pa.count < pb.count
+            }
+        }
     }
 
     static func writeInt(_ i: Int64, to out: inout [UInt8]) {

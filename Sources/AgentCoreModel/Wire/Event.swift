@@ -54,7 +54,16 @@ public struct Event: Sendable, Equatable {
     }
 
     public static func id(topic: String, partition: Int32, offset: Int64, index: Int) -> String {
-        "\(topic)/\(partition)/\(offset)/\(index)"
+        var out: [UInt8] = []
+        out.reserveCapacity(topic.utf8.count + 32)
+        out.append(contentsOf: topic.utf8)
+        out.append(UInt8(ascii: "/"))
+        JSONValue.writeInt(Int64(partition), to: &out)
+        out.append(UInt8(ascii: "/"))
+        JSONValue.writeInt(offset, to: &out)
+        out.append(UInt8(ascii: "/"))
+        JSONValue.writeInt(Int64(index), to: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     public var json: JSONValue {

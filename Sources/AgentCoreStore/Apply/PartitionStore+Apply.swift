@@ -21,16 +21,26 @@ extension PartitionStore {
         let savedOffsets = appliedOffsets
         let savedStreamTime = streamTime
         let savedSeq = nextSeq
+        let decoded = DecodeAhead(records, decoder: decoder, partitionCount: options.partitionCount)
+        defer {
+            decoded.finish()
+            pending = PendingResults(firstSeq: Int64.max)
+        }
+        pending = PendingResults(
+            firstSeq: nextSeq,
+            renderer: records.count >= DecodeAhead.minimumBatch ? ResultRenderer(capacity: records.count) : nil)
         do {
-            for record in records {
+            for (i, record) in records.enumerated() {
+                let d = decoded.take(i)
                 if let last = appliedOffsets[record.topic], record.offset <= last {
                     summary.skipped += 1
                     continue
                 }
                 try beforeRecord?(record)
-                try applyOne(record, summary: &summary)
+                try applyOne(record, decoded: d, summary: &summary)
                 appliedOffsets[record.topic] = record.offset
             }
+            try writePendingResults()
             for (topic, offset) in appliedOffsets where savedOffsets[topic] != offset {
                 try db.run(
                     "INSERT INTO applied_offsets(topic, offset) VALUES(?, ?) ON CONFLICT(topic) DO UPDATE SET offset = excluded.offset",
@@ -57,11 +67,11 @@ extension PartitionStore {
         return summary
     }
 
-    private func applyOne(_ record: InputRecord, summary: inout ApplySummary) throws {
+    private func applyOne(_ record: InputRecord, decoded: Decoded, summary: inout ApplySummary) throws {
         var ctx = RecordContext(record: record)
         let previousStreamTime = streamTime
         if ctx.time > (streamTime ?? Int64.min) { streamTime = ctx.time }
-        switch decode(record) {
+        switch decoded {
         case .deadLetter(let err):
             let id = Event.id(topic: record.topic, partition: record.partition, offset: record.offset, index: 0)
             ctx.outputs.append(
@@ -89,16 +99,14 @@ extension PartitionStore {
         return now / 1000 > previous / 1000
     }
 
-    private enum Decoded {
-        case deadLetter(DeadLetterError)
-        case command(CommandEnvelope, Result<Command, CommandRejection>, replica: Bool)
-    }
 
     /// Header a producer sets on the copies of a definition command it broadcasts to the
     /// partitions other than the key's own: they update the registry without events.
     public static let replicaHeader = "agentcore-replica"
 
-    private func decode(_ record: InputRecord) -> Decoded {
+    /// Turns a record into a command or a dead letter. Depends only on the record, so
+    /// `DecodeAhead` runs it on another thread.
+    static func decode(_ record: InputRecord, decoder: CommandDecoder, partitionCount: Int32?) -> Decoded {
         guard let value = record.value else { return .deadLetter(DeadLetterError(.nullValue, "record has no value (tombstone)")) }
         let envelope: CommandEnvelope
         do { envelope = try decoder.decodeEnvelope(value) } catch { return .deadLetter(error) }
@@ -109,7 +117,7 @@ extension PartitionStore {
         let command: Result<Command, CommandRejection>
         do { command = .success(try decoder.decodeCommand(envelope)) } catch { command = .failure(error) }
         let replica = record.header(Self.replicaHeader) != nil && CommandType(rawValue: envelope.type)?.isDefinitionCommand == true
-        if let count = options.partitionCount, !replica {
+        if let count = partitionCount, !replica {
             let home = Murmur2.partition(forKey: key, partitionCount: count)
             if home != record.partition {
                 return .deadLetter(

@@ -26,7 +26,12 @@ extension PartitionStore {
     /// is within the retention.
     func processedResult(hkey: Int64, envelope: CommandEnvelope) throws -> [Outgoing]? {
         guard let seq = recentCommands[hkey], seq >= nextSeq - Int64(options.idempotencyRetention) else { return nil }
-        let s = try db.statement("SELECT workspace_id, command_id, outputs FROM results WHERE seq=?")
+        if seq >= pending.firstSeq {  // applied earlier in this batch: not in the table yet
+            let row = pending.rows[Int(seq - pending.firstSeq)]
+            guard row.workspace == envelope.workspaceId, row.commandId == envelope.id else { return nil }
+            return row.outputs
+        }
+        let s = try db.statement(literal: "SELECT workspace_id, command_id, outputs FROM results WHERE seq=?")
         try s.bind(.int(seq), at: 1)
         defer { s.reset() }
         guard try s.step(), s.text(0) == envelope.workspaceId, s.text(1) == envelope.id else { return nil }
@@ -69,18 +74,16 @@ extension PartitionStore {
         }
     }
 
-    /// Appends the record's results row (its outbox entry and, for a command, its memory).
+    /// Queues the record's results row (its outbox entry and, for a command, its memory);
+    /// `writePendingResults` inserts the batch's rows.
     func writeResult(_ ctx: RecordContext) throws {
         let seq = nextSeq
-        let s = try db.statement("INSERT INTO results(seq, hkey, workspace_id, command_id, outputs) VALUES(?,?,?,?,?)")
-        defer { s.reset() }
-        try s.bind(.int(seq), at: 1)
         let remember = ctx.hkey != nil && !ctx.repeated
-        try s.bind(.int(remember ? ctx.hkey! : 0), at: 2)
-        try s.bind(remember ? .text(ctx.workspace) : .null, at: 3)
-        try s.bind(remember ? .text(ctx.envelope!.id) : .null, at: 4)
-        try s.bind(.blob(Self.encodeResult(ctx.outputs)), at: 5)
-        _ = try s.step()
+        pending.rows.append(
+            PendingResult(
+                hkey: remember ? ctx.hkey! : 0, workspace: remember ? ctx.workspace : nil,
+                commandId: remember ? ctx.envelope!.id : nil, outputs: ctx.outputs))
+        pending.renderer?.submit(ctx.outputs)
         nextSeq += 1
         if remember { recentCommands[ctx.hkey!] = seq }
         // Every tenth of the retention (counted in records, so replays forget at the same
@@ -91,6 +94,22 @@ extension PartitionStore {
             recentCommands = recentCommands.filter { $0.value >= oldest }
             try db.run("DELETE FROM results WHERE seq < ? AND seq <= ?", [.int(oldest), .int(publishedThrough)])
         }
+    }
+
+    /// Inserts the results rows queued by `writeResult` in this batch, in order.
+    func writePendingResults() throws {
+        let blobs = pending.renderer?.finish() ?? pending.rows.map { Self.encodeResult($0.outputs) }
+        let s = try db.statement(literal: "INSERT INTO results(seq, hkey, workspace_id, command_id, outputs) VALUES(?,?,?,?,?)")
+        for (i, row) in pending.rows.enumerated() {
+            defer { s.reset() }
+            try s.bind(.int(pending.firstSeq + Int64(i)), at: 1)
+            try s.bind(.int(row.hkey), at: 2)
+            try s.bind(row.workspace.map(SQLValue.text) ?? .null, at: 3)
+            try s.bind(row.commandId.map(SQLValue.text) ?? .null, at: 4)
+            try s.bind(.blob(blobs[i]), at: 5)
+            _ = try s.step()
+        }
+        pending = PendingResults(firstSeq: nextSeq)
     }
 
     /// Instances whose last sign of life is older than the timeout in stream time go
@@ -111,5 +130,25 @@ extension PartitionStore {
                 pairs: statusPayload(id, from: from, to: .offline, reason: "liveness_timeout", error: nil),
                 workspace: ws, project: project, commandId: nil)
         }
+    }
+}
+
+/// A results row not yet inserted (see `writeResult`).
+struct PendingResult {
+    var hkey: Int64
+    var workspace: String?
+    var commandId: String?
+    var outputs: [Outgoing]
+}
+
+/// The results rows of the batch being applied, from `firstSeq` on.
+struct PendingResults {
+    var firstSeq: Int64
+    var rows: [PendingResult] = []
+    var renderer: ResultRenderer?
+
+    init(firstSeq: Int64, renderer: ResultRenderer? = nil) {
+        self.firstSeq = firstSeq
+        self.renderer = renderer
     }
 }

@@ -54,7 +54,7 @@ extension PartitionStore {
     }
 
     private func loadContextHead(instanceId: String, name: String, ctx: RecordContext) throws -> ContextHead? {
-        let s = try db.statement(
+        let s = try db.statement(literal: 
             "SELECT cid, id, current_version, oldest_version FROM agent_contexts WHERE workspace_id=? AND project_id=? AND instance_id=? AND name=?"
         )
         try s.bind(.text(ctx.workspace), at: 1)
@@ -71,7 +71,7 @@ extension PartitionStore {
     }
 
     func versionData(cid: Int64, version: Int64) throws -> [UInt8]? {
-        let s = try db.statement("SELECT data FROM agent_context_versions WHERE cid=? AND version=?")
+        let s = try db.statement(literal: "SELECT data FROM agent_context_versions WHERE cid=? AND version=?")
         try s.bind(.int(cid), at: 1)
         try s.bind(.int(version), at: 2)
         defer { s.reset() }
@@ -121,7 +121,7 @@ extension PartitionStore {
     ) throws {
         let version = head.current + 1
         let size = text.count
-        let ins = try db.statement(
+        let ins = try db.statement(literal: 
             "INSERT INTO agent_context_versions(cid, version, data, change_description, created_by, byte_size, mode, created_ms) VALUES(?,?,?,?,?,?,?,?)"
         )
         try ins.bind(.int(head.cid), at: 1)
@@ -143,7 +143,7 @@ extension PartitionStore {
                 "DELETE FROM agent_context_versions WHERE cid=? AND version<=? AND rowid<?",
                 [.int(head.cid), .int(pruneTo), .int(sweptThrough)])
         }
-        let upd = try db.statement(
+        let upd = try db.statement(literal: 
             "UPDATE agent_contexts SET current_version=?, oldest_version=?, rollback_pointer=coalesce(?, rollback_pointer), rollback_state=coalesce(?, rollback_state), updated_ms=? WHERE cid=?"
         )
         let newOldest = max(oldest, pruneTo + 1)

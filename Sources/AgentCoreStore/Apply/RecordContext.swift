@@ -36,10 +36,10 @@ struct RecordContext {
     ) {
         let id = Event.id(topic: record.topic, partition: record.partition, offset: record.offset, index: nextIndex)
         nextIndex += 1
-        let bytes = Event.encode(
+        let parts = EventParts(
             id: id, type: type, commandId: commandId, workspaceId: workspace, projectId: project,
             correlationId: commandId == nil ? nil : envelope?.correlationId, occurredAtMillis: time, payload: pairs)
-        outputs.append(Outgoing(topic: type.topic, key: Array(workspace.utf8), value: bytes, eventId: id))
+        outputs.append(Outgoing(topic: type.topic, key: Array(workspace.utf8), body: .event(parts), eventId: id))
     }
 }
 
