@@ -13,7 +13,16 @@ import Darwin
 /// reason it is a dead letter.
 enum Decoded: Sendable {
     case deadLetter(DeadLetterError)
-    case command(CommandEnvelope, Result<Command, CommandRejection>, replica: Bool)
+    case command(CommandEnvelope, Result<Command, CommandRejection>, replica: Bool, prepared: Prepared)
+}
+
+/// What can be worked out from a command alone, done while decoding (off the applying thread).
+struct Prepared: Sendable {
+    /// Idempotency key: hash of workspace and command id.
+    var hkey: Int64
+    /// The canonical bytes of a `replace` write's data (the command then carries `.null`
+    /// as its data, so that the parse tree is freed where it was built).
+    var canonicalData: [UInt8]?
 }
 
 /// Decodes a batch's records on another thread, ahead of the thread applying them.

@@ -80,9 +80,10 @@ extension PartitionStore {
                     value: DeadLetter.json(for: record, id: id, error: err).canonicalBytes, eventId: id))
             ctx.nextIndex = 1
             summary.deadLettered += 1
-        case .command(let envelope, let command, let replica):
+        case .command(let envelope, let command, let replica, let prepared):
             ctx.envelope = envelope
-            ctx.hkey = Int64(bitPattern: FNV1a64.hash([envelope.workspaceId, envelope.id]))
+            ctx.hkey = prepared.hkey
+            ctx.canonicalData = prepared.canonicalData
             try handle(envelope: envelope, command: command, replica: replica, ctx: &ctx, summary: &summary)
         }
         if let now = streamTime, Self.sweepDue(previous: previousStreamTime, now: now) {
@@ -108,14 +109,23 @@ extension PartitionStore {
     /// `DecodeAhead` runs it on another thread.
     static func decode(_ record: InputRecord, decoder: CommandDecoder, partitionCount: Int32?) -> Decoded {
         guard let value = record.value else { return .deadLetter(DeadLetterError(.nullValue, "record has no value (tombstone)")) }
-        let envelope: CommandEnvelope
+        var envelope: CommandEnvelope
         do { envelope = try decoder.decodeEnvelope(value) } catch { return .deadLetter(error) }
         guard let key = record.key, key.elementsEqual(envelope.workspaceId.utf8) else {
             return .deadLetter(
                 DeadLetterError(.keyMismatch, "record key must equal workspace_id '\(envelope.workspaceId)'"))
         }
-        let command: Result<Command, CommandRejection>
+        var command: Result<Command, CommandRejection>
         do { command = .success(try decoder.decodeCommand(envelope)) } catch { command = .failure(error) }
+        var prepared = Prepared(hkey: Int64(bitPattern: FNV1a64.hash([envelope.workspaceId, envelope.id])))
+        if case .success(.contextWrite(let id, let name, let data, let description, .replace, let expected)) = command {
+            prepared.canonicalData = data.canonicalBytes
+            command = .success(
+                .contextWrite(
+                    instanceId: id, name: name, data: .null, description: description, mode: .replace,
+                    expectedVersion: expected))
+        }
+        envelope.payload = .null  // read only through the typed command from here on
         let replica = record.header(Self.replicaHeader) != nil && CommandType(rawValue: envelope.type)?.isDefinitionCommand == true
         if let count = partitionCount, !replica {
             let home = Murmur2.partition(forKey: key, partitionCount: count)
@@ -125,7 +135,7 @@ extension PartitionStore {
                         .wrongPartition, "key '\(envelope.workspaceId)' belongs to partition \(home), not \(record.partition)"))
             }
         }
-        return .command(envelope, command, replica: replica)
+        return .command(envelope, command, replica: replica, prepared: prepared)
     }
 
     private func handle(

@@ -88,13 +88,15 @@ extension PartitionStore {
             throw CommandRejection(
                 .versionConflict, "expected version \(expected), current is \(current)", field: "payload.expected_version")
         }
-        var newData = data
-        if mode == .mergePatch, let h = head, let bytes = try versionData(cid: h.cid, version: h.current) {
-            newData = (try? JSONParser.parse(bytes) as JSONValue)?.applyingMergePatch(data) ?? data.applyingMergePatch(.null)
-        } else if mode == .mergePatch {
-            newData = JSONValue.null.applyingMergePatch(data)
+        let text: [UInt8]
+        if mode == .replace {
+            text = ctx.canonicalData ?? data.canonicalBytes
+        } else if let h = head, let bytes = try versionData(cid: h.cid, version: h.current) {
+            let current = try? JSONParser.parse(bytes) as JSONValue
+            text = (current?.applyingMergePatch(data) ?? data.applyingMergePatch(.null)).canonicalBytes
+        } else {
+            text = JSONValue.null.applyingMergePatch(data).canonicalBytes
         }
-        let text = newData.canonicalBytes
         let size = text.count
         if size > options.limits.maxContextBytes {
             throw CommandRejection(
