@@ -41,7 +41,7 @@ import Testing
         // collision would.
         let id = PartitionStore.contextId(workspace: "ws1", project: "p1", instanceId: "i1", name: "c")
         try f.store.db.run(
-            "INSERT INTO agent_contexts(id, workspace_id, project_id, instance_id, name, current_version, oldest_version, created_ms, updated_ms) VALUES(?, 'ws1', 'p1', 'i2', 'other', 0, 1, 0, 0)",
+            "INSERT INTO agent_contexts(id, workspace_id, project_id, instance_id, name, created_ms) VALUES(?, 'ws1', 'p1', 'i2', 'other', 0)",
             [.text(id)])
         let ev = try f.send("context.write", ["instance_id": "i1", "name": "c", "data": 1])
         #expect(ev.rejection == "already_exists")

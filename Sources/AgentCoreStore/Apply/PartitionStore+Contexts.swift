@@ -24,7 +24,7 @@ extension PartitionStore {
         try db.run(
             """
             DELETE FROM agent_context_versions WHERE rowid >= ? AND rowid < ?
-              AND version < (SELECT c.oldest_version FROM agent_contexts c WHERE c.cid = agent_context_versions.cid)
+              AND version < (SELECT h.oldest_version FROM agent_context_heads h WHERE h.cid = agent_context_versions.cid)
             """,
             [.int(sweptThrough), .int(upTo)])
         try db.run(
@@ -55,7 +55,7 @@ extension PartitionStore {
 
     private func loadContextHead(instanceId: String, name: String, ctx: RecordContext) throws -> ContextHead? {
         let s = try db.statement(literal: 
-            "SELECT cid, id, current_version, oldest_version FROM agent_contexts WHERE workspace_id=? AND project_id=? AND instance_id=? AND name=?"
+            "SELECT c.cid, c.id, h.current_version, h.oldest_version FROM agent_contexts c JOIN agent_context_heads h ON h.cid = c.cid WHERE c.workspace_id=? AND c.project_id=? AND c.instance_id=? AND c.name=?"
         )
         try s.bind(.text(ctx.workspace), at: 1)
         try s.bind(.text(ctx.project), at: 2)
@@ -105,10 +105,15 @@ extension PartitionStore {
         if head == nil {
             _ = try instance(instanceId, ctx: ctx)
             let id = Self.contextId(workspace: ctx.workspace, project: ctx.project, instanceId: instanceId, name: name)
+            // The first write of this command: a derived-id collision fails here and leaves nothing.
             try db.run(
-                "INSERT INTO agent_contexts(id, workspace_id, project_id, instance_id, name, current_version, oldest_version, created_ms, updated_ms) VALUES(?,?,?,?,?,0,1,?,?)",
-                [.text(id), .text(ctx.workspace), .text(ctx.project), .text(instanceId), .text(name), .int(ctx.time), .int(ctx.time)])
-            head = ContextHead(cid: try db.rows("SELECT last_insert_rowid()").first![0].int!, id: id, current: 0, oldest: 1)
+                "INSERT INTO agent_contexts(id, workspace_id, project_id, instance_id, name, created_ms) VALUES(?,?,?,?,?,?)",
+                [.text(id), .text(ctx.workspace), .text(ctx.project), .text(instanceId), .text(name), .int(ctx.time)])
+            let cid = try db.rows("SELECT last_insert_rowid()").first![0].int!
+            try db.run(
+                "INSERT INTO agent_context_heads(cid, current_version, oldest_version, updated_ms) VALUES(?, 0, 1, ?)",
+                [.int(cid), .int(ctx.time)])
+            head = ContextHead(cid: cid, id: id, current: 0, oldest: 1)
             ctx.emit(.contextCreated, ["context_id": .string(id), "instance_id": .string(instanceId), "name": .string(name)])
         }
         try appendVersion(
@@ -145,17 +150,19 @@ extension PartitionStore {
                 "DELETE FROM agent_context_versions WHERE cid=? AND version<=? AND rowid<?",
                 [.int(head.cid), .int(pruneTo), .int(sweptThrough)])
         }
-        let upd = try db.statement(literal: 
-            "UPDATE agent_contexts SET current_version=?, oldest_version=?, rollback_pointer=coalesce(?, rollback_pointer), rollback_state=coalesce(?, rollback_state), updated_ms=? WHERE cid=?"
-        )
+        let upd = try db.statement(
+            literal: "UPDATE agent_context_heads SET current_version=?, oldest_version=?, updated_ms=? WHERE cid=?")
         let newOldest = max(oldest, pruneTo + 1)
         try upd.bind(.int(version), at: 1)
         try upd.bind(.int(newOldest), at: 2)
-        try upd.bind(rollback.map(SQLValue.int) ?? .null, at: 3)
-        try upd.bind(rollback == nil ? .null : .text(RollbackState.success.rawValue), at: 4)
-        try upd.bind(.int(ctx.time), at: 5)
-        try upd.bind(.int(head.cid), at: 6)
+        try upd.bind(.int(ctx.time), at: 3)
+        try upd.bind(.int(head.cid), at: 4)
         _ = try upd.step()
+        if let rollback {
+            try db.run(
+                "UPDATE agent_contexts SET rollback_pointer=?, rollback_state=? WHERE cid=?",
+                [.int(rollback), .text(RollbackState.success.rawValue), .int(head.cid)])
+        }
         cacheHead(
             Self.headKey(ctx, instanceId, name),
             ContextHead(cid: head.cid, id: head.id, current: version, oldest: newOldest))
@@ -206,9 +213,8 @@ extension PartitionStore {
 
     /// Records a failed rollback on the context (after the command's savepoint was undone).
     func recordRollbackFailure(_ f: RollbackFailure, ctx: inout RecordContext) throws {
-        try db.run(
-            "UPDATE agent_contexts SET rollback_pointer=?, rollback_state='failed', updated_ms=? WHERE cid=?",
-            [.int(f.target), .int(ctx.time), .int(f.cid)])
+        try db.run("UPDATE agent_contexts SET rollback_pointer=?, rollback_state='failed' WHERE cid=?", [.int(f.target), .int(f.cid)])
+        try db.run("UPDATE agent_context_heads SET updated_ms=? WHERE cid=?", [.int(ctx.time), .int(f.cid)])
         ctx.emit(
             .contextRolledBack,
             [

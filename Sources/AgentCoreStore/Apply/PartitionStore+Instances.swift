@@ -148,6 +148,9 @@ extension PartitionStore {
         try db.run(
             "DELETE FROM agent_context_versions WHERE cid IN (SELECT cid FROM agent_contexts WHERE workspace_id=? AND project_id=? AND instance_id=?)",
             args)
+        try db.run(
+            "DELETE FROM agent_context_heads WHERE cid IN (SELECT cid FROM agent_contexts WHERE workspace_id=? AND project_id=? AND instance_id=?)",
+            args)
         try db.run("DELETE FROM agent_contexts WHERE workspace_id=? AND project_id=? AND instance_id=?", args)
         let removed = db.changes
         headCache.removeAll()

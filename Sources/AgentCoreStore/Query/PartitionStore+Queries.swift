@@ -60,7 +60,7 @@ extension PartitionStore {
 
     public func contexts(workspace: String, project: String, instanceId: String? = nil) throws -> [ContextInfo] {
         var sql =
-            "SELECT id, instance_id, name, current_version, oldest_version, rollback_pointer, rollback_state FROM agent_contexts WHERE workspace_id=? AND project_id=?"
+            "SELECT id, instance_id, name, current_version, oldest_version, rollback_pointer, rollback_state FROM agent_contexts_with_heads WHERE workspace_id=? AND project_id=?"
         var args: [SQLValue] = [.text(workspace), .text(project)]
         if let instanceId { sql += " AND instance_id=?"; args.append(.text(instanceId)) }
         return try db.rows(sql + " ORDER BY instance_id, name", args).map { r in
@@ -77,7 +77,7 @@ extension PartitionStore {
         try db.rows(
             """
             SELECT v.version, v.data, v.change_description, v.created_by, v.byte_size, v.mode, v.created_ms
-            FROM agent_context_versions v JOIN agent_contexts c ON c.cid = v.cid
+            FROM agent_context_versions v JOIN agent_contexts_with_heads c ON c.cid = v.cid
             WHERE c.workspace_id=? AND c.project_id=? AND c.instance_id=? AND c.name=? AND v.version < ?
               AND v.version >= c.oldest_version
             ORDER BY v.version DESC LIMIT ?
@@ -108,8 +108,8 @@ extension PartitionStore {
             "SELECT 'workspace', id, created_ms FROM workspaces ORDER BY id",
             "SELECT 'project', workspace_id, id, created_ms FROM projects ORDER BY workspace_id, id",
             "SELECT 'instance', workspace_id, project_id, id, definition_slug, name, status, config, state, last_heartbeat_ms, last_error, initialized, liveness_ms, created_ms, updated_ms FROM agent_instances ORDER BY workspace_id, project_id, id",
-            "SELECT 'context', id, workspace_id, project_id, instance_id, name, current_version, oldest_version, rollback_pointer, rollback_state, created_ms, updated_ms FROM agent_contexts ORDER BY id",
-            "SELECT 'version', c.id, v.version, v.data, v.change_description, v.created_by, v.byte_size, v.mode, v.created_ms FROM agent_context_versions v JOIN agent_contexts c ON c.cid = v.cid WHERE v.version >= c.oldest_version ORDER BY c.id, v.version",
+            "SELECT 'context', id, workspace_id, project_id, instance_id, name, current_version, oldest_version, rollback_pointer, rollback_state, created_ms, updated_ms FROM agent_contexts_with_heads ORDER BY id",
+            "SELECT 'version', c.id, v.version, v.data, v.change_description, v.created_by, v.byte_size, v.mode, v.created_ms FROM agent_context_versions v JOIN agent_contexts_with_heads c ON c.cid = v.cid WHERE v.version >= c.oldest_version ORDER BY c.id, v.version",
         ]
         var out = ""
         for q in queries {
