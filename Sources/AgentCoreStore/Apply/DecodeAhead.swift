@@ -28,39 +28,57 @@ struct Prepared: Sendable {
 /// Decodes a batch's records on another thread, ahead of the thread applying them.
 /// Decoding depends only on each record's bytes, so it runs beside the SQLite work of the
 /// records before it instead of before it (it was about an eighth of apply time). The
-/// result is the same as decoding in line: `take(i)` waits for record `i`.
+/// result is the same as decoding in line.
+///
+/// Each record is decoded once, by whichever thread claims it first: when the applying
+/// thread reaches a record the helper has not started (the helper lost its core to the
+/// kernel's writeback, say), it decodes that record itself instead of waiting.
 ///
 /// Small batches are decoded in line (handing them to another thread costs more).
 final class DecodeAhead: @unchecked Sendable {
     static let minimumBatch = 32
 
+    private static let unclaimed: UInt8 = 0
+    private static let claimed: UInt8 = 1
+    private static let ready: UInt8 = 2
+    private static let taken: UInt8 = 3
+
     private let records: [InputRecord]
     private let decoder: CommandDecoder
     private let partitionCount: Int32?
     private let slots: UnsafeMutablePointer<Decoded>
-    /// Slots written by the background thread (release) and read by `take` (acquire).
-    private let ready = Atomic<Int>(0)
+    /// Per record: unclaimed → claimed → ready (helper, release) → taken, or unclaimed →
+    /// claimed by the applying thread, which decodes it in line.
+    private let states: UnsafeMutablePointer<Atomic<UInt8>>
     private let stop = Atomic<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
     private let background: Bool
-    private var taken = 0
+    private var next = 0
     private var finished = false
 
     init(_ records: [InputRecord], decoder: CommandDecoder, partitionCount: Int32?) {
         self.records = records
         self.decoder = decoder
         self.partitionCount = partitionCount
-        slots = .allocate(capacity: max(1, records.count))
+        let n = max(1, records.count)
+        slots = .allocate(capacity: n)
+        states = .allocate(capacity: n)
+        for i in 0..<n { (states + i).initialize(to: Atomic(Self.unclaimed)) }
         background = records.count >= Self.minimumBatch
         if background {
-            // A thread of its own, not a dispatch queue: `take` waits for it, so it must run
-            // even when every pool thread is busy (Swift Testing fills the pool, for one).
+            // A thread of its own, not a dispatch queue: it must run even when every pool
+            // thread is busy (Swift Testing fills the pool, for one).
             let thread = Thread { [self] in
                 for i in records.indices {
                     if stop.load(ordering: .relaxed) { break }
+                    guard
+                        states[i].compareExchange(
+                            expected: Self.unclaimed, desired: Self.claimed, ordering: .acquiringAndReleasing
+                        ).exchanged
+                    else { continue }
                     (slots + i).initialize(
                         to: PartitionStore.decode(records[i], decoder: decoder, partitionCount: partitionCount))
-                    ready.store(i + 1, ordering: .releasing)
+                    states[i].store(Self.ready, ordering: .releasing)
                 }
                 done.signal()
             }
@@ -71,23 +89,36 @@ final class DecodeAhead: @unchecked Sendable {
 
     /// Record `i` decoded. Call with i = 0, 1, 2, … in order, each once.
     func take(_ i: Int) -> Decoded {
-        precondition(i == taken, "DecodeAhead.take out of order")
-        taken += 1
-        guard background else { return PartitionStore.decode(records[i], decoder: decoder, partitionCount: partitionCount) }
-        while ready.load(ordering: .acquiring) <= i { sched_yield() }
-        return (slots + i).move()
+        precondition(i == next, "DecodeAhead.take out of order")
+        next += 1
+        if background {
+            if states[i].compareExchange(expected: Self.unclaimed, desired: Self.claimed, ordering: .acquiringAndReleasing)
+                .exchanged
+            {
+                states[i].store(Self.taken, ordering: .relaxed)
+            } else {
+                // The helper is decoding it or has: wait for it (one record at most).
+                while states[i].load(ordering: .acquiring) != Self.ready { sched_yield() }
+                states[i].store(Self.taken, ordering: .relaxed)
+                return (slots + i).move()
+            }
+        }
+        return PartitionStore.decode(records[i], decoder: decoder, partitionCount: partitionCount)
     }
 
-    /// Stops the background thread, waits for it and frees what it decoded but nobody took.
+    /// Stops the helper, waits for it and frees what it decoded but nobody took.
     func finish() {
         guard !finished else { return }
         finished = true
         if background {
             stop.store(true, ordering: .relaxed)
             done.wait()
-            let written = ready.load(ordering: .acquiring)
-            if written > taken { (slots + taken).deinitialize(count: written - taken) }
+            for i in records.indices where states[i].load(ordering: .acquiring) == Self.ready {
+                (slots + i).deinitialize(count: 1)
+            }
         }
+        states.deinitialize(count: max(1, records.count))
+        states.deallocate()
         slots.deallocate()
     }
 
