@@ -15,11 +15,19 @@ swift build -c release --product agentcore 2>&1 | grep -E "error|Build complete"
 bin=.build/release/agentcore
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo '?')"
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+median() { python3 -c 'import statistics,sys; print(int(statistics.median(int(x) for x in sys.argv[1:])))' "$@"; }
+# Disk speed here moves by tens of percent between runs minutes apart: each figure is the
+# median of RUNS runs (default 3), the floor and the store taking turns.
+runs=${RUNS:-3}
 for contexts in 1000 100000; do
-  floor=$("$work/sqlite-floor" "$writes" 1000 "$contexts" "$work" | sed -E 's/.*: ([0-9]+) writes\/s/\1/')
-  store=$("$bin" bench store --writes "$writes" --contexts "$contexts" --batch 1000 --dir "$work" --json \
-          | python3 -c 'import json,sys; print(json.load(sys.stdin)["writes_per_second"])')
-  echo "contexts=$contexts  sqlite floor: $floor writes/s  store apply: $store writes/s  ratio: $(ratio "$store" "$floor")"
+  floors=(); stores=()
+  for _ in $(seq "$runs"); do
+    floors+=("$("$work/sqlite-floor" "$writes" 1000 "$contexts" "$work" | sed -E 's/.*: ([0-9]+) writes\/s/\1/')")
+    stores+=("$("$bin" bench store --writes "$writes" --contexts "$contexts" --batch 1000 --dir "$work" --json \
+          | python3 -c 'import json,sys; print(json.load(sys.stdin)["writes_per_second"])')")
+  done
+  floor=$(median "${floors[@]}"); store=$(median "${stores[@]}")
+  echo "contexts=$contexts  sqlite floor: $floor writes/s (runs: ${floors[*]})  store apply: $store writes/s (runs: ${stores[*]})  ratio: $(ratio "$store" "$floor")"
 done
 pipeline=$("$bin" bench pipeline --commands "$writes" --partitions 8 --dir "$work/pipeline" --json \
            | python3 -c 'import json,sys; print(json.load(sys.stdin)["commands_per_second"])')
