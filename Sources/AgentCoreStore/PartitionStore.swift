@@ -27,6 +27,8 @@ public final class PartitionStore {
     public internal(set) var streamTime: Int64?
     /// Last applied offset per input topic.
     public internal(set) var appliedOffsets: [String: Int64] = [:]
+    /// Test seam: the last batch's renderer, gone once its thread has ended.
+    weak var lastRenderer: ResultRenderer?
     /// Test seam: called before each record is applied; throwing aborts the batch.
     var beforeRecord: ((InputRecord) throws -> Void)?
     /// Sequence number of the next `results` row.

@@ -1,3 +1,4 @@
+import Foundation
 import AgentCoreModel
 import Testing
 
@@ -145,6 +146,11 @@ import Testing
         struct Boom: Error {}
         f.store.beforeRecord = { r in if r == records[150] { throw Boom() } }
         #expect(throws: Boom.self) { try f.store.apply(Array(records[100...])) }
+        // The failed batch (100 records) ran its helper threads; they ended with it.
+        #expect(records.count - 100 >= DecodeAhead.minimumBatch)
+        let deadline = Date().addingTimeInterval(5)
+        while f.store.lastRenderer != nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(f.store.lastRenderer == nil)
         #expect(try f.store.canonicalDump() == dump)
         #expect(try f.store.outbox() == outbox)
         #expect(f.store.appliedOffsets == offsets)

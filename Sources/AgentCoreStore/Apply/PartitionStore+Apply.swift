@@ -24,11 +24,13 @@ extension PartitionStore {
         let decoded = DecodeAhead(records, decoder: decoder, partitionCount: options.partitionCount)
         defer {
             decoded.finish()
+            pending.renderer?.cancel()  // a failed batch: its thread must end too
             pending = PendingResults(firstSeq: Int64.max)
         }
         pending = PendingResults(
             firstSeq: nextSeq,
             renderer: records.count >= DecodeAhead.minimumBatch ? ResultRenderer(capacity: records.count) : nil)
+        lastRenderer = pending.renderer
         do {
             for (i, record) in records.enumerated() {
                 let d = decoded.take(i)

@@ -64,6 +64,11 @@ final class ResultRenderer: @unchecked Sendable {
         return Array(UnsafeBufferPointer(start: rows, count: rendered))
     }
 
+    /// Stops the thread without inserting anything (the batch failed). Until this or
+    /// `finish()` runs, the thread holds the renderer: a renderer dropped without either
+    /// would wait for input forever.
+    func cancel() { close() }
+
     private func close() {
         guard !finished else { return }
         finished = true
