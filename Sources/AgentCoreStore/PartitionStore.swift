@@ -27,6 +27,19 @@ public final class PartitionStore {
     public internal(set) var streamTime: Int64?
     /// Last applied offset per input topic.
     public internal(set) var appliedOffsets: [String: Int64] = [:]
+    /// Set by the first `apply` after opening when the store was last applied with other
+    /// settings (`StoreOptions.applySettings`): the records before and after answer by
+    /// different rules. Workers that share partitions must run the same settings; the
+    /// worker logs this as a warning. The new settings are recorded in the same transaction.
+    var settingsChange: (from: String, to: String)?
+    var settingsChecked = false
+
+    /// The settings change noted by the last `apply` (see `settingsChange`), once.
+    public func takeSettingsChange() -> (from: String, to: String)? {
+        defer { settingsChange = nil }
+        return settingsChange
+    }
+
     /// Test seam: the last batch's renderer, gone once its thread has ended.
     weak var lastRenderer: ResultRenderer?
     /// Test seam: called before each record is applied; throwing aborts the batch.

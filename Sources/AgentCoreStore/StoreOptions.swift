@@ -29,4 +29,20 @@ public struct StoreOptions: Sendable, Equatable {
     public var limits = Limits()
 
     public init() {}
+
+    /// The settings that change what applying a record produces, as canonical JSON. A
+    /// store records the ones it applies with (see `PartitionStore.settingsChange`).
+    public var applySettings: String {
+        let l = limits
+        let fields: [String: JSONValue] = [
+            "history_limit": .int(Int64(historyLimit)), "max_concurrency": .int(Int64(maxConcurrency)),
+            "instance_timeout_ms": .int(instanceTimeoutMillis), "idempotency_retention": .int(Int64(idempotencyRetention)),
+            "partition_count": partitionCount.map { .int(Int64($0)) } ?? .null,
+            "max_record_bytes": .int(Int64(l.maxRecordBytes)), "max_context_bytes": .int(Int64(l.maxContextBytes)),
+            "max_document_bytes": .int(Int64(l.maxDocumentBytes)), "max_identifier_length": .int(Int64(l.maxIdentifierLength)),
+            "max_name_length": .int(Int64(l.maxNameLength)), "max_text_length": .int(Int64(l.maxTextLength)),
+            "max_capabilities": .int(Int64(l.maxCapabilities)),
+        ]
+        return JSONValue.object(fields).canonicalString
+    }
 }

@@ -41,3 +41,31 @@ import Testing
         #expect(try f.store.canonicalDump().contains("\"ctx_old\"\t\"ws1\"\t\"p1\"\t\"i1\"\t\"plan\"\t4\t2\tnull\tnull\t10\t"))
     }
 }
+
+@Suite struct SettingsRecordTests {
+    /// The settings that shape answers are recorded by the first batch; reopening with
+    /// other settings is noted once, and a reader never records its defaults.
+    @Test func aChangeOfApplySettingsIsNotedOnce() throws {
+        var o = StoreOptions()
+        o.historyLimit = 7
+        let f = try StoreFixture(options: o)
+        try f.registerDefinition()
+        #expect(f.store.takeSettingsChange() == nil)
+        let path = f.store.path
+        // A reader with default options (as `agentcore inspect` opens stores) records nothing.
+        let reader = try PartitionStore(path: path, partition: 0)
+        _ = try reader.contexts(workspace: "ws1", project: "p1")
+        reader.close()
+        f.store.close()
+        var changed = o
+        changed.historyLimit = 9
+        f.store = try PartitionStore(path: path, partition: 0, options: changed)
+        _ = try f.spawn("i1")
+        let change = try #require(f.store.takeSettingsChange())
+        #expect(change.from.contains("\"history_limit\":7"))
+        #expect(change.to.contains("\"history_limit\":9"))
+        #expect(f.store.takeSettingsChange() == nil)
+        _ = try f.spawn("i2")
+        #expect(f.store.takeSettingsChange() == nil)
+    }
+}

@@ -43,6 +43,7 @@ extension PartitionStore {
                 appliedOffsets[record.topic] = record.offset
             }
             try writePendingResults()
+            if !settingsChecked { try recordSettings() }
             for (topic, offset) in appliedOffsets where savedOffsets[topic] != offset {
                 try db.run(
                     "INSERT INTO applied_offsets(topic, offset) VALUES(?, ?) ON CONFLICT(topic) DO UPDATE SET offset = excluded.offset",
@@ -62,11 +63,28 @@ extension PartitionStore {
             nextSeq = savedSeq
             // The retention filter may have run mid-batch: rebuild the index from the table.
             commandIndexLoaded = false
+            settingsChecked = false
+            settingsChange = nil
             headCache.removeAll()
             knownProjects = []
             throw error
         }
         return summary
+    }
+
+    /// Records the apply settings in `store_meta` on the first batch after opening and
+    /// notes a change (`settingsChange`). Only `apply` writes it: a reader (the CLI's
+    /// `inspect`) opens stores with default options and must not record them.
+    private func recordSettings() throws {
+        let current = options.applySettings
+        let previous = try db.rows("SELECT value FROM store_meta WHERE key='apply_settings'").first?.first?.text
+        if previous != current {
+            try db.run(
+                "INSERT INTO store_meta(key, value) VALUES('apply_settings', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [.text(current)])
+            if let previous { settingsChange = (from: previous, to: current) }
+        }
+        settingsChecked = true
     }
 
     private func applyOne(_ record: InputRecord, decoded: Decoded, summary: inout ApplySummary) throws {

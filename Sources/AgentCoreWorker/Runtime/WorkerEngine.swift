@@ -188,6 +188,10 @@ final class WorkerEngine: @unchecked Sendable {
                 caughtUp: { [self] stream in self.caughtUp(consumer, partition: p, stream: stream) })
             guard !ready.isEmpty else { continue }
             let summary = try lane.store.apply(ready)
+            if let change = lane.store.takeSettingsChange() {
+                logger.warning(
+                    "partition \(p) was applied with other settings until now: \(change.from); from here on: \(change.to). Workers sharing partitions must run the same settings.")
+            }
             lane.appliedCount += ready.count
             applied.append(lane)
             statusBox.withLock {
