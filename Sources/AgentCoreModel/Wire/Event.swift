@@ -92,46 +92,6 @@ public struct Event: Sendable, Equatable {
         id: String, type: EventType, commandId: String?, workspaceId: String, projectId: String?,
         correlationId: String?, occurredAtMillis: Int64, payload: [(String, JSONValue)]
     ) -> [UInt8] {
-        encode(
-            id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
-            correlationId: correlationId, occurredAtMillis: occurredAtMillis
-        ) { out in writePayload(payload, to: &out) }
-    }
-
-    /// The same, the payload given as its canonical JSON object (see `payloadJSON`).
-    public static func encode(
-        id: String, type: EventType, commandId: String?, workspaceId: String, projectId: String?,
-        correlationId: String?, occurredAtMillis: Int64, payloadJSON: [UInt8]
-    ) -> [UInt8] {
-        encode(
-            id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
-            correlationId: correlationId, occurredAtMillis: occurredAtMillis
-        ) { out in out.append(contentsOf: payloadJSON) }
-    }
-
-    /// The canonical JSON object of payload pairs (keys sorted by UTF-8 bytes).
-    public static func payloadJSON(_ payload: [(String, JSONValue)]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(256)
-        writePayload(payload, to: &out)
-        return out
-    }
-
-    private static func writePayload(_ payload: [(String, JSONValue)], to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "{"))
-        for (i, (k, v)) in payload.sorted(by: { JSONValue.utf8Less($0.0, $1.0) }).enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            JSONValue.writeString(k, to: &out)
-            out.append(UInt8(ascii: ":"))
-            v.write(to: &out)
-        }
-        out.append(UInt8(ascii: "}"))
-    }
-
-    private static func encode(
-        id: String, type: EventType, commandId: String?, workspaceId: String, projectId: String?,
-        correlationId: String?, occurredAtMillis: Int64, writePayload: (inout [UInt8]) -> Void
-    ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512)
         func key(_ k: StaticString, first: Bool = false) {
@@ -152,7 +112,14 @@ public struct Event: Sendable, Equatable {
         key("occurred_at")
         JSONValue.writeString(Timestamp.iso8601(millis: occurredAtMillis), to: &out)
         key("payload")
-        writePayload(&out)
+        out.append(UInt8(ascii: "{"))
+        for (i, (k, v)) in payload.sorted(by: { JSONValue.utf8Less($0.0, $1.0) }).enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue.writeString(k, to: &out)
+            out.append(UInt8(ascii: ":"))
+            v.write(to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
         if let projectId {
             key("project_id")
             JSONValue.writeString(projectId, to: &out)

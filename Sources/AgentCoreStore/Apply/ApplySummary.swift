@@ -70,31 +70,11 @@ struct EventParts: Sendable {
     var projectId: String?
     var correlationId: String?
     var occurredAtMillis: Int64
-    var payload: Payload
-
-    /// As built while applying, or as read back from a `results` row (canonical JSON).
-    enum Payload: Sendable {
-        case pairs([(String, JSONValue)])
-        case json([UInt8])
-    }
-
-    var payloadJSON: [UInt8] {
-        switch payload {
-        case .pairs(let p): return Event.payloadJSON(p)
-        case .json(let bytes): return bytes
-        }
-    }
+    var payload: [(String, JSONValue)]
 
     func encode() -> [UInt8] {
-        switch payload {
-        case .pairs(let p):
-            return Event.encode(
-                id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
-                correlationId: correlationId, occurredAtMillis: occurredAtMillis, payload: p)
-        case .json(let bytes):
-            return Event.encode(
-                id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
-                correlationId: correlationId, occurredAtMillis: occurredAtMillis, payloadJSON: bytes)
-        }
+        Event.encode(
+            id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
+            correlationId: correlationId, occurredAtMillis: occurredAtMillis, payload: payload)
     }
 }

@@ -1,6 +1,27 @@
 import AgentCoreModel
 
+private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
 extension PartitionStore {
+    static func decodeHex(_ field: ArraySlice<UInt8>, command: String) throws -> [UInt8]? {
+        if field.elementsEqual([UInt8(ascii: "-")]) { return nil }
+        func nibble(_ c: UInt8) throws -> UInt8 {
+            switch c {
+            case 0x30...0x39: return c - 0x30
+            case 0x61...0x66: return c - 0x61 + 10
+            default: throw StoreError("corrupt_store", "results row for \(command) has a bad key")
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(field.count / 2)
+        var i = field.startIndex
+        while i + 1 < field.endIndex {
+            out.append(try nibble(field[i]) << 4 | nibble(field[i + 1]))
+            i += 2
+        }
+        return out
+    }
+
     /// The outputs recorded for an earlier command with the same workspace and id, if it
     /// is within the retention.
     func processedResult(hkey: Int64, envelope: CommandEnvelope) throws -> [Outgoing]? {
@@ -15,6 +36,42 @@ extension PartitionStore {
         defer { s.reset() }
         guard try s.step(), s.text(0) == envelope.workspaceId, s.text(1) == envelope.id else { return nil }
         return try Self.decodeResult(s.bytes(2), command: envelope.id)
+    }
+
+    /// A result is one line per output, fields separated by tabs: topic, event id, key in
+    /// hex (`-` for none), value. Canonical JSON escapes tabs and newlines and event ids are
+    /// built from topic names and numbers, so the separators cannot occur inside a field.
+    static func encodeResult(_ outputs: [Outgoing]) -> [UInt8] {
+        var out: [UInt8] = []
+        for o in outputs {
+            out.append(contentsOf: o.topic.rawValue.utf8)
+            out.append(0x09)
+            out.append(contentsOf: o.eventId.utf8)
+            out.append(0x09)
+            if let key = o.key {
+                for b in key {
+                    out.append(hexDigits[Int(b >> 4)])
+                    out.append(hexDigits[Int(b & 0xF)])
+                }
+            } else {
+                out.append(UInt8(ascii: "-"))
+            }
+            out.append(0x09)
+            out.append(contentsOf: o.value)
+            out.append(0x0A)
+        }
+        return out
+    }
+
+    static func decodeResult(_ bytes: [UInt8], command: String) throws -> [Outgoing] {
+        try bytes.split(separator: 0x0A).map { line in
+            let f = line.split(separator: 0x09, maxSplits: 3, omittingEmptySubsequences: false)
+            guard f.count == 4, let topic = OutputTopic(rawValue: String(decoding: f[0], as: UTF8.self)) else {
+                throw StoreError("corrupt_store", "processed_commands row for \(command) is malformed")
+            }
+            return Outgoing(topic: topic, key: try decodeHex(f[2], command: command), value: Array(f[3]),
+                            eventId: String(decoding: f[1], as: UTF8.self))
+        }
     }
 
     /// Queues the record's results row (its outbox entry and, for a command, its memory);

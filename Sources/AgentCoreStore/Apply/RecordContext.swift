@@ -40,7 +40,7 @@ struct RecordContext {
         nextIndex += 1
         let parts = EventParts(
             id: id, type: type, commandId: commandId, workspaceId: workspace, projectId: project,
-            correlationId: commandId == nil ? nil : envelope?.correlationId, occurredAtMillis: time, payload: .pairs(pairs))
+            correlationId: commandId == nil ? nil : envelope?.correlationId, occurredAtMillis: time, payload: pairs)
         outputs.append(Outgoing(topic: type.topic, key: Array(workspace.utf8), body: .event(parts), eventId: id))
     }
 }
