@@ -125,4 +125,24 @@ import Testing
             #expect(e.bytes == e.json.canonicalBytes)
         }
     }
+
+    /// Pairs given in key order take the path that skips sorting; any other order is sorted.
+    @Test func payloadPairsInAnyOrderGiveTheSameBytes() {
+        let sorted: [(String, JSONValue)] = [("a", 1), ("b", "x"), ("ba", .null), ("c", [1, 2])]
+        func encode(_ p: [(String, JSONValue)]) -> [UInt8] {
+            Event.encode(
+                id: "t/0/1/0", type: .instanceHeartbeat, commandId: "c", workspaceId: "w", projectId: "p", correlationId: nil,
+                occurredAtMillis: 0, payload: p)
+        }
+        let expected = Event(
+            id: "t/0/1/0", type: .instanceHeartbeat, commandId: "c", workspaceId: "w", projectId: "p", correlationId: nil,
+            occurredAtMillis: 0, payload: Dictionary(uniqueKeysWithValues: sorted)
+        ).json.canonicalBytes
+        #expect(encode(sorted) == expected)
+        #expect(encode(sorted.reversed()) == expected)
+        #expect(encode([sorted[1], sorted[0], sorted[3], sorted[2]]) == expected)
+        #expect(encode([]) == Event(
+            id: "t/0/1/0", type: .instanceHeartbeat, commandId: "c", workspaceId: "w", projectId: "p", correlationId: nil,
+            occurredAtMillis: 0, payload: [:]).json.canonicalBytes)
+    }
 }

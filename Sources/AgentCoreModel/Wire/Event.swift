@@ -113,7 +113,9 @@ public struct Event: Sendable, Equatable {
         JSONValue.writeString(Timestamp.iso8601(millis: occurredAtMillis), to: &out)
         key("payload")
         out.append(UInt8(ascii: "{"))
-        for (i, (k, v)) in payload.sorted(by: { JSONValue.utf8Less($0.0, $1.0) }).enumerated() {
+        // Hot call sites list their pairs in key order already: check before sorting.
+        let inOrder = payload.indices.dropFirst().allSatisfy { JSONValue.utf8Less(payload[$0 - 1].0, payload[$0].0) }
+        for (i, (k, v)) in (inOrder ? payload : payload.sorted(by: { JSONValue.utf8Less($0.0, $1.0) })).enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             JSONValue.writeString(k, to: &out)
             out.append(UInt8(ascii: ":"))

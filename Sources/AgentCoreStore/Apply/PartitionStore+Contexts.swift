@@ -168,16 +168,16 @@ extension PartitionStore {
             ContextHead(cid: head.cid, id: head.id, current: version, oldest: newOldest))
         ctx.emit(
             .contextVersionCreated,
-            [
-                "context_id": .string(head.id), "instance_id": .string(instanceId), "name": .string(name),
-                "version": .int(version), "parent_version": head.current > 0 ? .int(head.current) : .null,
-                "description": description.map(JSONValue.string) ?? .null, "created_by": .string(ctx.actor),
-                "byte_size": .int(Int64(size)), "mode": .string(mode),
+            [  // in key order (see `Event.encode`)
+                "byte_size": .int(Int64(size)), "context_id": .string(head.id), "created_by": .string(ctx.actor),
+                "description": description.map(JSONValue.string) ?? .null, "instance_id": .string(instanceId),
+                "mode": .string(mode), "name": .string(name),
+                "parent_version": head.current > 0 ? .int(head.current) : .null, "version": .int(version),
             ])
         if pruneTo >= oldest {
             ctx.emit(
                 .contextVersionsPruned,
-                [
+                [  // in key order (see `Event.encode`)
                     "context_id": .string(head.id), "instance_id": .string(instanceId), "name": .string(name),
                     "pruned_from": .int(oldest), "pruned_to": .int(pruneTo), "retained_from": .int(newOldest),
                 ])
