@@ -169,7 +169,9 @@ extension PartitionStore {
             return
         }
         // A savepoint per command: a refusal midway leaves no partial change behind.
-        let atomic = needsSavepoint(envelope: envelope, command: command)
+        let projectKey = envelope.projectId.map { Self.projectKey(envelope.workspaceId, $0) }
+        let projectKnown = projectKey.map(knownProjects.contains) ?? false
+        let atomic = needsSavepoint(command, projectKnown: projectKnown)
         if atomic { try db.run("SAVEPOINT command") }
         do {
             let cmd = try command.get()
@@ -177,8 +179,8 @@ extension PartitionStore {
                 throw CommandRejection(
                     .wrongTopic, "\(type.rawValue) belongs on the \(type.stream.rawValue) topic", field: "type")
             }
-            if let project = envelope.projectId {
-                try ensureProject(workspace: envelope.workspaceId, project: project, time: ctx.time)
+            if let project = envelope.projectId, let projectKey, !projectKnown {
+                try createProject(workspace: envelope.workspaceId, project: project, key: projectKey, time: ctx.time)
             }
             try execute(cmd, ctx: &ctx)
             if atomic { try db.run("RELEASE command") }
@@ -208,9 +210,9 @@ extension PartitionStore {
     /// not (a savepoint costs about a fifth of the write): it checks everything before its
     /// first write, and its only write that can fail as a refusal (creating the context
     /// row, a derived-id collision) is its first, which SQLite undoes by itself.
-    func needsSavepoint(envelope: CommandEnvelope, command: Result<Command, CommandRejection>) -> Bool {
-        guard case .success(.contextWrite) = command, let project = envelope.projectId else { return true }
-        return !knownProjects.contains(Self.projectKey(envelope.workspaceId, project))
+    func needsSavepoint(_ command: Result<Command, CommandRejection>, projectKnown: Bool) -> Bool {
+        guard case .success(.contextWrite) = command else { return true }
+        return !projectKnown
     }
 
     /// Refusals, and constraint violations (a derived id colliding with another's): both are
@@ -250,9 +252,8 @@ extension PartitionStore {
     /// Workspaces and projects come into being with the first command that names them.
     static func projectKey(_ workspace: String, _ project: String) -> String { workspace + "\u{0}" + project }
 
-    func ensureProject(workspace: String, project: String, time now: Int64) throws {
-        let key = Self.projectKey(workspace, project)
-        if knownProjects.contains(key) { return }
+    /// Creates the workspace and project rows if missing; `key` is not in `knownProjects`.
+    func createProject(workspace: String, project: String, key: String, time now: Int64) throws {
         try db.run("INSERT OR IGNORE INTO workspaces(id, created_ms) VALUES(?, ?)", [.text(workspace), .int(now)])
         try db.run(
             "INSERT OR IGNORE INTO projects(workspace_id, id, created_ms) VALUES(?, ?, ?)",

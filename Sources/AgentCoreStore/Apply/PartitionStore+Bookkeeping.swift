@@ -31,7 +31,7 @@ extension PartitionStore {
             guard row.workspace == envelope.workspaceId, row.commandId == envelope.id else { return nil }
             return row.outputs
         }
-        let s = try db.statement(literal: "SELECT workspace_id, command_id, outputs FROM results WHERE seq=?")
+        let s = try db.statement("SELECT workspace_id, command_id, outputs FROM results WHERE seq=?")
         try s.bind(.int(seq), at: 1)
         defer { s.reset() }
         guard try s.step(), s.text(0) == envelope.workspaceId, s.text(1) == envelope.id else { return nil }
@@ -99,7 +99,7 @@ extension PartitionStore {
     /// Inserts the results rows queued by `writeResult` in this batch, in order.
     func writePendingResults() throws {
         let blobs = pending.renderer?.finish() ?? pending.rows.map { Self.encodeResult($0.outputs) }
-        let s = try db.statement(literal: "INSERT INTO results(seq, hkey, workspace_id, command_id, outputs) VALUES(?,?,?,?,?)")
+        let s = try db.statement("INSERT INTO results(seq, hkey, workspace_id, command_id, outputs) VALUES(?,?,?,?,?)")
         for (i, row) in pending.rows.enumerated() {
             defer { s.reset() }
             try s.bind(.int(pending.firstSeq + Int64(i)), at: 1)

@@ -54,7 +54,7 @@ extension PartitionStore {
     }
 
     private func loadContextHead(instanceId: String, name: String, ctx: RecordContext) throws -> ContextHead? {
-        let s = try db.statement(literal: 
+        let s = try db.statement(
             "SELECT c.cid, c.id, h.current_version, h.oldest_version FROM agent_contexts c JOIN agent_context_heads h ON h.cid = c.cid WHERE c.workspace_id=? AND c.project_id=? AND c.instance_id=? AND c.name=?"
         )
         try s.bind(.text(ctx.workspace), at: 1)
@@ -71,7 +71,7 @@ extension PartitionStore {
     }
 
     func versionData(cid: Int64, version: Int64) throws -> [UInt8]? {
-        let s = try db.statement(literal: "SELECT data FROM agent_context_versions WHERE cid=? AND version=?")
+        let s = try db.statement("SELECT data FROM agent_context_versions WHERE cid=? AND version=?")
         try s.bind(.int(cid), at: 1)
         try s.bind(.int(version), at: 2)
         defer { s.reset() }
@@ -128,7 +128,7 @@ extension PartitionStore {
     ) throws {
         let version = head.current + 1
         let size = text.count
-        let ins = try db.statement(literal: 
+        let ins = try db.statement(
             "INSERT INTO agent_context_versions(cid, version, data, change_description, created_by, byte_size, mode, created_ms) VALUES(?,?,?,?,?,?,?,?)"
         )
         try ins.bind(.int(head.cid), at: 1)
@@ -151,7 +151,7 @@ extension PartitionStore {
                 [.int(head.cid), .int(pruneTo), .int(sweptThrough)])
         }
         let upd = try db.statement(
-            literal: "UPDATE agent_context_heads SET current_version=?, oldest_version=?, updated_ms=? WHERE cid=?")
+            "UPDATE agent_context_heads SET current_version=?, oldest_version=?, updated_ms=? WHERE cid=?")
         let newOldest = max(oldest, pruneTo + 1)
         try upd.bind(.int(version), at: 1)
         try upd.bind(.int(newOldest), at: 2)

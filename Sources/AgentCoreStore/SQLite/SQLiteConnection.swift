@@ -5,9 +5,6 @@ import CSQLite
 final class SQLiteConnection {
     private(set) var handle: OpaquePointer?
     private var cache: [String: Statement] = [:]
-    /// The same statements by the address of their literal: hashing a pointer instead of
-    /// the SQL text, for the statements run once per record.
-    private var literalCache: [UnsafeRawPointer: Statement] = [:]
     let path: String
 
     init(path: String) throws(SQLiteError) {
@@ -29,7 +26,6 @@ final class SQLiteConnection {
     func close() {
         for s in cache.values { s.finalize() }
         cache.removeAll()
-        literalCache.removeAll()
         if let h = handle { sqlite3_close_v2(h) }
         handle = nil
     }
@@ -54,18 +50,6 @@ final class SQLiteConnection {
         guard rc == SQLITE_OK, let stmt else { throw error(rc, sql: sql) }
         let s = Statement(stmt: stmt, connection: self, sql: sql)
         cache[sql] = s
-        return s
-    }
-
-    /// `statement(_:)` for a literal, looked up by its address.
-    func statement(literal sql: StaticString) throws(SQLiteError) -> Statement {
-        let key = UnsafeRawPointer(sql.utf8Start)
-        if let s = literalCache[key] {
-            s.reset()
-            return s
-        }
-        let s = try statement(sql.description)
-        literalCache[key] = s
         return s
     }
 
