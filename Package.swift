@@ -26,11 +26,14 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(
+            name: "CLZ4", pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]),
         .target(name: "CAgentCoreShims"),
         .target(name: "AgentCoreModel", swiftSettings: strict),
         .target(
             name: "AgentCoreStore",
-            dependencies: ["AgentCoreModel", "CSQLite"],
+            dependencies: ["AgentCoreModel", "CSQLite", "CLZ4"],
             swiftSettings: strict),
         .target(
             name: "AgentCoreKafka",

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs the system packages agentcore builds against (librdkafka, SQLite) and the Python
+# Installs the system packages agentcore builds against (librdkafka, SQLite, LZ4) and the Python
 # modules its contract checks use. Idempotent; uses sudo when not root.
 set -euo pipefail
 need=()
-for pkg in librdkafka-dev libsqlite3-dev pkg-config; do
+for pkg in librdkafka-dev libsqlite3-dev liblz4-dev pkg-config; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ! command -v python3 >/dev/null 2>&1; then need+=(python3 python3-pip); fi

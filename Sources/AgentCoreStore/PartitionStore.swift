@@ -55,6 +55,8 @@ public final class PartitionStore {
     var sweptThrough: Int64 = 0
     /// Results rows of the batch being applied, inserted at its end.
     var pending = PendingResults(firstSeq: Int64.max)
+    /// Compresses results rows written in line, and lends itself to the batch's renderer.
+    let compressor = ResultCompressor()
     /// Context heads by workspace/project/instance/name (see `contextHead`).
     var headCache: [String: ContextHead] = [:]
 

@@ -34,6 +34,9 @@ struct Prepared: Sendable {
 /// thread reaches a record the helper has not started (the helper lost its core to the
 /// kernel's writeback, say), it decodes that record itself instead of waiting.
 ///
+/// Once it has been through the batch, the same thread renders the batch's results rows
+/// (`ResultRenderer.run`), so the batch has one helper thread beside the applying one.
+///
 /// Small batches are decoded in line (handing them to another thread costs more).
 final class DecodeAhead: @unchecked Sendable {
     static let minimumBatch = 32
@@ -56,7 +59,9 @@ final class DecodeAhead: @unchecked Sendable {
     private var next = 0
     private var finished = false
 
-    init(_ records: [InputRecord], decoder: CommandDecoder, partitionCount: Int32?) {
+    /// `renderer`, if any, is run on the helper thread after decoding; a batch of fewer than
+    /// `minimumBatch` records has no helper thread, and so must have no renderer.
+    init(_ records: [InputRecord], decoder: CommandDecoder, partitionCount: Int32?, thenRender renderer: ResultRenderer? = nil) {
         self.records = records
         self.decoder = decoder
         self.partitionCount = partitionCount
@@ -65,6 +70,7 @@ final class DecodeAhead: @unchecked Sendable {
         states = .allocate(capacity: n)
         for i in 0..<n { (states + i).initialize(to: Atomic(Self.unclaimed)) }
         background = records.count >= Self.minimumBatch
+        precondition(renderer == nil || background, "DecodeAhead: a renderer needs the helper thread")
         if background {
             // A thread of its own, not a dispatch queue: it must run even when every pool
             // thread is busy (Swift Testing fills the pool, for one).
@@ -80,6 +86,7 @@ final class DecodeAhead: @unchecked Sendable {
                         to: PartitionStore.decode(records[i], decoder: decoder, partitionCount: partitionCount))
                     states[i].store(Self.ready, ordering: .releasing)
                 }
+                renderer?.run()
                 done.signal()
             }
             thread.name = "agentcore-decode"
@@ -106,7 +113,11 @@ final class DecodeAhead: @unchecked Sendable {
         return PartitionStore.decode(records[i], decoder: decoder, partitionCount: partitionCount)
     }
 
-    /// Stops the helper, waits for it and frees what it decoded but nobody took.
+    /// Tells the helper to stop decoding (it then runs its renderer, if any). Does not wait.
+    func stopDecoding() { stop.store(true, ordering: .relaxed) }
+
+    /// Stops the helper, waits for it and frees what it decoded but nobody took. With a
+    /// renderer, call its `finish()` or `cancel()` first (the helper runs it until then).
     func finish() {
         guard !finished else { return }
         finished = true

@@ -21,15 +21,18 @@ extension PartitionStore {
         let savedOffsets = appliedOffsets
         let savedStreamTime = streamTime
         let savedSeq = nextSeq
-        let decoded = DecodeAhead(records, decoder: decoder, partitionCount: options.partitionCount)
+        let renderer =
+            records.count >= DecodeAhead.minimumBatch ? ResultRenderer(capacity: records.count, compressor: compressor) : nil
+        let decoded = DecodeAhead(
+            records, decoder: decoder, partitionCount: options.partitionCount, thenRender: renderer)
         defer {
+            // In this order: the helper thread runs the renderer once it stops decoding.
+            decoded.stopDecoding()
+            pending.renderer?.cancel()  // a failed batch: its rendering must end too
             decoded.finish()
-            pending.renderer?.cancel()  // a failed batch: its thread must end too
             pending = PendingResults(firstSeq: Int64.max)
         }
-        pending = PendingResults(
-            firstSeq: nextSeq,
-            renderer: records.count >= DecodeAhead.minimumBatch ? ResultRenderer(capacity: records.count) : nil)
+        pending = PendingResults(firstSeq: nextSeq, renderer: renderer)
         lastRenderer = pending.renderer
         do {
             for (i, record) in records.enumerated() {

@@ -35,10 +35,10 @@ extension PartitionStore {
         try s.bind(.int(seq), at: 1)
         defer { s.reset() }
         guard try s.step(), s.text(0) == envelope.workspaceId, s.text(1) == envelope.id else { return nil }
-        return try Self.decodeResult(s.bytes(2), command: envelope.id)
+        return try Self.decodeResult(ResultDecompressor.plain(s.bytes(2), what: "results row \(seq)"), command: envelope.id)
     }
 
-    /// A result is one line per output, fields separated by tabs: topic, event id, key in
+    /// A result is stored compressed (`ResultCompression`); its plain form is one line per output, fields separated by tabs: topic, event id, key in
     /// hex (`-` for none), value. Canonical JSON escapes tabs and newlines and event ids are
     /// built from topic names and numbers, so the separators cannot occur inside a field.
     static func encodeResult(_ outputs: [Outgoing]) -> [UInt8] {
@@ -98,7 +98,7 @@ extension PartitionStore {
 
     /// Inserts the results rows queued by `writeResult` in this batch, in order.
     func writePendingResults() throws {
-        let blobs = pending.renderer?.finish() ?? pending.rows.map { Self.encodeResult($0.outputs) }
+        let blobs = pending.renderer?.finish() ?? pending.rows.map { compressor.compress(Self.encodeResult($0.outputs)) }
         let s = try db.statement("INSERT INTO results(seq, hkey, workspace_id, command_id, outputs) VALUES(?,?,?,?,?)")
         for (i, row) in pending.rows.enumerated() {
             defer { s.reset() }

@@ -3,8 +3,8 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// Serialises a batch's results rows (their events as canonical JSON, see
-/// `PartitionStore.encodeResult`) on a thread of its own while the applying thread goes on
+/// Serialises and compresses a batch's results rows (their events as canonical JSON, see
+/// `PartitionStore.encodeResult` and `ResultCompression`) on a thread of its own while the applying thread goes on
 /// with the next records: serialising depends only on the outputs, and was about a fifth
 /// of the applying thread's time. The rows come back in submission order, byte for byte
 /// what serialising in line gives.
@@ -22,24 +22,27 @@ final class ResultRenderer: @unchecked Sendable {
     private var finished = false
     /// Written by the renderer before `done` is signalled.
     private var rendered = 0
+    /// Lent by the store for the batch: only this renderer's thread uses it until `done`.
+    private let compressor: ResultCompressor
 
-    /// A renderer for at most `capacity` rows, on a thread of its own (not a dispatch
-    /// queue: it waits for input, and must run even when every pool thread is busy).
-    init(capacity: Int) {
+    /// A renderer for at most `capacity` rows. It starts no thread: the batch's
+    /// `DecodeAhead` thread calls `run()` once it has decoded the batch (one helper thread
+    /// per batch, not two: with two, the applying thread shared its core with one of them).
+    init(capacity: Int, compressor: ResultCompressor) {
         self.capacity = capacity
+        self.compressor = compressor
         inputs = .allocate(capacity: max(1, capacity))
         rows = .allocate(capacity: max(1, capacity))
-        let thread = Thread { [self] in run() }
-        thread.name = "agentcore-render"
-        thread.start()
     }
 
-    private func run() {
+    /// Renders submitted rows until `finish()` or `cancel()`; runs on the helper thread,
+    /// exactly once per renderer (`finish` and `cancel` wait for it to return).
+    func run() {
         var i = 0
         while true {
             let n = submitted.load(ordering: .acquiring)
             while i < n {
-                (rows + i).initialize(to: PartitionStore.encodeResult(inputs[i]))
+                (rows + i).initialize(to: compressor.compress(PartitionStore.encodeResult(inputs[i])))
                 i += 1
             }
             if closed.load(ordering: .acquiring) && i == submitted.load(ordering: .acquiring) { break }
@@ -64,9 +67,8 @@ final class ResultRenderer: @unchecked Sendable {
         return Array(UnsafeBufferPointer(start: rows, count: rendered))
     }
 
-    /// Stops the thread without inserting anything (the batch failed). Until this or
-    /// `finish()` runs, the thread holds the renderer: a renderer dropped without either
-    /// would wait for input forever.
+    /// Stops rendering without inserting anything (the batch failed). Until this or
+    /// `finish()` runs, `run()` waits for input: the helper thread would never end.
     func cancel() { close() }
 
     private func close() {

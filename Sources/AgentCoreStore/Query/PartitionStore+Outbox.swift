@@ -12,7 +12,8 @@ extension PartitionStore {
         var bytes = 0
         while bytes < maxBytes, try s.step() {
             let rowSeq = s.int(0)
-            for o in try Self.decodeResult(s.bytes(1), command: "results row \(rowSeq)") {
+            let what = "results row \(rowSeq)"
+            for o in try Self.decodeResult(ResultDecompressor.plain(s.bytes(1), what: what), command: what) {
                 out.append(OutboxRecord(seq: rowSeq, topic: o.topic, key: o.key, value: o.value, eventId: o.eventId))
                 bytes += o.value.count
             }
