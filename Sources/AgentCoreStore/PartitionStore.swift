@@ -55,8 +55,9 @@ public final class PartitionStore {
     var sweptThrough: Int64 = 0
     /// Results rows of the batch being applied, inserted at its end.
     var pending = PendingResults(firstSeq: Int64.max)
-    /// Compresses results rows written in line, and lends itself to the batch's renderer.
+    /// Compress results rows on the applying thread and on the batch's helper thread.
     let compressor = ResultCompressor()
+    let helperCompressor = ResultCompressor()
     /// Context heads by workspace/project/instance/name (see `contextHead`).
     var headCache: [String: ContextHead] = [:]
 

@@ -22,7 +22,9 @@ extension PartitionStore {
         let savedStreamTime = streamTime
         let savedSeq = nextSeq
         let renderer =
-            records.count >= DecodeAhead.minimumBatch ? ResultRenderer(capacity: records.count, compressor: compressor) : nil
+            records.count >= DecodeAhead.minimumBatch
+            ? ResultRenderer(capacity: records.count, helperCompressor: helperCompressor, applyingCompressor: compressor)
+            : nil
         let decoded = DecodeAhead(
             records, decoder: decoder, partitionCount: options.partitionCount, thenRender: renderer)
         defer {
