@@ -117,19 +117,28 @@ import Testing
         sweepsEarly.versionSweepLag = 8
         let a = try StoreFixture(options: sweepsEarly)
         let b = try StoreFixture(options: o)
+        var noHelpers = o
+        noHelpers.helperThreads = false
+        let c = try StoreFixture(options: noHelpers)
         let recordsA = Self.workload(a, seed: 42, count: 2_000)
         let recordsB = Self.workload(b, seed: 42, count: 2_000)
         #expect(recordsA == recordsB)
+        #expect(Self.workload(c, seed: 42, count: 2_000) == recordsA)
         // Different batchings of the same records: batches of 333 decode and serialise on
         // helper threads (`DecodeAhead`, `ResultRenderer`), batches of 7 in line.
         #expect(7 < DecodeAhead.minimumBatch)
         for chunk in stride(from: 0, to: recordsA.count, by: 7) { try a.store.apply(Array(recordsA[chunk..<min(chunk + 7, recordsA.count)])) }
-        for chunk in stride(from: 0, to: recordsB.count, by: 333) { try b.store.apply(Array(recordsB[chunk..<min(chunk + 333, recordsB.count)])) }
+        for chunk in stride(from: 0, to: recordsB.count, by: 333) {
+            try b.store.apply(Array(recordsB[chunk..<min(chunk + 333, recordsB.count)]))
+            try c.store.apply(Array(recordsB[chunk..<min(chunk + 333, recordsB.count)]))  // the same, without helpers
+        }
         #expect(try a.store.canonicalDump() == b.store.canonicalDump())
+        #expect(try c.store.canonicalDump() == b.store.canonicalDump())
         let outA = try a.store.outbox(limit: 1_000_000)
         let outB = try b.store.outbox(limit: 1_000_000)
         #expect(outA.map(\.eventId) == outB.map(\.eventId))
         #expect(outA.map(\.value) == outB.map(\.value))
+        #expect(try c.store.outbox(limit: 1_000_000) == outB)
         // Re-deliveries were answered with the first answer's events (same ids, same bytes).
         #expect(Set(outA.map(\.eventId)).count < outA.count)
         let types = Set(try outA.filter { $0.topic != .dlq }.map { try Event(bytes: $0.value).type })

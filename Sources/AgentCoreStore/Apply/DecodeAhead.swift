@@ -61,7 +61,10 @@ final class DecodeAhead: @unchecked Sendable {
 
     /// `renderer`, if any, is run on the helper thread after decoding; a batch of fewer than
     /// `minimumBatch` records has no helper thread, and so must have no renderer.
-    init(_ records: [InputRecord], decoder: CommandDecoder, partitionCount: Int32?, thenRender renderer: ResultRenderer? = nil) {
+    init(
+        _ records: [InputRecord], decoder: CommandDecoder, partitionCount: Int32?, helper: Bool = true,
+        thenRender renderer: ResultRenderer? = nil
+    ) {
         self.records = records
         self.decoder = decoder
         self.partitionCount = partitionCount
@@ -69,7 +72,7 @@ final class DecodeAhead: @unchecked Sendable {
         slots = .allocate(capacity: n)
         states = .allocate(capacity: n)
         for i in 0..<n { (states + i).initialize(to: Atomic(Self.unclaimed)) }
-        background = records.count >= Self.minimumBatch
+        background = helper && records.count >= Self.minimumBatch
         precondition(renderer == nil || background, "DecodeAhead: a renderer needs the helper thread")
         if background {
             // A thread of its own, not a dispatch queue: it must run even when every pool

@@ -22,11 +22,12 @@ extension PartitionStore {
         let savedStreamTime = streamTime
         let savedSeq = nextSeq
         let renderer =
-            records.count >= DecodeAhead.minimumBatch
+            options.helperThreads && records.count >= DecodeAhead.minimumBatch
             ? ResultRenderer(capacity: records.count, helperCompressor: helperCompressor, applyingCompressor: compressor)
             : nil
         let decoded = DecodeAhead(
-            records, decoder: decoder, partitionCount: options.partitionCount, thenRender: renderer)
+            records, decoder: decoder, partitionCount: options.partitionCount, helper: options.helperThreads,
+            thenRender: renderer)
         defer {
             // In this order: the helper thread runs the renderer once it stops decoding.
             decoded.stopDecoding()

@@ -33,6 +33,8 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Bytes of data per write.") var bytes = 400
         @Option(help: "History limit (versions kept per context).") var historyLimit = 50
         @Option(help: "Directory for the store file.") var dir = "."
+        @Flag(inversion: .prefixedNo, help: "Apply with a helper thread per batch (StoreOptions.helperThreads).")
+        var helperThreads = true
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
@@ -41,6 +43,7 @@ struct BenchCommand: AsyncParsableCommand {
             var options = StoreOptions()
             options.historyLimit = historyLimit
             options.maxConcurrency = 1_000
+            options.helperThreads = helperThreads
             let store = try PartitionStore(path: path, partition: 0, options: options)
             defer { store.close() }
             let s = Commands(workspace: "bench", project: "p", actor: "bench")
