@@ -23,6 +23,10 @@ struct Prepared: Sendable {
     /// The canonical bytes of a `replace` write's data (the command then carries `.null`
     /// as its data, so that the parse tree is freed where it was built).
     var canonicalData: [UInt8]?
+    /// The envelope's command type, if it names one.
+    var commandType: CommandType?
+    /// `PartitionStore.headKey` of the context a context command names.
+    var headKey: String?
 }
 
 /// Decodes a batch's records on another thread, ahead of the thread applying them.

@@ -94,7 +94,7 @@ extension PartitionStore {
     }
 
     private func applyOne(_ record: InputRecord, decoded: Decoded, summary: inout ApplySummary) throws {
-        var ctx = RecordContext(record: record)
+        var ctx = RecordContext(record)
         let previousStreamTime = streamTime
         if ctx.time > (streamTime ?? Int64.min) { streamTime = ctx.time }
         switch decoded {
@@ -110,6 +110,8 @@ extension PartitionStore {
             ctx.envelope = envelope
             ctx.hkey = prepared.hkey
             ctx.canonicalData = prepared.canonicalData
+            ctx.headKey = prepared.headKey
+            ctx.commandType = prepared.commandType
             try handle(envelope: envelope, command: command, replica: replica, ctx: &ctx, summary: &summary)
         }
         if let now = streamTime, Self.sweepDue(previous: previousStreamTime, now: now) {
@@ -144,6 +146,13 @@ extension PartitionStore {
         var command: Result<Command, CommandRejection>
         do { command = .success(try decoder.decodeCommand(envelope)) } catch { command = .failure(error) }
         var prepared = Prepared(hkey: Int64(bitPattern: FNV1a64.hash([envelope.workspaceId, envelope.id])))
+        prepared.commandType = CommandType(rawValue: envelope.type)
+        switch command {
+        case .success(.contextWrite(let id, let name, _, _, _, _)), .success(.contextRollback(let id, let name, _, _)):
+            prepared.headKey = Self.headKey(
+                workspace: envelope.workspaceId, project: envelope.projectId ?? "", instanceId: id, name: name)
+        default: break
+        }
         if case .success(.contextWrite(let id, let name, let data, let description, .replace, let expected)) = command {
             prepared.canonicalData = data.canonicalBytes
             command = .success(
@@ -181,7 +190,7 @@ extension PartitionStore {
         if atomic { try db.run("SAVEPOINT command") }
         do {
             let cmd = try command.get()
-            if let type = CommandType(rawValue: envelope.type), type.stream != ctx.record.stream {
+            if let type = ctx.commandType, type.stream != ctx.stream {
                 throw CommandRejection(
                     .wrongTopic, "\(type.rawValue) belongs on the \(type.stream.rawValue) topic", field: "type")
             }

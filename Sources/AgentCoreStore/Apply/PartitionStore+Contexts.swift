@@ -33,8 +33,15 @@ extension PartitionStore {
         sweptThrough = upTo
     }
 
+    /// The key of a context in `headCache`.
+    static func headKey(workspace: String, project: String, instanceId: String, name: String) -> String {
+        workspace + "\u{0}" + project + "\u{0}" + instanceId + "\u{0}" + name
+    }
+
+    /// The key of a context of the record's workspace and project (worked out while
+    /// decoding for the context the command names).
     static func headKey(_ ctx: RecordContext, _ instanceId: String, _ name: String) -> String {
-        ctx.workspace + "\u{0}" + ctx.project + "\u{0}" + instanceId + "\u{0}" + name
+        ctx.headKey ?? headKey(workspace: ctx.workspace, project: ctx.project, instanceId: instanceId, name: name)
     }
 
     /// The head of a context, from the cache of heads this store wrote or read (it is the

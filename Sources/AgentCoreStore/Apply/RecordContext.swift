@@ -2,8 +2,18 @@ import AgentCoreModel
 
 /// The state of applying one record: where ids come from and what it produced.
 struct RecordContext {
-    let record: InputRecord
+    let topic: String
+    let partition: Int32
+    let offset: Int64
+    let stream: CommandStream
+    /// The record's timestamp, clamped to years 1…9999 (see `Timestamp.clamped`).
+    let time: Int64
     var envelope: CommandEnvelope?
+    /// The command's type and the head-cache key of the context it names (from `Prepared`).
+    var commandType: CommandType?
+    var headKey: String?
+    /// The key of its events: the workspace id's bytes, made once per record.
+    private var eventKey: [UInt8]?
     /// Idempotency key of the command (workspace + command id), nil for dead letters.
     var hkey: Int64?
     /// Canonical bytes of a `replace` write's data, worked out while decoding.
@@ -16,10 +26,13 @@ struct RecordContext {
     /// savepoint is rolled back.
     var rollbackFailure: RollbackFailure?
 
-    init(record: InputRecord) { self.record = record }
-
-    /// The record's timestamp, clamped to years 1…9999 (see `Timestamp.clamped`).
-    var time: Int64 { Timestamp.clamped(record.timestampMillis) }
+    init(_ record: InputRecord) {
+        topic = record.topic
+        partition = record.partition
+        offset = record.offset
+        stream = record.stream
+        time = Timestamp.clamped(record.timestampMillis)
+    }
     var actor: String { envelope?.actor ?? "" }
     var workspace: String { envelope?.workspaceId ?? "" }
     var project: String { envelope?.projectId ?? "" }
@@ -36,12 +49,19 @@ struct RecordContext {
     mutating func emit(
         _ type: EventType, pairs: [(String, JSONValue)], workspace: String, project: String?, commandId: String?
     ) {
-        let id = Event.id(topic: record.topic, partition: record.partition, offset: record.offset, index: nextIndex)
+        let id = Event.id(topic: topic, partition: partition, offset: offset, index: nextIndex)
         nextIndex += 1
         let parts = EventParts(
             id: id, type: type, commandId: commandId, workspaceId: workspace, projectId: project,
             correlationId: commandId == nil ? nil : envelope?.correlationId, occurredAtMillis: time, payload: pairs)
-        outputs.append(Outgoing(topic: type.topic, key: Array(workspace.utf8), body: .event(parts), eventId: id))
+        let key: [UInt8]
+        if let eventKey, workspace == self.workspace {
+            key = eventKey
+        } else {
+            key = Array(workspace.utf8)
+            if workspace == self.workspace { eventKey = key }
+        }
+        outputs.append(Outgoing(topic: type.topic, key: key, body: .event(parts), eventId: id))
     }
 }
 
