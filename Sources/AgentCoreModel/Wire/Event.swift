@@ -92,6 +92,29 @@ public struct Event: Sendable, Equatable {
         id: String, type: EventType, commandId: String?, workspaceId: String, projectId: String?,
         correlationId: String?, occurredAtMillis: Int64, payload: [(String, JSONValue)]
     ) -> [UInt8] {
+        encode(
+            id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
+            correlationId: correlationId, occurredAtMillis: occurredAtMillis
+        ) { out in
+            out.append(UInt8(ascii: "{"))
+            // Hot call sites list their pairs in key order already: check before sorting.
+            let inOrder = payload.indices.dropFirst().allSatisfy { JSONValue.utf8Less(payload[$0 - 1].0, payload[$0].0) }
+            for (i, (k, v)) in (inOrder ? payload : payload.sorted(by: { JSONValue.utf8Less($0.0, $1.0) })).enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                JSONValue.writeString(k, to: &out)
+                out.append(UInt8(ascii: ":"))
+                v.write(to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// The canonical bytes of an event whose payload object `writePayload` writes, in
+    /// canonical form (keys sorted, no spaces; see `PayloadWriter`).
+    public static func encode(
+        id: String, type: EventType, commandId: String?, workspaceId: String, projectId: String?,
+        correlationId: String?, occurredAtMillis: Int64, writePayload: (inout [UInt8]) -> Void
+    ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512)
         func key(_ k: StaticString, first: Bool = false) {
@@ -110,18 +133,11 @@ public struct Event: Sendable, Equatable {
         key("id")
         JSONValue.writeString(id, to: &out)
         key("occurred_at")
-        JSONValue.writeString(Timestamp.iso8601(millis: occurredAtMillis), to: &out)
+        out.append(UInt8(ascii: "\""))
+        Timestamp.writeISO8601(millis: occurredAtMillis, to: &out)
+        out.append(UInt8(ascii: "\""))
         key("payload")
-        out.append(UInt8(ascii: "{"))
-        // Hot call sites list their pairs in key order already: check before sorting.
-        let inOrder = payload.indices.dropFirst().allSatisfy { JSONValue.utf8Less(payload[$0 - 1].0, payload[$0].0) }
-        for (i, (k, v)) in (inOrder ? payload : payload.sorted(by: { JSONValue.utf8Less($0.0, $1.0) })).enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            JSONValue.writeString(k, to: &out)
-            out.append(UInt8(ascii: ":"))
-            v.write(to: &out)
-        }
-        out.append(UInt8(ascii: "}"))
+        writePayload(&out)
         if let projectId {
             key("project_id")
             JSONValue.writeString(projectId, to: &out)
@@ -134,6 +150,36 @@ public struct Event: Sendable, Equatable {
         JSONValue.writeString(workspaceId, to: &out)
         out.append(UInt8(ascii: "}"))
         return out
+    }
+}
+
+/// Writes a canonical JSON object field by field, for payloads whose keys the caller
+/// knows in sorted order (`Event.encode(…writePayload:)`).
+public struct PayloadWriter: ~Copyable {
+    private var first = true
+
+    public init() {}
+
+    private mutating func key(_ k: StaticString, _ out: inout [UInt8]) {
+        out.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+        first = false
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+        out.append(contentsOf: "\":".utf8)
+    }
+
+    public mutating func int(_ k: StaticString, _ v: Int64?, _ out: inout [UInt8]) {
+        key(k, &out)
+        if let v { JSONValue.writeInt(v, to: &out) } else { out.append(contentsOf: "null".utf8) }
+    }
+
+    public mutating func string(_ k: StaticString, _ v: String?, _ out: inout [UInt8]) {
+        key(k, &out)
+        if let v { JSONValue.writeString(v, to: &out) } else { out.append(contentsOf: "null".utf8) }
+    }
+
+    public consuming func end(_ out: inout [UInt8]) {
+        out.append(contentsOf: first ? "{}".utf8 : "}".utf8)
     }
 }
 

@@ -11,6 +11,15 @@ public enum Timestamp {
     }
 
     public static func iso8601(millis rawMillis: Int64) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(24)
+        writeISO8601(millis: rawMillis, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the 24 bytes of `iso8601(millis:)` (ASCII digits and separators only, so
+    /// they need no JSON escaping).
+    public static func writeISO8601(millis rawMillis: Int64, to buffer: inout [UInt8]) {
         let millis = clamped(rawMillis)
         let ms = Int((millis % 1000 + 1000) % 1000)
         let secs = (millis - Int64(ms)) / 1000
@@ -28,7 +37,8 @@ public enum Timestamp {
         let d = doy - (153 * mp + 2) / 5 + 1
         let m = mp < 10 ? mp + 3 : mp - 9
         if m <= 2 { y += 1 }
-        var out = [UInt8](repeating: UInt8(ascii: "0"), count: 24)
+        var out: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes, on the stack
+        withUnsafeMutableBytes(of: &out) { out in
         func put(_ v: Int64, at i: Int, width w: Int) {
             var v = v
             for k in stride(from: i + w - 1, through: i, by: -1) {
@@ -50,6 +60,7 @@ public enum Timestamp {
         out[19] = UInt8(ascii: ".")
         put(Int64(ms), at: 20, width: 3)
         out[23] = UInt8(ascii: "Z")
-        return String(decoding: out, as: UTF8.self)
+        buffer.append(contentsOf: out)
+        }
     }
 }

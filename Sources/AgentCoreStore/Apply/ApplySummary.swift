@@ -70,11 +70,95 @@ struct EventParts: Sendable {
     var projectId: String?
     var correlationId: String?
     var occurredAtMillis: Int64
-    var payload: [(String, JSONValue)]
+    var payload: EventPayload
 
     func encode() -> [UInt8] {
-        Event.encode(
-            id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
-            correlationId: correlationId, occurredAtMillis: occurredAtMillis, payload: payload)
+        switch payload {
+        case .pairs(let pairs):
+            return Event.encode(
+                id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
+                correlationId: correlationId, occurredAtMillis: occurredAtMillis, payload: pairs)
+        default:
+            return Event.encode(
+                id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
+                correlationId: correlationId, occurredAtMillis: occurredAtMillis, writePayload: payload.write)
+        }
+    }
+}
+
+/// An event's payload: any pairs, or the fields of the two events every `context.write`
+/// emits, kept as plain values (no arrays or JSON values built on the applying thread) and
+/// written straight to canonical JSON when the row is rendered.
+enum EventPayload: Sendable {
+    case pairs([(String, JSONValue)])
+    case versionCreated(VersionCreated)
+    case versionsPruned(VersionsPruned)
+
+    struct VersionCreated: Sendable {
+        var byteSize: Int64
+        var contextId: String
+        var createdBy: String
+        var description: String?
+        var instanceId: String
+        var mode: String
+        var name: String
+        var parentVersion: Int64?
+        var version: Int64
+    }
+
+    struct VersionsPruned: Sendable {
+        var contextId: String
+        var instanceId: String
+        var name: String
+        var prunedFrom: Int64
+        var prunedTo: Int64
+        var retainedFrom: Int64
+    }
+
+    /// The payload as pairs (what `Event.encode(…payload:)` takes).
+    var pairs: [(String, JSONValue)] {
+        switch self {
+        case .pairs(let p): return p
+        case .versionCreated(let v):
+            return [
+                ("byte_size", .int(v.byteSize)), ("context_id", .string(v.contextId)), ("created_by", .string(v.createdBy)),
+                ("description", v.description.map(JSONValue.string) ?? .null), ("instance_id", .string(v.instanceId)),
+                ("mode", .string(v.mode)), ("name", .string(v.name)),
+                ("parent_version", v.parentVersion.map(JSONValue.int) ?? .null), ("version", .int(v.version)),
+            ]
+        case .versionsPruned(let p):
+            return [
+                ("context_id", .string(p.contextId)), ("instance_id", .string(p.instanceId)), ("name", .string(p.name)),
+                ("pruned_from", .int(p.prunedFrom)), ("pruned_to", .int(p.prunedTo)), ("retained_from", .int(p.retainedFrom)),
+            ]
+        }
+    }
+
+    /// Writes the payload object, keys in sorted order.
+    func write(to out: inout [UInt8]) {
+        var w = PayloadWriter()
+        switch self {
+        case .pairs:
+            out.append(contentsOf: JSONValue.object(Dictionary(pairs, uniquingKeysWith: { a, _ in a })).canonicalBytes)
+            return
+        case .versionCreated(let v):
+            w.int("byte_size", v.byteSize, &out)
+            w.string("context_id", v.contextId, &out)
+            w.string("created_by", v.createdBy, &out)
+            w.string("description", v.description, &out)
+            w.string("instance_id", v.instanceId, &out)
+            w.string("mode", v.mode, &out)
+            w.string("name", v.name, &out)
+            w.int("parent_version", v.parentVersion, &out)
+            w.int("version", v.version, &out)
+        case .versionsPruned(let p):
+            w.string("context_id", p.contextId, &out)
+            w.string("instance_id", p.instanceId, &out)
+            w.string("name", p.name, &out)
+            w.int("pruned_from", p.prunedFrom, &out)
+            w.int("pruned_to", p.prunedTo, &out)
+            w.int("retained_from", p.retainedFrom, &out)
+        }
+        w.end(&out)
     }
 }

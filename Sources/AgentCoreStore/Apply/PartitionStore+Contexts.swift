@@ -175,19 +175,18 @@ extension PartitionStore {
             ContextHead(cid: head.cid, id: head.id, current: version, oldest: newOldest))
         ctx.emit(
             .contextVersionCreated,
-            [  // in key order (see `Event.encode`)
-                "byte_size": .int(Int64(size)), "context_id": .string(head.id), "created_by": .string(ctx.actor),
-                "description": description.map(JSONValue.string) ?? .null, "instance_id": .string(instanceId),
-                "mode": .string(mode), "name": .string(name),
-                "parent_version": head.current > 0 ? .int(head.current) : .null, "version": .int(version),
-            ])
+            payload: .versionCreated(
+                .init(
+                    byteSize: Int64(size), contextId: head.id, createdBy: ctx.actor, description: description,
+                    instanceId: instanceId, mode: mode, name: name, parentVersion: head.current > 0 ? head.current : nil,
+                    version: version)))
         if pruneTo >= oldest {
             ctx.emit(
                 .contextVersionsPruned,
-                [  // in key order (see `Event.encode`)
-                    "context_id": .string(head.id), "instance_id": .string(instanceId), "name": .string(name),
-                    "pruned_from": .int(oldest), "pruned_to": .int(pruneTo), "retained_from": .int(newOldest),
-                ])
+                payload: .versionsPruned(
+                    .init(
+                        contextId: head.id, instanceId: instanceId, name: name, prunedFrom: oldest, prunedTo: pruneTo,
+                        retainedFrom: newOldest)))
             oldest = newOldest
         }
     }

@@ -43,17 +43,27 @@ struct RecordContext {
     }
 
     mutating func emit(_ type: EventType, pairs: [(String, JSONValue)]) {
-        emit(type, pairs: pairs, workspace: workspace, project: envelope?.projectId, commandId: envelope?.id)
+        emit(type, payload: .pairs(pairs), workspace: workspace, project: envelope?.projectId, commandId: envelope?.id)
+    }
+
+    mutating func emit(_ type: EventType, payload: EventPayload) {
+        emit(type, payload: payload, workspace: workspace, project: envelope?.projectId, commandId: envelope?.id)
     }
 
     mutating func emit(
         _ type: EventType, pairs: [(String, JSONValue)], workspace: String, project: String?, commandId: String?
     ) {
+        emit(type, payload: .pairs(pairs), workspace: workspace, project: project, commandId: commandId)
+    }
+
+    mutating func emit(
+        _ type: EventType, payload: EventPayload, workspace: String, project: String?, commandId: String?
+    ) {
         let id = Event.id(topic: topic, partition: partition, offset: offset, index: nextIndex)
         nextIndex += 1
         let parts = EventParts(
             id: id, type: type, commandId: commandId, workspaceId: workspace, projectId: project,
-            correlationId: commandId == nil ? nil : envelope?.correlationId, occurredAtMillis: time, payload: pairs)
+            correlationId: commandId == nil ? nil : envelope?.correlationId, occurredAtMillis: time, payload: payload)
         let key: [UInt8]
         if let eventKey, workspace == self.workspace {
             key = eventKey
