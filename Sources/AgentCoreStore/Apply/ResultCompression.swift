@@ -4,7 +4,7 @@ import CLZ4
 /// skeletons, so the envelope keys, schema names and payload keys that every event repeats
 /// cost almost nothing. A two-event `context.write` row shrinks from about 840 to about 200
 /// bytes (most of what each write added to the WAL beyond its version row) for under a
-/// microsecond on the render thread. zstd with the same dictionary packs a little tighter
+/// microsecond on the batch's helper thread. zstd with the same dictionary packs a little tighter
 /// but costs four times the CPU, which the two cores this runs on do not have to spare.
 ///
 /// Row format, told apart by the first byte: a plain row (format 0, written before
