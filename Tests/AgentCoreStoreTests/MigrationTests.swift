@@ -69,3 +69,21 @@ import Testing
         #expect(f.store.takeSettingsChange() == nil)
     }
 }
+
+@Suite struct SchemaVersionTests {
+    /// The current steps record the results format, and a store from a newer agentcore
+    /// (a higher schema step) is refused with a clear error instead of being misread.
+    @Test func newerStoreIsRefusedAndFormatIsRecorded() throws {
+        let f = try StoreFixture()
+        #expect(try f.store.db.rows("SELECT value FROM store_meta WHERE key='results_format'").first?.first?.text == "lz4-dictionary-v1")
+        try f.store.db.execute("PRAGMA user_version = \(Migrations.steps.count + 1)")
+        let path = f.store.path
+        f.store.close()
+        #expect {
+            _ = try PartitionStore(path: path, partition: 0)
+        } throws: { error in
+            (error as? SQLiteError)?.message.contains("is newer than this agentcore") == true
+        }
+        f.store = try PartitionStore(path: path + "-fresh", partition: 0)  // the fixture's deinit closes this one
+    }
+}

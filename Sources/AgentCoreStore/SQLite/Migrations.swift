@@ -58,6 +58,13 @@ enum Migrations {
                    h.oldest_version, c.rollback_pointer, c.rollback_state, c.created_ms, h.updated_ms
             FROM agent_contexts c JOIN agent_context_heads h ON h.cid = c.cid;
         """,
+        // From here on `results.outputs` may be compressed (`ResultCompression`). No table
+        // changes: the step exists so that an older agentcore, which cannot read those rows,
+        // refuses the store ("schema newer than this agentcore") instead of misreading it.
+        """
+        INSERT INTO store_meta(key, value) VALUES('results_format', 'lz4-dictionary-v1')
+            ON CONFLICT(key) DO UPDATE SET value = excluded.value;
+        """,
     ]
 
     static func migrate(_ db: SQLiteConnection) throws(SQLiteError) -> Void {
