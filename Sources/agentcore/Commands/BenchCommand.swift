@@ -83,20 +83,25 @@ struct BenchCommand: AsyncParsableCommand {
             if !current.isEmpty { timed.append(current) }
             let t0 = DispatchTime.now().uptimeNanoseconds
             let cpu0 = threadCPUSeconds()
+            let process0 = processCPUSeconds()
             for b in timed {
                 try store.apply(b)
                 try store.acknowledgeOutbox(through: Int64.max)
             }
-            // The applying thread's own CPU time: the rest of the wall time it waited (for
-            // its helper thread, or for a core).
+            // CPU time of the applying thread (the rest of the wall time it waited for its
+            // helper or for a core) and of the whole process: work per write, which a busy
+            // neighbour on the host disturbs less than it disturbs the rate.
             let busy = threadCPUSeconds() - cpu0
+            let processCPU = processCPUSeconds() - process0
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             let rate = Double(writes) / seconds
             let busyShare = String(format: "%.2f", busy / seconds)
+            let applyMicros = String(format: "%.2f", busy * 1e6 / Double(writes))
+            let processMicros = String(format: "%.2f", processCPU * 1e6 / Double(writes))
             if json {
-                print(#"{"bench":"store","writes":\#(writes),"contexts":\#(contexts),"batch":\#(batch),"bytes":\#(bytes),"history_limit":\#(historyLimit),"writes_per_second":\#(Int(rate)),"apply_thread_busy":\#(busyShare)}"#)
+                print(#"{"bench":"store","writes":\#(writes),"contexts":\#(contexts),"batch":\#(batch),"bytes":\#(bytes),"history_limit":\#(historyLimit),"writes_per_second":\#(Int(rate)),"apply_thread_busy":\#(busyShare),"apply_thread_cpu_us_per_write":\#(applyMicros),"process_cpu_us_per_write":\#(processMicros)}"#)
             } else {
-                print("store: \(writes) context.write, batch \(batch), \(contexts) contexts, \(bytes) B data, history \(historyLimit): \(Int(rate)) writes/s (applying thread on CPU \(busyShare) of the time)")
+                print("store: \(writes) context.write, batch \(batch), \(contexts) contexts, \(bytes) B data, history \(historyLimit): \(Int(rate)) writes/s; CPU per write: applying thread \(applyMicros) µs (on CPU \(busyShare) of the time), process \(processMicros) µs")
             }
         }
     }
@@ -241,6 +246,14 @@ extension BenchCommand {
 }
 
 func rd_yield() { usleep(200) }
+
+/// CPU time (user and system) of the whole process, in seconds.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
 
 /// CPU time of the calling thread, in seconds.
 func threadCPUSeconds() -> Double {
