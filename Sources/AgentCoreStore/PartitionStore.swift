@@ -50,6 +50,11 @@ public final class PartitionStore {
     public internal(set) var publishedThrough: Int64 = 0
     /// hkey (workspace + command id) → results seq, for rows within the retention.
     var recentCommands: [Int64: Int64] = [:]
+    /// The entries of `recentCommands` in the order they were made (seq, hkey), from
+    /// `recentOrderStart` on: retention drops them from the front instead of filtering the
+    /// whole index.
+    var recentOrder: [(seq: Int64, hkey: Int64)] = []
+    var recentOrderStart = 0
     var commandIndexLoaded = false
     /// Version rows below this rowid have been swept (see `sweepPrunedVersions`).
     var sweptThrough: Int64 = 0
@@ -103,10 +108,30 @@ public final class PartitionStore {
     /// Rebuilds the command index from the rows within the retention.
     func loadRecentCommands() throws {
         recentCommands = [:]
-        let s = try db.statement("SELECT hkey, seq FROM results WHERE command_id IS NOT NULL AND seq >= ?")
+        recentOrder = []
+        recentOrderStart = 0
+        let s = try db.statement("SELECT hkey, seq FROM results WHERE command_id IS NOT NULL AND seq >= ? ORDER BY seq")
         defer { s.reset() }
         try s.bind(.int(nextSeq - Int64(options.idempotencyRetention)), at: 1)
-        while try s.step() { recentCommands[s.int(0)] = s.int(1) }
+        while try s.step() { rememberCommand(hkey: s.int(0), seq: s.int(1)) }
+    }
+
+    func rememberCommand(hkey: Int64, seq: Int64) {
+        recentCommands[hkey] = seq
+        recentOrder.append((seq, hkey))
+    }
+
+    /// Drops index entries older than `oldest` (those a later command did not replace).
+    func forgetCommands(before oldest: Int64) {
+        while recentOrderStart < recentOrder.count, recentOrder[recentOrderStart].seq < oldest {
+            let (seq, hkey) = recentOrder[recentOrderStart]
+            if recentCommands[hkey] == seq { recentCommands.removeValue(forKey: hkey) }
+            recentOrderStart += 1
+        }
+        if recentOrderStart > recentOrder.count / 2 {
+            recentOrder.removeFirst(recentOrderStart)
+            recentOrderStart = 0
+        }
     }
 
     /// Closes the SQLite connection. The store is unusable afterwards.

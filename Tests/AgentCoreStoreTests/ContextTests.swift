@@ -178,4 +178,38 @@ import Testing
         let other = try f.send("context.write", ["instance_id": "i1", "name": "c", "data": 1], workspace: "ws2", id: "dup")
         #expect(other.types == ["context.created", "context.version_created"])
     }
+
+    /// Command ids are remembered for `idempotencyRetention` records: within it a repeat is
+    /// answered again, past it the command is applied anew, and a command remembered a
+    /// second time is not forgotten with its first entry, also after the store reopens.
+    @Test func idempotencyRetentionForgetsOnlyExpiredEntries() throws {
+        var o = StoreOptions()
+        o.idempotencyRetention = 20
+        let f = try StoreFixture(options: o)
+        try f.registerDefinition()
+        _ = try f.spawn("i1")
+        func write(_ id: String) throws -> [Event] {
+            try f.send("context.write", ["instance_id": "i1", "name": "c", "data": 1], id: id)
+        }
+        func version() throws -> Int64? {
+            try f.store.context(workspace: "ws1", project: "p1", instanceId: "i1", name: "c")?.currentVersion
+        }
+        let first = try write("x")
+        for i in 0..<10 { _ = try write("a\(i)") }
+        #expect(try write("x") == first)  // within the retention: the first answer again
+        #expect(try version() == 11)
+        for i in 0..<25 { _ = try write("b\(i)") }
+        let second = try write("x")  // past it: applied anew
+        #expect(second != first)
+        #expect(try version() == 37)
+        // The first entry of "x" expires next; the second must stay, in memory and when the
+        // index is rebuilt from the table.
+        for i in 0..<12 { _ = try write("c\(i)") }
+        #expect(try write("x") == second)
+        let path = f.store.path
+        f.store.close()
+        f.store = try PartitionStore(path: path, partition: 0, options: o)
+        #expect(try write("x") == second)
+        #expect(try version() == 49)
+    }
 }

@@ -32,38 +32,48 @@ struct Outgoing: Sendable {
     /// The record key: the workspace id for events, the original key for dead letters.
     var key: [UInt8]?
     var body: Body
-    var eventId: String
 
-    /// The canonical JSON, or the parts of an event to be serialised later (off the
-    /// applying thread, see `ResultRenderer`); both give the same bytes.
+    /// The canonical JSON and its id, or the parts of an event to be serialised later (off
+    /// the applying thread, see `ResultRenderer`); both give the same bytes.
     enum Body: Sendable {
-        case json([UInt8])
+        case json([UInt8], id: String)
         case event(EventParts)
     }
 
     init(topic: OutputTopic, key: [UInt8]?, value: [UInt8], eventId: String) {
-        self.init(topic: topic, key: key, body: .json(value), eventId: eventId)
+        self.init(topic: topic, key: key, body: .json(value, id: eventId))
     }
 
-    init(topic: OutputTopic, key: [UInt8]?, body: Body, eventId: String) {
+    init(topic: OutputTopic, key: [UInt8]?, body: Body) {
         self.topic = topic
         self.key = key
         self.body = body
-        self.eventId = eventId
     }
 
-    /// Canonical JSON of the event or dead letter.
-    var value: [UInt8] {
+    /// The event's id (spelled out on demand for an event not serialised yet).
+    var eventId: String {
         switch body {
-        case .json(let bytes): return bytes
-        case .event(let e): return e.encode()
+        case .json(_, let id): return id
+        case .event(let e): return e.id
+        }
+    }
+
+    /// Canonical JSON of the event or dead letter; `id` is `eventId`, when the caller has it.
+    func value(id: String? = nil) -> [UInt8] {
+        switch body {
+        case .json(let bytes, _): return bytes
+        case .event(let e): return e.encode(id: id ?? e.id)
         }
     }
 }
 
-/// Everything `Event.encode` needs.
+/// Everything `Event.encode` needs. The id is kept as the numbers it is made of and
+/// spelled out when the event is serialised, off the applying thread.
 struct EventParts: Sendable {
-    var id: String
+    var topic: String
+    var partition: Int32
+    var offset: Int64
+    var index: Int
     var type: EventType
     var commandId: String?
     var workspaceId: String
@@ -72,7 +82,9 @@ struct EventParts: Sendable {
     var occurredAtMillis: Int64
     var payload: EventPayload
 
-    func encode() -> [UInt8] {
+    var id: String { Event.id(topic: topic, partition: partition, offset: offset, index: index) }
+
+    func encode(id: String) -> [UInt8] {
         switch payload {
         case .pairs(let pairs):
             return Event.encode(

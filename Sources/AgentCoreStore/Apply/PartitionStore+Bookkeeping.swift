@@ -44,9 +44,10 @@ extension PartitionStore {
     static func encodeResult(_ outputs: [Outgoing]) -> [UInt8] {
         var out: [UInt8] = []
         for o in outputs {
+            let id = o.eventId
             out.append(contentsOf: o.topic.rawValue.utf8)
             out.append(0x09)
-            out.append(contentsOf: o.eventId.utf8)
+            out.append(contentsOf: id.utf8)
             out.append(0x09)
             if let key = o.key {
                 for b in key {
@@ -57,7 +58,7 @@ extension PartitionStore {
                 out.append(UInt8(ascii: "-"))
             }
             out.append(0x09)
-            out.append(contentsOf: o.value)
+            out.append(contentsOf: o.value(id: id))
             out.append(0x0A)
         }
         return out
@@ -85,13 +86,13 @@ extension PartitionStore {
                 commandId: remember ? ctx.envelope!.id : nil, outputs: ctx.outputs))
         pending.renderer?.submit(ctx.outputs)
         nextSeq += 1
-        if remember { recentCommands[ctx.hkey!] = seq }
+        if remember { rememberCommand(hkey: ctx.hkey!, seq: seq) }
         // Every tenth of the retention (counted in records, so replays forget at the same
         // records), drop index entries and published rows older than the retention.
         let retention = Int64(options.idempotencyRetention)
         if seq % max(1, retention / 10) == 0 {
             let oldest = seq - retention
-            recentCommands = recentCommands.filter { $0.value >= oldest }
+            forgetCommands(before: oldest)
             try db.run("DELETE FROM results WHERE seq < ? AND seq <= ?", [.int(oldest), .int(publishedThrough)])
         }
     }

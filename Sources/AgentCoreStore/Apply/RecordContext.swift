@@ -59,11 +59,11 @@ struct RecordContext {
     mutating func emit(
         _ type: EventType, payload: EventPayload, workspace: String, project: String?, commandId: String?
     ) {
-        let id = Event.id(topic: topic, partition: partition, offset: offset, index: nextIndex)
-        nextIndex += 1
         let parts = EventParts(
-            id: id, type: type, commandId: commandId, workspaceId: workspace, projectId: project,
-            correlationId: commandId == nil ? nil : envelope?.correlationId, occurredAtMillis: time, payload: payload)
+            topic: topic, partition: partition, offset: offset, index: nextIndex, type: type, commandId: commandId,
+            workspaceId: workspace, projectId: project, correlationId: commandId == nil ? nil : envelope?.correlationId,
+            occurredAtMillis: time, payload: payload)
+        nextIndex += 1
         let key: [UInt8]
         if let eventKey, workspace == self.workspace {
             key = eventKey
@@ -71,7 +71,7 @@ struct RecordContext {
             key = Array(workspace.utf8)
             if workspace == self.workspace { eventKey = key }
         }
-        outputs.append(Outgoing(topic: type.topic, key: key, body: .event(parts), eventId: id))
+        outputs.append(Outgoing(topic: type.topic, key: key, body: .event(parts)))
     }
 }
 

@@ -14,8 +14,9 @@ extension PartitionStore {
             let rowSeq = s.int(0)
             let what = "results row \(rowSeq)"
             for o in try Self.decodeResult(ResultDecompressor.plain(s.bytes(1), what: what), command: what) {
-                out.append(OutboxRecord(seq: rowSeq, topic: o.topic, key: o.key, value: o.value, eventId: o.eventId))
-                bytes += o.value.count
+                let value = o.value()
+                out.append(OutboxRecord(seq: rowSeq, topic: o.topic, key: o.key, value: value, eventId: o.eventId))
+                bytes += value.count
             }
         }
         return out
