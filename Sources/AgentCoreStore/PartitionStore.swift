@@ -65,6 +65,11 @@ public final class PartitionStore {
     let helperCompressor = ResultCompressor()
     /// Context heads by workspace/project/instance/name (see `contextHead`).
     var headCache: [String: ContextHead] = [:]
+    /// Checkpoints the WAL beside the applying thread, from the first `apply` on (readers
+    /// such as `inspect` leave checkpoints to SQLite as before).
+    var checkpointer: Checkpointer?
+    let walSize = WALSize()
+    var framesAtLastPass: Int32 = 0
 
     public init(path: String, partition: Int32, options: StoreOptions = StoreOptions()) throws {
         self.db = try SQLiteConnection(path: path)
@@ -135,7 +140,41 @@ public final class PartitionStore {
     }
 
     /// Closes the SQLite connection. The store is unusable afterwards.
-    public func close() { db.close() }
+    public func close() {
+        checkpointer?.stop()
+        checkpointer = nil
+        db.close()
+    }
+
+    deinit { checkpointer?.stop() }
+
+    /// Starts the checkpointer on first use; between batches, asks it for a pass, or waits
+    /// for one that copies the whole WAL so that the next batch starts it over (see
+    /// `Checkpointer`).
+    func checkpointBetweenBatches() throws {
+        if checkpointer == nil, let handle = db.handle {
+            // Without its own connection, SQLite's checkpoints after commits stay on.
+            guard let c = try? Checkpointer(path: path) else { return }
+            checkpointer = c
+            walSize.install(on: handle)  // replaces SQLite's own checkpoints after commits
+        }
+        guard let c = checkpointer else { return }
+        let frames = walSize.frames.load(ordering: .relaxed)
+        if frames < framesAtLastPass { framesAtLastPass = 0 }  // the WAL started over
+        if frames >= options.walLimitFrames {
+            c.wait(for: c.request())
+            framesAtLastPass = frames
+            let rc = c.lastResult.load(ordering: .relaxed)
+            if rc != SQLITE_OK && rc != SQLITE_BUSY {
+                // The checkpoint connection failed (I/O error, say): checkpoint here, so
+                // that the error surfaces as this batch's failure instead of a growing WAL.
+                try db.checkpoint()
+            }
+        } else if frames >= framesAtLastPass + options.checkpointStepFrames {
+            c.request()
+            framesAtLastPass = frames
+        }
+    }
 
     /// The offset to resume consuming `topic` at: the last applied offset + 1, or nil when
     /// nothing of that topic was ever applied (start from the beginning).

@@ -30,6 +30,13 @@ public struct StoreOptions: Sendable, Equatable {
     /// rendering results rows behind). Off, a worker uses one core per applying partition;
     /// the results are the same either way.
     public var helperThreads = true
+    /// WAL checkpoints run on a thread and connection of their own (see `Checkpointer`):
+    /// one is asked for each time the WAL grew by `checkpointStepFrames` pages (4 KiB each)
+    /// since the last, and once it holds `walLimitFrames` pages the next batch waits for
+    /// one that copies all of it, so that the WAL starts over. Between them they bound the
+    /// WAL at about `walLimitFrames` pages plus one batch (64 MiB and a little by default).
+    public var checkpointStepFrames: Int32 = 4_096
+    public var walLimitFrames: Int32 = 16_384
     public var limits = Limits()
 
     public init() {}

@@ -11,6 +11,7 @@ extension PartitionStore {
     @discardableResult
     public func apply(_ records: [InputRecord]) throws -> ApplySummary {
         var summary = ApplySummary()
+        try checkpointBetweenBatches()
         try db.execute("BEGIN IMMEDIATE")
         // Positions are re-read under the write lock: should two workers briefly hold the
         // same partition (a zombie after a rebalance), neither applies a record twice.

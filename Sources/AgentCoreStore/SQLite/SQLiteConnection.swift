@@ -73,6 +73,12 @@ final class SQLiteConnection {
 
     var changes: Int { Int(sqlite3_changes(handle)) }
 
+    /// A PASSIVE WAL checkpoint on this connection.
+    func checkpoint() throws(SQLiteError) {
+        let rc = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+        guard rc == SQLITE_OK || rc == SQLITE_BUSY else { throw error(rc, sql: "wal_checkpoint(PASSIVE)") }
+    }
+
     func userVersion() throws(SQLiteError) -> Int {
         Int(try rows("PRAGMA user_version").first?.first?.int ?? 0)
     }
