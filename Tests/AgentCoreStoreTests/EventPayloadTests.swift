@@ -21,7 +21,9 @@ import Testing
         ]
         for payload in payloads {
             let parts = EventParts(
-                topic: "t", partition: 0, offset: 1, index: 0, type: .contextVersionCreated, commandId: text,
+                source: RecordPosition(
+                    InputRecord(stream: .contextWrites, topic: "t", partition: 0, offset: 1, timestampMillis: 0, key: nil, value: nil)),
+                index: 0, type: .contextVersionCreated, commandId: text,
                 workspaceId: "ws", projectId: "p", correlationId: description, occurredAtMillis: 1_767_225_600_123,
                 payload: payload)
             var generic = parts
@@ -31,6 +33,27 @@ import Testing
             var written: [UInt8] = []
             payload.write(to: &written)
             #expect(written == JSONValue.object(Dictionary(uniqueKeysWithValues: payload.pairs)).canonicalBytes)
+        }
+    }
+}
+
+extension EventPayload {
+    /// The payload as pairs, the reference the fast writer is checked against.
+    var pairs: [(String, JSONValue)] {
+        switch self {
+        case .pairs(let p): return p
+        case .versionCreated(let v):
+            return [
+                ("byte_size", .int(v.byteSize)), ("context_id", .string(v.contextId)), ("created_by", .string(v.createdBy)),
+                ("description", v.description.map(JSONValue.string) ?? .null), ("instance_id", .string(v.instanceId)),
+                ("mode", .string(v.mode)), ("name", .string(v.name)),
+                ("parent_version", v.parentVersion.map(JSONValue.int) ?? .null), ("version", .int(v.version)),
+            ]
+        case .versionsPruned(let p):
+            return [
+                ("context_id", .string(p.contextId)), ("instance_id", .string(p.instanceId)), ("name", .string(p.name)),
+                ("pruned_from", .int(p.prunedFrom)), ("pruned_to", .int(p.prunedTo)), ("retained_from", .int(p.retainedFrom)),
+            ]
         }
     }
 }

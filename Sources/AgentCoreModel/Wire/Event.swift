@@ -95,18 +95,21 @@ public struct Event: Sendable, Equatable {
         encode(
             id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
             correlationId: correlationId, occurredAtMillis: occurredAtMillis
-        ) { out in
-            out.append(UInt8(ascii: "{"))
-            // Hot call sites list their pairs in key order already: check before sorting.
-            let inOrder = payload.indices.dropFirst().allSatisfy { JSONValue.utf8Less(payload[$0 - 1].0, payload[$0].0) }
-            for (i, (k, v)) in (inOrder ? payload : payload.sorted(by: { JSONValue.utf8Less($0.0, $1.0) })).enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSONValue.writeString(k, to: &out)
-                out.append(UInt8(ascii: ":"))
-                v.write(to: &out)
-            }
-            out.append(UInt8(ascii: "}"))
+        ) { writePayload(payload, to: &$0) }
+    }
+
+    /// Writes `payload` as a canonical JSON object (any order; sorted here, keys must be unique).
+    public static func writePayload(_ payload: [(String, JSONValue)], to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        // Hot call sites list their pairs in key order already: check before sorting.
+        let inOrder = payload.indices.dropFirst().allSatisfy { JSONValue.utf8Less(payload[$0 - 1].0, payload[$0].0) }
+        for (i, (k, v)) in (inOrder ? payload : payload.sorted(by: { JSONValue.utf8Less($0.0, $1.0) })).enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue.writeString(k, to: &out)
+            out.append(UInt8(ascii: ":"))
+            v.write(to: &out)
         }
+        out.append(UInt8(ascii: "}"))
     }
 
     /// The canonical bytes of an event whose payload object `writePayload` writes, in

@@ -67,12 +67,25 @@ struct Outgoing: Sendable {
     }
 }
 
-/// Everything `Event.encode` needs. The id is kept as the numbers it is made of and
-/// spelled out when the event is serialised, off the applying thread.
-struct EventParts: Sendable {
+/// Where an input record sits; its outputs' ids are derived from it (`Event.id`).
+struct RecordPosition: Sendable {
     var topic: String
     var partition: Int32
     var offset: Int64
+
+    init(_ record: InputRecord) {
+        topic = record.topic
+        partition = record.partition
+        offset = record.offset
+    }
+
+    func eventId(_ index: Int) -> String { Event.id(topic: topic, partition: partition, offset: offset, index: index) }
+}
+
+/// Everything `Event.encode` needs. The id is kept as the numbers it is made of and
+/// spelled out when the event is serialised, off the applying thread.
+struct EventParts: Sendable {
+    var source: RecordPosition
     var index: Int
     var type: EventType
     var commandId: String?
@@ -82,19 +95,12 @@ struct EventParts: Sendable {
     var occurredAtMillis: Int64
     var payload: EventPayload
 
-    var id: String { Event.id(topic: topic, partition: partition, offset: offset, index: index) }
+    var id: String { source.eventId(index) }
 
     func encode(id: String) -> [UInt8] {
-        switch payload {
-        case .pairs(let pairs):
-            return Event.encode(
-                id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
-                correlationId: correlationId, occurredAtMillis: occurredAtMillis, payload: pairs)
-        default:
-            return Event.encode(
-                id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
-                correlationId: correlationId, occurredAtMillis: occurredAtMillis, writePayload: payload.write)
-        }
+        Event.encode(
+            id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
+            correlationId: correlationId, occurredAtMillis: occurredAtMillis, writePayload: payload.write)
     }
 }
 
@@ -127,31 +133,12 @@ enum EventPayload: Sendable {
         var retainedFrom: Int64
     }
 
-    /// The payload as pairs (what `Event.encode(…payload:)` takes).
-    var pairs: [(String, JSONValue)] {
-        switch self {
-        case .pairs(let p): return p
-        case .versionCreated(let v):
-            return [
-                ("byte_size", .int(v.byteSize)), ("context_id", .string(v.contextId)), ("created_by", .string(v.createdBy)),
-                ("description", v.description.map(JSONValue.string) ?? .null), ("instance_id", .string(v.instanceId)),
-                ("mode", .string(v.mode)), ("name", .string(v.name)),
-                ("parent_version", v.parentVersion.map(JSONValue.int) ?? .null), ("version", .int(v.version)),
-            ]
-        case .versionsPruned(let p):
-            return [
-                ("context_id", .string(p.contextId)), ("instance_id", .string(p.instanceId)), ("name", .string(p.name)),
-                ("pruned_from", .int(p.prunedFrom)), ("pruned_to", .int(p.prunedTo)), ("retained_from", .int(p.retainedFrom)),
-            ]
-        }
-    }
-
     /// Writes the payload object, keys in sorted order.
     func write(to out: inout [UInt8]) {
         var w = PayloadWriter()
         switch self {
-        case .pairs:
-            out.append(contentsOf: JSONValue.object(Dictionary(pairs, uniquingKeysWith: { a, _ in a })).canonicalBytes)
+        case .pairs(let pairs):
+            Event.writePayload(pairs, to: &out)
             return
         case .versionCreated(let v):
             w.int("byte_size", v.byteSize, &out)

@@ -22,13 +22,13 @@ extension PartitionStore {
         let savedOffsets = appliedOffsets
         let savedStreamTime = streamTime
         let savedSeq = nextSeq
+        let helped = options.helperThreads && records.count >= DecodeAhead.minimumBatch
         let renderer =
-            options.helperThreads && records.count >= DecodeAhead.minimumBatch
+            helped
             ? ResultRenderer(capacity: records.count, helperCompressor: helperCompressor, applyingCompressor: compressor)
             : nil
         let decoded = DecodeAhead(
-            records, decoder: decoder, partitionCount: options.partitionCount, helper: options.helperThreads,
-            thenRender: renderer)
+            records, decoder: decoder, partitionCount: options.partitionCount, helper: helped, thenRender: renderer)
         defer {
             // In this order: the helper thread runs the renderer once it stops decoding.
             decoded.stopDecoding()
@@ -100,7 +100,7 @@ extension PartitionStore {
         if ctx.time > (streamTime ?? Int64.min) { streamTime = ctx.time }
         switch decoded {
         case .deadLetter(let err):
-            let id = Event.id(topic: record.topic, partition: record.partition, offset: record.offset, index: 0)
+            let id = ctx.position.eventId(0)
             ctx.outputs.append(
                 Outgoing(
                     topic: .dlq, key: record.key,

@@ -35,7 +35,7 @@ extension PartitionStore {
         try s.bind(.int(seq), at: 1)
         defer { s.reset() }
         guard try s.step(), s.text(0) == envelope.workspaceId, s.text(1) == envelope.id else { return nil }
-        return try Self.decodeResult(ResultDecompressor.plain(s.bytes(2), what: "results row \(seq)"), command: envelope.id)
+        return try Self.decodeStoredResult(s.bytes(2), row: seq)
     }
 
     /// A result is stored compressed (`ResultCompression`); its plain form is one line per output, fields separated by tabs: topic, event id, key in
@@ -62,6 +62,17 @@ extension PartitionStore {
             out.append(0x0A)
         }
         return out
+    }
+
+    /// A results row as stored: serialised, then compressed (`ResultCompression`).
+    static func storedResult(_ outputs: [Outgoing], _ compressor: ResultCompressor) -> [UInt8] {
+        compressor.compress(encodeResult(outputs))
+    }
+
+    /// The outputs of a stored results row (plain or compressed).
+    static func decodeStoredResult(_ stored: [UInt8], row seq: Int64) throws -> [Outgoing] {
+        let what = "results row \(seq)"
+        return try decodeResult(ResultDecompressor.plain(stored, what: what), command: what)
     }
 
     static func decodeResult(_ bytes: [UInt8], command: String) throws -> [Outgoing] {
@@ -99,7 +110,7 @@ extension PartitionStore {
 
     /// Inserts the results rows queued by `writeResult` in this batch, in order.
     func writePendingResults() throws {
-        let blobs = pending.renderer?.finish() ?? pending.rows.map { compressor.compress(Self.encodeResult($0.outputs)) }
+        let blobs = pending.renderer?.finish() ?? pending.rows.map { Self.storedResult($0.outputs, compressor) }
         let s = try db.statement("INSERT INTO results(seq, hkey, workspace_id, command_id, outputs) VALUES(?,?,?,?,?)")
         for (i, row) in pending.rows.enumerated() {
             defer { s.reset() }

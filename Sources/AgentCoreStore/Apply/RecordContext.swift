@@ -2,9 +2,7 @@ import AgentCoreModel
 
 /// The state of applying one record: where ids come from and what it produced.
 struct RecordContext {
-    let topic: String
-    let partition: Int32
-    let offset: Int64
+    let position: RecordPosition
     let stream: CommandStream
     /// The record's timestamp, clamped to years 1…9999 (see `Timestamp.clamped`).
     let time: Int64
@@ -27,9 +25,7 @@ struct RecordContext {
     var rollbackFailure: RollbackFailure?
 
     init(_ record: InputRecord) {
-        topic = record.topic
-        partition = record.partition
-        offset = record.offset
+        position = RecordPosition(record)
         stream = record.stream
         time = Timestamp.clamped(record.timestampMillis)
     }
@@ -60,8 +56,7 @@ struct RecordContext {
         _ type: EventType, payload: EventPayload, workspace: String, project: String?, commandId: String?
     ) {
         let parts = EventParts(
-            topic: topic, partition: partition, offset: offset, index: nextIndex, type: type, commandId: commandId,
-            workspaceId: workspace, projectId: project, correlationId: commandId == nil ? nil : envelope?.correlationId,
+            source: position, index: nextIndex, type: type, commandId: commandId, workspaceId: workspace, projectId: project, correlationId: commandId == nil ? nil : envelope?.correlationId,
             occurredAtMillis: time, payload: payload)
         nextIndex += 1
         let key: [UInt8]

@@ -60,7 +60,7 @@ final class ResultRenderer: @unchecked Sendable {
     }
 
     private func render(_ i: Int, with compressor: ResultCompressor) {
-        (rows + i).initialize(to: compressor.compress(PartitionStore.encodeResult(inputs[i])))
+        (rows + i).initialize(to: PartitionStore.storedResult(inputs[i], compressor))
         states[i].store(Self.ready, ordering: .releasing)
     }
 

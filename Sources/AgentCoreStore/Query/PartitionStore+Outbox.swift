@@ -12,8 +12,7 @@ extension PartitionStore {
         var bytes = 0
         while bytes < maxBytes, try s.step() {
             let rowSeq = s.int(0)
-            let what = "results row \(rowSeq)"
-            for o in try Self.decodeResult(ResultDecompressor.plain(s.bytes(1), what: what), command: what) {
+            for o in try Self.decodeStoredResult(s.bytes(1), row: rowSeq) {
                 let value = o.value()
                 out.append(OutboxRecord(seq: rowSeq, topic: o.topic, key: o.key, value: value, eventId: o.eventId))
                 bytes += value.count
