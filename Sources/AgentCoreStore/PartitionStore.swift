@@ -22,7 +22,7 @@ public final class PartitionStore {
     let decoder: CommandDecoder
 
     /// Workspace/project pairs known to exist (cache of rows; cleared when a batch fails).
-    var knownProjects: Set<String> = []
+    var knownProjects = KnownProjects()
     /// Highest record timestamp applied (stream time), or nil before the first record.
     public internal(set) var streamTime: Int64?
     /// Last applied offset per input topic.
@@ -89,7 +89,7 @@ public final class PartitionStore {
 
     func loadPositions() throws {
         try refreshPositions()
-        knownProjects = []
+        knownProjects.removeAll()
     }
 
     func refreshPositions() throws {

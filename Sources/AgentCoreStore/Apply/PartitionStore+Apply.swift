@@ -39,16 +39,26 @@ extension PartitionStore {
         pending = PendingResults(firstSeq: nextSeq, renderer: renderer)
         lastRenderer = pending.renderer
         do {
+            // The applied offset of the topic of the records at hand, written back to
+            // `appliedOffsets` when the topic changes (a batch is mostly one topic).
+            var topic: String?
+            var last: Int64?
             for (i, record) in records.enumerated() {
                 let d = decoded.take(i)
-                if let last = appliedOffsets[record.topic], record.offset <= last {
+                if record.topic != topic {
+                    if let topic, let last { appliedOffsets[topic] = last }
+                    topic = record.topic
+                    last = appliedOffsets[record.topic]
+                }
+                if let last, record.offset <= last {
                     summary.skipped += 1
                     continue
                 }
                 try beforeRecord?(record)
                 try applyOne(record, decoded: d, summary: &summary)
-                appliedOffsets[record.topic] = record.offset
+                last = record.offset
             }
+            if let topic, let last { appliedOffsets[topic] = last }
             try writePendingResults()
             if !settingsChecked { try recordSettings() }
             for (topic, offset) in appliedOffsets where savedOffsets[topic] != offset {
@@ -73,7 +83,7 @@ extension PartitionStore {
             settingsChecked = false
             settingsChange = nil
             headCache.removeAll()
-            knownProjects = []
+            knownProjects.removeAll()
             throw error
         }
         return summary
@@ -185,8 +195,7 @@ extension PartitionStore {
             return
         }
         // A savepoint per command: a refusal midway leaves no partial change behind.
-        let projectKey = envelope.projectId.map { Self.projectKey(envelope.workspaceId, $0) }
-        let projectKnown = projectKey.map(knownProjects.contains) ?? false
+        let projectKnown = envelope.projectId.map { knownProjects.contains(envelope.workspaceId, $0) } ?? false
         let atomic = needsSavepoint(command, projectKnown: projectKnown)
         if atomic { try db.run("SAVEPOINT command") }
         do {
@@ -195,8 +204,8 @@ extension PartitionStore {
                 throw CommandRejection(
                     .wrongTopic, "\(type.rawValue) belongs on the \(type.stream.rawValue) topic", field: "type")
             }
-            if let project = envelope.projectId, let projectKey, !projectKnown {
-                try createProject(workspace: envelope.workspaceId, project: project, key: projectKey, time: ctx.time)
+            if let project = envelope.projectId, !projectKnown {
+                try createProject(workspace: envelope.workspaceId, project: project, time: ctx.time)
             }
             try execute(cmd, ctx: &ctx)
             if atomic { try db.run("RELEASE command") }
@@ -265,17 +274,42 @@ extension PartitionStore {
         }
     }
 
-    /// Workspaces and projects come into being with the first command that names them.
-    static func projectKey(_ workspace: String, _ project: String) -> String { workspace + "\u{0}" + project }
-
-    /// Creates the workspace and project rows if missing; `key` is not in `knownProjects`.
-    func createProject(workspace: String, project: String, key: String, time now: Int64) throws {
+    /// Workspaces and projects come into being with the first command that names them:
+    /// creates their rows if missing (the pair is not in `knownProjects`).
+    func createProject(workspace: String, project: String, time now: Int64) throws {
         try db.run("INSERT OR IGNORE INTO workspaces(id, created_ms) VALUES(?, ?)", [.text(workspace), .int(now)])
         try db.run(
             "INSERT OR IGNORE INTO projects(workspace_id, id, created_ms) VALUES(?, ?, ?)",
             [.text(workspace), .text(project), .int(now)])
-        if knownProjects.count > 100_000 { knownProjects.removeAll() }
-        knownProjects.insert(key)
+        knownProjects.insert(workspace, project)
     }
 
+}
+
+/// Workspace/project pairs known to have their rows (a cache; cleared whenever a command or
+/// batch is undone). The last pair asked about is checked first: a partition's records
+/// mostly come in runs of one workspace and project.
+struct KnownProjects {
+    private var pairs: Set<String> = []
+    private var last: (workspace: String, project: String)?
+
+    private static func key(_ workspace: String, _ project: String) -> String { workspace + "\u{0}" + project }
+
+    mutating func contains(_ workspace: String, _ project: String) -> Bool {
+        if let last, last.workspace == workspace, last.project == project { return true }
+        guard pairs.contains(Self.key(workspace, project)) else { return false }
+        last = (workspace, project)
+        return true
+    }
+
+    mutating func insert(_ workspace: String, _ project: String) {
+        if pairs.count >= 100_000 { pairs.removeAll() }
+        pairs.insert(Self.key(workspace, project))
+        last = (workspace, project)
+    }
+
+    mutating func removeAll() {
+        pairs.removeAll()
+        last = nil
+    }
 }

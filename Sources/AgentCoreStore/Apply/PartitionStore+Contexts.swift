@@ -1,11 +1,20 @@
 import AgentCoreModel
 
 extension PartitionStore {
-    struct ContextHead {
-        var cid: Int64
-        var id: String
+    /// A context's row id, id and version range. A class: `appendVersion` moves the cached
+    /// head in place instead of hashing its key a second time to store a new one.
+    final class ContextHead {
+        let cid: Int64
+        let id: String
         var current: Int64
         var oldest: Int64
+
+        init(cid: Int64, id: String, current: Int64, oldest: Int64) {
+            self.cid = cid
+            self.id = id
+            self.current = current
+            self.oldest = oldest
+        }
     }
 
     /// A context deletes its own pruned rows below the sweep every this many versions.
@@ -89,8 +98,8 @@ extension PartitionStore {
         instanceId: String, name: String, data: JSONValue, description: String?, mode: WriteMode,
         expectedVersion: Int64?, ctx: inout RecordContext
     ) throws {
-        var head = try contextHead(instanceId: instanceId, name: name, ctx: ctx)
-        let current = head?.current ?? 0
+        let found = try contextHead(instanceId: instanceId, name: name, ctx: ctx)
+        let current = found?.current ?? 0
         if let expected = expectedVersion, expected != current {
             throw CommandRejection(
                 .versionConflict, "expected version \(expected), current is \(current)", field: "payload.expected_version")
@@ -98,7 +107,7 @@ extension PartitionStore {
         let text: [UInt8]
         if mode == .replace {
             text = ctx.canonicalData ?? data.canonicalBytes
-        } else if let h = head, let bytes = try versionData(cid: h.cid, version: h.current) {
+        } else if let h = found, let bytes = try versionData(cid: h.cid, version: h.current) {
             let current = try? JSONParser.parse(bytes) as JSONValue
             text = (current?.applyingMergePatch(data) ?? data.applyingMergePatch(.null)).canonicalBytes
         } else {
@@ -109,7 +118,10 @@ extension PartitionStore {
             throw CommandRejection(
                 .limitExceeded, "context data of \(size) bytes exceeds \(options.limits.maxContextBytes)", field: "payload.data")
         }
-        if head == nil {
+        let head: ContextHead
+        if let found {
+            head = found
+        } else {
             _ = try instance(instanceId, ctx: ctx)
             let id = Self.contextId(workspace: ctx.workspace, project: ctx.project, instanceId: instanceId, name: name)
             // The first write of this command: a derived-id collision fails here and leaves nothing.
@@ -124,9 +136,17 @@ extension PartitionStore {
             ctx.emit(.contextCreated, ["context_id": .string(id), "instance_id": .string(instanceId), "name": .string(name)])
         }
         try appendVersion(
-            head: head!, instanceId: instanceId, name: name, text: text, description: description,
+            head: head, instanceId: instanceId, name: name, text: text, description: description,
             mode: mode.rawValue, ctx: &ctx, rollback: nil)
+        if found == nil { cacheHead(Self.headKey(ctx, instanceId, name), head) }
     }
+
+    static let insertVersion = HotStatement(
+        slot: 0,
+        sql: "INSERT INTO agent_context_versions(cid, version, data, change_description, created_by, byte_size, mode, created_ms) VALUES(?,?,?,?,?,?,?,?)"
+    )
+    static let moveHead = HotStatement(
+        slot: 1, sql: "UPDATE agent_context_heads SET current_version=?, oldest_version=?, updated_ms=? WHERE cid=?")
 
     /// Appends version current+1, moves the head, prunes beyond the history limit.
     private func appendVersion(
@@ -135,9 +155,7 @@ extension PartitionStore {
     ) throws {
         let version = head.current + 1
         let size = text.count
-        let ins = try db.statement(
-            "INSERT INTO agent_context_versions(cid, version, data, change_description, created_by, byte_size, mode, created_ms) VALUES(?,?,?,?,?,?,?,?)"
-        )
+        let ins = try db.statement(Self.insertVersion)
         try ins.bind(.int(head.cid), at: 1)
         try ins.bind(.int(version), at: 2)
         try ins.bind(.utf8(text), at: 3)
@@ -157,8 +175,7 @@ extension PartitionStore {
                 "DELETE FROM agent_context_versions WHERE cid=? AND version<=? AND rowid<?",
                 [.int(head.cid), .int(pruneTo), .int(sweptThrough)])
         }
-        let upd = try db.statement(
-            "UPDATE agent_context_heads SET current_version=?, oldest_version=?, updated_ms=? WHERE cid=?")
+        let upd = try db.statement(Self.moveHead)
         let newOldest = max(oldest, pruneTo + 1)
         try upd.bind(.int(version), at: 1)
         try upd.bind(.int(newOldest), at: 2)
@@ -170,15 +187,15 @@ extension PartitionStore {
                 "UPDATE agent_contexts SET rollback_pointer=?, rollback_state=? WHERE cid=?",
                 [.int(rollback), .text(RollbackState.success.rawValue), .int(head.cid)])
         }
-        cacheHead(
-            Self.headKey(ctx, instanceId, name),
-            ContextHead(cid: head.cid, id: head.id, current: version, oldest: newOldest))
+        let parent = head.current
+        head.current = version  // the cached head: see `ContextHead`
+        head.oldest = newOldest
         ctx.emit(
             .contextVersionCreated,
             payload: .versionCreated(
                 .init(
                     byteSize: Int64(size), contextId: head.id, createdBy: ctx.actor, description: description,
-                    instanceId: instanceId, mode: mode, name: name, parentVersion: head.current > 0 ? head.current : nil,
+                    instanceId: instanceId, mode: mode, name: name, parentVersion: parent > 0 ? parent : nil,
                     version: version)))
         if pruneTo >= oldest {
             ctx.emit(
@@ -205,6 +222,7 @@ extension PartitionStore {
             let why = target > head.current ? "does not exist" : "was pruned (oldest kept is \(head.oldest))"
             throw CommandRejection(.rollbackFailed, "version \(target) \(why)", field: "payload.target_version")
         }
+        let newVersion = head.current + 1
         try appendVersion(
             head: head, instanceId: instanceId, name: name, text: data,
             description: description ?? "rollback to version \(target)", mode: "rollback", ctx: &ctx, rollback: target)
@@ -212,7 +230,7 @@ extension PartitionStore {
             .contextRolledBack,
             [
                 "context_id": .string(head.id), "instance_id": .string(instanceId), "name": .string(name),
-                "target_version": .int(target), "new_version": .int(head.current + 1),
+                "target_version": .int(target), "new_version": .int(newVersion),
                 "rollback_state": .string(RollbackState.success.rawValue),
             ])
     }

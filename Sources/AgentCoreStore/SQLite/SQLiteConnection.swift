@@ -5,6 +5,8 @@ import CSQLite
 final class SQLiteConnection {
     private(set) var handle: OpaquePointer?
     private var cache: [String: Statement] = [:]
+    /// The statements named by `HotStatement`s, by slot.
+    private var hot: [Statement?] = []
     let path: String
 
     init(path: String) throws(SQLiteError) {
@@ -26,6 +28,7 @@ final class SQLiteConnection {
     func close() {
         for s in cache.values { s.finalize() }
         cache.removeAll()
+        hot.removeAll()
         if let h = handle { sqlite3_close_v2(h) }
         handle = nil
     }
@@ -50,6 +53,19 @@ final class SQLiteConnection {
         guard rc == SQLITE_OK, let stmt else { throw error(rc, sql: sql) }
         let s = Statement(stmt: stmt, connection: self, sql: sql)
         cache[sql] = s
+        return s
+    }
+
+    /// A cached prepared statement of the per-record path, found by its slot (looking a
+    /// statement up by its text hashes the whole text on every use).
+    func statement(_ h: HotStatement) throws(SQLiteError) -> Statement {
+        if h.slot < hot.count, let s = hot[h.slot] {
+            s.reset()
+            return s
+        }
+        let s = try statement(h.sql)
+        if h.slot >= hot.count { hot += Array(repeating: nil, count: h.slot + 1 - hot.count) }
+        hot[h.slot] = s
         return s
     }
 
@@ -82,4 +98,11 @@ final class SQLiteConnection {
     func userVersion() throws(SQLiteError) -> Int {
         Int(try rows("PRAGMA user_version").first?.first?.int ?? 0)
     }
+}
+
+/// A statement used once or more per record, named by a slot of its own (see
+/// `SQLiteConnection.statement(_:)`). Slots are small numbers, each used by one statement.
+struct HotStatement: Sendable {
+    let slot: Int
+    let sql: String
 }
