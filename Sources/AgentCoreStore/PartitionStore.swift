@@ -49,7 +49,7 @@ public final class PartitionStore {
     /// Results up to this sequence number have been published.
     public internal(set) var publishedThrough: Int64 = 0
     /// hkey (workspace + command id) → results seq, for rows within the retention.
-    var recentCommands: [Int64: Int64] = [:]
+    var recentCommands: [CommandHash: Int64] = [:]
     /// The entries of `recentCommands` in the order they were made (seq, hkey), from
     /// `recentOrderStart` on: retention drops them from the front instead of filtering the
     /// whole index.
@@ -64,7 +64,7 @@ public final class PartitionStore {
     let compressor = ResultCompressor()
     let helperCompressor = ResultCompressor()
     /// Context heads by workspace/project/instance/name (see `contextHead`).
-    var headCache: [String: ContextHead] = [:]
+    var headCache: [HeadKey: ContextHead] = [:]
     /// Checkpoints the WAL beside the applying thread, from the first `apply` on (readers
     /// such as `inspect` leave checkpoints to SQLite as before).
     var checkpointer: Checkpointer?
@@ -122,7 +122,7 @@ public final class PartitionStore {
     }
 
     func rememberCommand(hkey: Int64, seq: Int64) {
-        recentCommands[hkey] = seq
+        recentCommands[CommandHash(hkey)] = seq
         recentOrder.append((seq, hkey))
     }
 
@@ -130,7 +130,7 @@ public final class PartitionStore {
     func forgetCommands(before oldest: Int64) {
         while recentOrderStart < recentOrder.count, recentOrder[recentOrderStart].seq < oldest {
             let (seq, hkey) = recentOrder[recentOrderStart]
-            if recentCommands[hkey] == seq { recentCommands.removeValue(forKey: hkey) }
+            if recentCommands[CommandHash(hkey)] == seq { recentCommands.removeValue(forKey: CommandHash(hkey)) }
             recentOrderStart += 1
         }
         if recentOrderStart > recentOrder.count / 2 {

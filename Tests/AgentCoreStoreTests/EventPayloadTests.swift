@@ -26,8 +26,7 @@ import Testing
                 index: 0, type: .contextVersionCreated, commandId: text,
                 workspaceId: "ws", projectId: "p", correlationId: description, occurredAtMillis: 1_767_225_600_123,
                 payload: payload)
-            var generic = parts
-            generic.payload = .pairs(payload.pairs)
+            let generic = parts.with(payload: .pairs(payload.pairs))
             #expect(parts.id == "t/0/1/0")
             #expect(parts.encode(id: parts.id) == generic.encode(id: generic.id))
             var written: [UInt8] = []

@@ -26,7 +26,7 @@ struct Prepared: Sendable {
     /// The envelope's command type, if it names one.
     var commandType: CommandType?
     /// `PartitionStore.headKey` of the context a context command names.
-    var headKey: String?
+    var headKey: HeadKey?
 }
 
 /// Decodes a batch's records on another thread, ahead of the thread applying them.

@@ -25,7 +25,7 @@ extension PartitionStore {
     /// The outputs recorded for an earlier command with the same workspace and id, if it
     /// is within the retention.
     func processedResult(hkey: Int64, envelope: CommandEnvelope) throws -> [Outgoing]? {
-        guard let seq = recentCommands[hkey], seq >= nextSeq - Int64(options.idempotencyRetention) else { return nil }
+        guard let seq = recentCommands[CommandHash(hkey)], seq >= nextSeq - Int64(options.idempotencyRetention) else { return nil }
         if seq >= pending.firstSeq {  // applied earlier in this batch: not in the table yet
             let row = pending.rows[Int(seq - pending.firstSeq)]
             guard row.workspace == envelope.workspaceId, row.commandId == envelope.id else { return nil }

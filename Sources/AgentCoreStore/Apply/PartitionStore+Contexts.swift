@@ -43,13 +43,13 @@ extension PartitionStore {
     }
 
     /// The key of a context in `headCache`.
-    static func headKey(workspace: String, project: String, instanceId: String, name: String) -> String {
-        workspace + "\u{0}" + project + "\u{0}" + instanceId + "\u{0}" + name
+    static func headKey(workspace: String, project: String, instanceId: String, name: String) -> HeadKey {
+        HeadKey(workspace: workspace, project: project, instanceId: instanceId, name: name)
     }
 
     /// The key of a context of the record's workspace and project (worked out while
     /// decoding for the context the command names).
-    static func headKey(_ ctx: RecordContext, _ instanceId: String, _ name: String) -> String {
+    static func headKey(_ ctx: RecordContext, _ instanceId: String, _ name: String) -> HeadKey {
         ctx.headKey ?? headKey(workspace: ctx.workspace, project: ctx.project, instanceId: instanceId, name: name)
     }
 
@@ -64,7 +64,7 @@ extension PartitionStore {
         return head
     }
 
-    func cacheHead(_ key: String, _ head: ContextHead) {
+    func cacheHead(_ key: HeadKey, _ head: ContextHead) {
         if headCache.count >= 200_000 { headCache.removeAll(keepingCapacity: true) }
         headCache[key] = head
     }

@@ -9,7 +9,7 @@ struct RecordContext {
     var envelope: CommandEnvelope?
     /// The command's type and the head-cache key of the context it names (from `Prepared`).
     var commandType: CommandType?
-    var headKey: String?
+    var headKey: HeadKey?
     /// The key of its events: the workspace id's bytes, made once per record.
     private var eventKey: [UInt8]?
     /// Idempotency key of the command (workspace + command id), nil for dead letters.
