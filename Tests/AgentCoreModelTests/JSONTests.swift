@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import AgentCoreModel
@@ -20,6 +21,45 @@ import Testing
     ])
     func rejectsMalformed(_ text: String) {
         #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
+    }
+
+    /// The word-at-a-time scan finds every byte that matters wherever it sits in a word:
+    /// writing and parsing strings with one special byte at each offset of a long run gives
+    /// what a byte-at-a-time reference gives.
+    @Test func longStringsWithASpecialByteAtEveryOffset() throws {
+        func reference(_ s: String) -> [UInt8] {
+            var out: [UInt8] = [0x22]
+            for b in s.utf8 {
+                switch b {
+                case 0x22: out += [0x5C, 0x22]
+                case 0x5C: out += [0x5C, 0x5C]
+                case 0x0A: out += Array(#"\n"#.utf8)
+                case 0x0D: out += Array(#"\r"#.utf8)
+                case 0x09: out += Array(#"\t"#.utf8)
+                case 0x08: out += Array(#"\b"#.utf8)
+                case 0x0C: out += Array(#"\f"#.utf8)
+                case 0..<0x20: out += Array(String(format: "\\u%04x", b).utf8)
+                default: out.append(b)
+                }
+            }
+            return out + [0x22]
+        }
+        for special in ["\"", "\\", "\n", "\u{01}", "\u{1f}", "é", "🎉", "\u{7f}", " ", "~"] {
+            for offset in 0..<19 {
+                let s = String(repeating: "a", count: offset) + special + String(repeating: "b", count: 23 - offset)
+                var written: [UInt8] = []
+                JSONValue.writeString(s, to: &written)
+                #expect(written == reference(s), "\(special.debugDescription) at \(offset)")
+                #expect(try JSONParser.parse(written) == .string(s))
+            }
+        }
+        // Raw control bytes and invalid UTF-8 are refused wherever they sit.
+        for offset in 0..<17 {
+            for bad: [UInt8] in [[0x01], [0x1F], [0xFF], [0xC3]] {
+                let body = [UInt8](repeating: 0x61, count: offset) + bad + [UInt8](repeating: 0x62, count: 20 - offset)
+                #expect(throws: JSONParseError.self) { try JSONParser.parse([0x22] + body + [0x22]) }
+            }
+        }
     }
 
     @Test func rejectsInvalidUTF8AndDeepNesting() {

@@ -119,6 +119,8 @@ public struct JSONParser {
         // generic and costs more than the rest of the scan).
         var ascii = true
         while index < bytes.count {
+            index = JSONScan.next(in: bytes, from: index, stopAtNonASCII: ascii)
+            guard index < bytes.count else { break }
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
                 let slice = UnsafeBufferPointer(rebasing: bytes[start..<index])

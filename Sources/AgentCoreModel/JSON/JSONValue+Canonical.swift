@@ -95,8 +95,11 @@ extension JSONValue {
         var s = s
         s.withUTF8 { bytes in
             var runStart = 0
-            for (i, b) in bytes.enumerated() where b < 0x20 || b == 0x22 || b == 0x5C {
+            while true {
+                let i = JSONScan.next(in: bytes, from: runStart, stopAtNonASCII: false)
                 if runStart < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i])) }
+                if i == bytes.count { break }
+                let b = bytes[i]
                 runStart = i + 1
                 out.append(UInt8(ascii: "\\"))
                 switch b {
@@ -111,7 +114,6 @@ extension JSONValue {
                     out.append(contentsOf: [UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
                 }
             }
-            if runStart < bytes.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...])) }
         }
         out.append(UInt8(ascii: "\""))
     }
