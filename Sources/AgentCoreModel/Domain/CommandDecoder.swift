@@ -11,11 +11,30 @@ public struct CommandDecoder: Sendable {
 
     /// Parses and checks the envelope. Throws `DeadLetterError`.
     public func decodeEnvelope(_ bytes: [UInt8]) throws(DeadLetterError) -> CommandEnvelope {
+        try decodeEnvelope(bytes, capturingData: false).envelope
+    }
+
+    /// Parses and checks the envelope; with `capturingData`, a `payload.data` that is
+    /// already canonical JSON comes back as its bytes instead of as a tree (the payload
+    /// then holds `.null` under `data`; see `JSONParser.parse(_:maxDepth:canonicalAt:)`).
+    /// Throws `DeadLetterError` exactly when `decodeEnvelope(_:)` does.
+    public func decodeEnvelope(
+        _ bytes: [UInt8], capturingData: Bool
+    ) throws(DeadLetterError) -> (envelope: CommandEnvelope, canonicalData: [UInt8]?) {
         if bytes.count > limits.maxRecordBytes {
             throw DeadLetterError(.recordTooLarge, "record of \(bytes.count) bytes exceeds \(limits.maxRecordBytes)")
         }
         let value: JSONValue
-        do { value = try JSONParser.parse(bytes) } catch {
+        var canonicalData: [UInt8]?
+        do {
+            if capturingData {
+                let parsed = try JSONParser.parse(bytes, canonicalAt: Self.dataPath)
+                value = parsed.value
+                canonicalData = parsed.canonical.map { Array(bytes[$0]) }
+            } else {
+                value = try JSONParser.parse(bytes)
+            }
+        } catch {
             throw DeadLetterError(.invalidJSON, "value is not JSON: \(error.description)")
         }
         guard case .object(let o) = value else { throw DeadLetterError(.invalidEnvelope, "envelope must be an object") }
@@ -50,10 +69,13 @@ public struct CommandDecoder: Sendable {
         let correlation = try field("correlation_id", required: false, maxLength: limits.maxNameLength, identifier: false)
         guard let payload = o["payload"] else { throw DeadLetterError(.invalidEnvelope, "envelope field 'payload' is missing") }
         guard case .object = payload else { throw DeadLetterError(.invalidEnvelope, "envelope field 'payload' must be an object") }
-        return CommandEnvelope(
+        let envelope = CommandEnvelope(
             id: id, type: type, workspaceId: workspace, projectId: project, actor: actor,
             correlationId: correlation, payload: payload)
+        return (envelope, canonicalData)
     }
+
+    static let dataPath = ["payload", "data"]
 
     /// Decodes the typed payload. Throws `CommandRejection` with the failing field.
     public func decodeCommand(_ envelope: CommandEnvelope) throws(CommandRejection) -> Command {

@@ -25,9 +25,40 @@ public struct JSONParser {
         try parse(Array(string.utf8), maxDepth: maxDepth)
     }
 
+    /// Parses like `parse(_:maxDepth:)`, except for the value at `path` (object keys from
+    /// the root): when its bytes are already its canonical form (`JSONValue.canonicalBytes`
+    /// of what parsing them would give), no tree is built for it. The tree then holds
+    /// `.null` in its place, and the value's byte range comes back. Otherwise the value is
+    /// parsed as usual and no range comes back. Either way the input is accepted or refused
+    /// exactly as `parse(_:maxDepth:)` would.
+    ///
+    /// A `context.write` carries its data to be stored as canonical bytes: a producer that
+    /// sends canonical JSON spares the worker building and re-serialising the tree. The
+    /// recogniser is deliberately narrow (integers, ASCII strings without escapes, sorted
+    /// keys, no whitespace); anything else takes the general path.
+    public static func parse(
+        _ bytes: [UInt8], maxDepth: Int = defaultMaxDepth, canonicalAt path: [String]
+    ) throws(JSONParseError) -> (value: JSONValue, canonical: Range<Int>?) {
+        try bytes.withUnsafeBufferPointer { buf throws(JSONParseError) in
+            var p = JSONParser(bytes: buf, maxDepth: maxDepth)
+            p.capturePath = path
+            p.skipWhitespace()
+            let value = try p.parseValue(depth: 0)
+            p.skipWhitespace()
+            if p.index != buf.count { throw p.error("unexpected trailing characters") }
+            return (value, p.captured)
+        }
+    }
+
     private let bytes: UnsafeBufferPointer<UInt8>
     private let maxDepth: Int
     private var index = 0
+    /// See `parse(_:maxDepth:canonicalAt:)`: the path, how many of its keys the objects
+    /// being parsed have matched so far (-1 inside an array: a path goes through objects
+    /// only), and the range found.
+    private var capturePath: [String] = []
+    private var matched = 0
+    private var captured: Range<Int>?
 
     private init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
         self.bytes = bytes
@@ -83,7 +114,22 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            let value = try parseValue(depth: depth)
+            let value: JSONValue
+            if matched == depth - 1, depth <= capturePath.count, key == capturePath[depth - 1] {
+                if depth < capturePath.count {
+                    matched = depth
+                    value = try parseValue(depth: depth)
+                    matched = depth - 1
+                } else if captured == nil, let end = canonicalEnd(from: index, depth: depth) {
+                    captured = index..<end
+                    index = end
+                    value = .null
+                } else {
+                    value = try parseValue(depth: depth)
+                }
+            } else {
+                value = try parseValue(depth: depth)
+            }
             if result.updateValue(value, forKey: key) != nil {
                 throw JSONParseError(message: "duplicate key \"\(key)\"", offset: keyStart)
             }
@@ -101,6 +147,9 @@ public struct JSONParser {
         var result: [JSONValue] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(result) }
+        let outer = matched
+        matched = -1
+        defer { matched = outer }
         while true {
             skipWhitespace()
             result.append(try parseValue(depth: depth))
@@ -179,6 +228,107 @@ public struct JSONParser {
             }
         }
         throw error("unterminated string")
+    }
+
+    /// The end of the value starting at `start` if its bytes are canonical JSON in the
+    /// narrow sense of `parse(_:maxDepth:canonicalAt:)`, else nil. `depth` is that of
+    /// `parseValue` for the same value (the same nesting limit applies). Reads only.
+    private func canonicalEnd(from start: Int, depth: Int) -> Int? {
+        let n = bytes.count
+        guard start < n else { return nil }
+        switch bytes[start] {
+        case UInt8(ascii: "{"):
+            let inner = depth + 1
+            if inner > maxDepth { return nil }
+            var i = start + 1
+            if i < n, bytes[i] == UInt8(ascii: "}") { return i + 1 }
+            var previous: Range<Int>?
+            while true {
+                guard i < n, bytes[i] == UInt8(ascii: "\""), let keyEnd = canonicalStringEnd(from: i) else { return nil }
+                let key = (i + 1)..<(keyEnd - 1)
+                if let previous, !bytesLess(previous, key) { return nil }  // unsorted or repeated
+                previous = key
+                i = keyEnd
+                guard i < n, bytes[i] == UInt8(ascii: ":"), let valueEnd = canonicalEnd(from: i + 1, depth: inner) else {
+                    return nil
+                }
+                i = valueEnd
+                guard i < n else { return nil }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                return bytes[i] == UInt8(ascii: "}") ? i + 1 : nil
+            }
+        case UInt8(ascii: "["):
+            let inner = depth + 1
+            if inner > maxDepth { return nil }
+            var i = start + 1
+            if i < n, bytes[i] == UInt8(ascii: "]") { return i + 1 }
+            while true {
+                guard let valueEnd = canonicalEnd(from: i, depth: inner) else { return nil }
+                i = valueEnd
+                guard i < n else { return nil }
+                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                return bytes[i] == UInt8(ascii: "]") ? i + 1 : nil
+            }
+        case UInt8(ascii: "\""):
+            return canonicalStringEnd(from: start)
+        case UInt8(ascii: "t"): return matches("true", at: start)
+        case UInt8(ascii: "f"): return matches("false", at: start)
+        case UInt8(ascii: "n"): return matches("null", at: start)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return canonicalIntegerEnd(from: start)
+        default:
+            return nil
+        }
+    }
+
+    /// A string of printable ASCII without escapes: what the writer writes for it.
+    private func canonicalStringEnd(from start: Int) -> Int? {
+        let i = JSONScan.next(in: bytes, from: start + 1, stopAtNonASCII: true)
+        return i < bytes.count && bytes[i] == UInt8(ascii: "\"") ? i + 1 : nil
+    }
+
+    private func matches(_ word: StaticString, at start: Int) -> Int? {
+        let count = word.utf8CodeUnitCount
+        guard start + count <= bytes.count else { return nil }
+        for k in 0..<count where bytes[start + k] != word.utf8Start[k] { return nil }
+        return start + count
+    }
+
+    /// An integer as the writer writes an `Int64`: no sign on zero, no leading zeros, no
+    /// fraction or exponent, within range.
+    private func canonicalIntegerEnd(from start: Int) -> Int? {
+        let n = bytes.count
+        var i = start
+        let negative = bytes[i] == UInt8(ascii: "-")
+        if negative { i += 1 }
+        let digits = i
+        var magnitude: UInt64 = 0
+        while i < n, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) {
+            let (times10, o1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(bytes[i] - UInt8(ascii: "0")))
+            if o1 || o2 { return nil }
+            magnitude = sum
+            i += 1
+        }
+        let count = i - digits
+        if count == 0 || (count > 1 && bytes[digits] == UInt8(ascii: "0")) { return nil }
+        if negative && magnitude == 0 { return nil }  // "-0" is written "0"
+        if magnitude > (negative ? UInt64(Int64.max) + 1 : UInt64(Int64.max)) { return nil }
+        if i < n, bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            return nil
+        }
+        return i
+    }
+
+    /// Byte-wise order of two ranges of the input (`JSONValue.utf8Less` for raw keys).
+    private func bytesLess(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
+        let m = min(a.count, b.count)
+        for k in 0..<m {
+            let x = bytes[a.lowerBound + k]
+            let y = bytes[b.lowerBound + k]
+            if x != y { return x < y }
+        }
+        return a.count < b.count
     }
 
     private mutating func hex4() throws(JSONParseError) -> UInt32 {

@@ -149,7 +149,8 @@ extension PartitionStore {
     static func decode(_ record: InputRecord, decoder: CommandDecoder, partitionCount: Int32?) -> Decoded {
         guard let value = record.value else { return .deadLetter(DeadLetterError(.nullValue, "record has no value (tombstone)")) }
         var envelope: CommandEnvelope
-        do { envelope = try decoder.decodeEnvelope(value) } catch { return .deadLetter(error) }
+        var rawData: [UInt8]?
+        do { (envelope, rawData) = try decoder.decodeEnvelope(value, capturingData: true) } catch { return .deadLetter(error) }
         guard let key = record.key, key.elementsEqual(envelope.workspaceId.utf8) else {
             return .deadLetter(
                 DeadLetterError(.keyMismatch, "record key must equal workspace_id '\(envelope.workspaceId)'"))
@@ -164,12 +165,27 @@ extension PartitionStore {
                 workspace: envelope.workspaceId, project: envelope.projectId ?? "", instanceId: id, name: name)
         default: break
         }
-        if case .success(.contextWrite(let id, let name, let data, let description, .replace, let expected)) = command {
-            prepared.canonicalData = data.canonicalBytes
-            command = .success(
-                .contextWrite(
-                    instanceId: id, name: name, data: .null, description: description, mode: .replace,
-                    expectedVersion: expected))
+        if case .success(.contextWrite(let id, let name, let data, let description, let mode, let expected)) = command {
+            // `replace` stores the data's canonical bytes: the envelope's own when they were
+            // canonical already (`rawData`, the command then holds a placeholder), else
+            // made here. `merge_patch` needs the tree.
+            if mode == .replace {
+                prepared.canonicalData = rawData ?? data.canonicalBytes
+                command = .success(
+                    .contextWrite(
+                        instanceId: id, name: name, data: .null, description: description, mode: .replace,
+                        expectedVersion: expected))
+            } else if let rawData {
+                do {
+                    command = .success(
+                        .contextWrite(
+                            instanceId: id, name: name, data: try JSONParser.parse(rawData), description: description,
+                            mode: mode, expectedVersion: expected))
+                } catch {
+                    // Cannot happen: the bytes were recognised as canonical JSON.
+                    return .deadLetter(DeadLetterError(.invalidJSON, "payload.data: \(error.description)"))
+                }
+            }
         }
         envelope.payload = .null  // read only through the typed command from here on
         let replica = record.header(Self.replicaHeader) != nil && CommandType(rawValue: envelope.type)?.isDefinitionCommand == true
