@@ -73,7 +73,7 @@ struct RecordPosition: Sendable {
     var partition: Int32
     var offset: Int64
 
-    init(_ record: InputRecord) {
+    init(_ record: borrowing InputRecord) {
         topic = record.topic
         partition = record.partition
         offset = record.offset

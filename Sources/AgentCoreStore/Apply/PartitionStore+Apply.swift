@@ -43,20 +43,24 @@ extension PartitionStore {
             // `appliedOffsets` when the topic changes (a batch is mostly one topic).
             var topic: String?
             var last: Int64?
-            for (i, record) in records.enumerated() {
-                let d = decoded.take(i)
-                if record.topic != topic {
-                    if let topic, let last { appliedOffsets[topic] = last }
-                    topic = record.topic
-                    last = appliedOffsets[record.topic]
+            // Records are read in place (an element copied out of the array costs a count
+            // on each of its buffers, twice).
+            try records.withUnsafeBufferPointer { records in
+                for i in records.indices {
+                    let d = decoded.take(i)
+                    if records[i].topic != topic {
+                        if let topic, let last { appliedOffsets[topic] = last }
+                        topic = records[i].topic
+                        last = appliedOffsets[records[i].topic]
+                    }
+                    if let last, records[i].offset <= last {
+                        summary.skipped += 1
+                        continue
+                    }
+                    try beforeRecord?(records[i])
+                    try applyOne(records[i], decoded: d, summary: &summary)
+                    last = records[i].offset
                 }
-                if let last, record.offset <= last {
-                    summary.skipped += 1
-                    continue
-                }
-                try beforeRecord?(record)
-                try applyOne(record, decoded: d, summary: &summary)
-                last = record.offset
             }
             if let topic, let last { appliedOffsets[topic] = last }
             try writePendingResults()
@@ -104,7 +108,7 @@ extension PartitionStore {
         settingsChecked = true
     }
 
-    private func applyOne(_ record: InputRecord, decoded: Decoded, summary: inout ApplySummary) throws {
+    private func applyOne(_ record: borrowing InputRecord, decoded: Decoded, summary: inout ApplySummary) throws {
         var ctx = RecordContext(record)
         let previousStreamTime = streamTime
         if ctx.time > (streamTime ?? Int64.min) { streamTime = ctx.time }

@@ -24,7 +24,7 @@ struct RecordContext {
     /// savepoint is rolled back.
     var rollbackFailure: RollbackFailure?
 
-    init(_ record: InputRecord) {
+    init(_ record: borrowing InputRecord) {
         position = RecordPosition(record)
         stream = record.stream
         time = Timestamp.clamped(record.timestampMillis)
