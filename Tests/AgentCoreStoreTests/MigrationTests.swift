@@ -42,6 +42,59 @@ import Testing
     }
 }
 
+extension MigrationTests {
+    /// The context lines of a canonical dump: id → updated_ms (the line's last field).
+    static func updatedTimes(_ store: PartitionStore) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for line in try store.canonicalDump().split(separator: "\n") where line.hasPrefix("\"context\"") {
+            let fields = line.split(separator: "\t")
+            out[String(fields[1])] = String(fields.last!)
+        }
+        return out
+    }
+
+    /// Step 4 moves `updated_ms` out of the head rows: a store written by schema 3 keeps
+    /// every context's updated time, whether its last change was a version or a failed
+    /// rollback, and later changes move it as before.
+    @Test func storeFromSchemaThreeKeepsUpdatedTimes() throws {
+        let f = try StoreFixture()
+        let path = f.store.path
+        f.store.close()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        let old = try SQLiteConnection(path: path)
+        try old.execute("PRAGMA journal_mode=WAL")
+        for step in Migrations.steps.prefix(3) { try old.execute(step) }
+        try old.execute("PRAGMA user_version = 3")
+        try old.execute(
+            """
+            INSERT INTO store_meta VALUES('partition', 0);
+            INSERT INTO workspaces VALUES('ws1', 0);
+            INSERT INTO projects VALUES('ws1', 'p1', 0);
+            INSERT INTO agent_definitions VALUES('builder', 'def_1', 'B', 'code', NULL, '[]', '{}', '{}', 1, 1, 0, 0);
+            INSERT INTO agent_instances VALUES('ws1', 'p1', 'i1', 'def_1', 'builder', 'i1', 'idle', '{}', NULL, NULL, NULL, 0, 0, 0, 0);
+            INSERT INTO agent_contexts VALUES(1, 'ctx_plain', 'ws1', 'p1', 'i1', 'plain', NULL, NULL, 10);
+            INSERT INTO agent_context_heads VALUES(1, 2, 1, 25);
+            INSERT INTO agent_context_versions VALUES(1, 1, '{"a":1}', NULL, 'me', 7, 'replace', 10);
+            INSERT INTO agent_context_versions VALUES(1, 2, '{"a":2}', NULL, 'me', 7, 'replace', 25);
+            INSERT INTO agent_contexts VALUES(2, 'ctx_failed', 'ws1', 'p1', 'i1', 'failed', 9, 'failed', 10);
+            INSERT INTO agent_context_heads VALUES(2, 1, 1, 40);
+            INSERT INTO agent_context_versions VALUES(2, 1, '{"b":1}', NULL, 'me', 7, 'replace', 30);
+            """)
+        old.close()
+        f.store = try PartitionStore(path: path, partition: 0)
+        #expect(try f.store.db.userVersion() == Migrations.steps.count)
+        #expect(try Self.updatedTimes(f.store) == ["\"ctx_plain\"": "25", "\"ctx_failed\"": "40"])
+        // A new version moves the time on; so does a later failed rollback.
+        try f.send("context.write", ["instance_id": "i1", "name": "failed", "data": ["b": 2]])
+        let written = f.clock
+        try f.send("context.rollback", ["instance_id": "i1", "name": "plain", "target_version": 7])
+        let failed = f.clock
+        #expect(try Self.updatedTimes(f.store) == ["\"ctx_plain\"": "\(failed)", "\"ctx_failed\"": "\(written)"])
+        #expect(try f.store.db.rows("SELECT count(*) FROM pragma_table_info('agent_context_heads') WHERE name='updated_ms'")
+            .first?.first?.int == 0)
+    }
+}
+
 @Suite struct SettingsRecordTests {
     /// The settings that shape answers are recorded by the first batch; reopening with
     /// other settings is noted once, and a reader never records its defaults.

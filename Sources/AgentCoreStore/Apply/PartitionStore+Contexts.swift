@@ -130,8 +130,7 @@ extension PartitionStore {
                 [.text(id), .text(ctx.workspace), .text(ctx.project), .text(instanceId), .text(name), .int(ctx.time)])
             let cid = try db.rows("SELECT last_insert_rowid()").first![0].int!
             try db.run(
-                "INSERT INTO agent_context_heads(cid, current_version, oldest_version, updated_ms) VALUES(?, 0, 1, ?)",
-                [.int(cid), .int(ctx.time)])
+                "INSERT INTO agent_context_heads(cid, current_version, oldest_version) VALUES(?, 0, 1)", [.int(cid)])
             head = ContextHead(cid: cid, id: id, current: 0, oldest: 1)
             ctx.emit(.contextCreated, ["context_id": .string(id), "instance_id": .string(instanceId), "name": .string(name)])
         }
@@ -146,7 +145,7 @@ extension PartitionStore {
         sql: "INSERT INTO agent_context_versions(cid, version, data, change_description, created_by, byte_size, mode, created_ms) VALUES(?,?,?,?,?,?,?,?)"
     )
     static let moveHead = HotStatement(
-        slot: 1, sql: "UPDATE agent_context_heads SET current_version=?, oldest_version=?, updated_ms=? WHERE cid=?")
+        slot: 1, sql: "UPDATE agent_context_heads SET current_version=?, oldest_version=? WHERE cid=?")
 
     /// Appends version current+1, moves the head, prunes beyond the history limit.
     private func appendVersion(
@@ -179,8 +178,7 @@ extension PartitionStore {
         let newOldest = max(oldest, pruneTo + 1)
         try upd.bind(.int(version), at: 1)
         try upd.bind(.int(newOldest), at: 2)
-        try upd.bind(.int(ctx.time), at: 3)
-        try upd.bind(.int(head.cid), at: 4)
+        try upd.bind(.int(head.cid), at: 3)
         _ = try upd.step()
         if let rollback {
             try db.run(
@@ -237,8 +235,14 @@ extension PartitionStore {
 
     /// Records a failed rollback on the context (after the command's savepoint was undone).
     func recordRollbackFailure(_ f: RollbackFailure, ctx: inout RecordContext) throws {
-        try db.run("UPDATE agent_contexts SET rollback_pointer=?, rollback_state='failed' WHERE cid=?", [.int(f.target), .int(f.cid)])
-        try db.run("UPDATE agent_context_heads SET updated_ms=? WHERE cid=?", [.int(ctx.time), .int(f.cid)])
+        // A change without a new version: its time is the context's updated time until the
+        // next version (see migration step 4).
+        try db.run(
+            """
+            UPDATE agent_contexts SET rollback_pointer=?1, rollback_state='failed', touched_ms=?2,
+                touched_version=(SELECT current_version FROM agent_context_heads WHERE cid=?3) WHERE cid=?3
+            """,
+            [.int(f.target), .int(ctx.time), .int(f.cid)])
         ctx.emit(
             .contextRolledBack,
             [
