@@ -143,6 +143,17 @@ import Testing
         #expect(Set(outA.map(\.eventId)).count < outA.count)
         let types = Set(try outA.filter { $0.topic != .dlq }.map { try Event(bytes: $0.value).type })
         #expect(types.isSuperset(of: [.instanceSpawned, .instanceStatusChanged, .contextVersionCreated, .commandRejected]))
+        #expect(types.contains(.instanceRemoved))
+        // Referential integrity: the declared foreign keys hold, and so does the one the
+        // store keeps itself (version rows to their context, see migration step 4), through
+        // writes, rollbacks, prunes, sweeps and instance removals.
+        for f in [a, b, c] {
+            #expect(try f.store.db.rows("PRAGMA foreign_key_check").isEmpty)
+            let orphans = try f.store.db.rows(
+                "SELECT count(*) FROM agent_context_versions v WHERE NOT EXISTS (SELECT 1 FROM agent_contexts c WHERE c.cid = v.cid)")
+            #expect(orphans.first?.first?.int == 0)
+            #expect(try f.store.db.rows("SELECT count(*) FROM agent_context_versions").first?.first?.int ?? 0 > 0)
+        }
     }
 
     @Test func failedBatchLeavesNoTrace() throws {
