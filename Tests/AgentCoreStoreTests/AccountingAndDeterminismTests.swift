@@ -144,9 +144,8 @@ import Testing
         let types = Set(try outA.filter { $0.topic != .dlq }.map { try Event(bytes: $0.value).type })
         #expect(types.isSuperset(of: [.instanceSpawned, .instanceStatusChanged, .contextVersionCreated, .commandRejected]))
         #expect(types.contains(.instanceRemoved))
-        // Referential integrity: the declared foreign keys hold, and so does the one the
-        // store keeps itself (version rows to their context, see migration step 4), through
-        // writes, rollbacks, prunes, sweeps and instance removals.
+        // Referential integrity holds through writes, rollbacks, prunes, sweeps and
+        // instance removals.
         for f in [a, b, c] {
             #expect(try f.store.db.rows("PRAGMA foreign_key_check").isEmpty)
             let orphans = try f.store.db.rows(

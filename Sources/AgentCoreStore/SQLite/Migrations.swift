@@ -66,8 +66,7 @@ enum Migrations {
             ON CONFLICT(key) DO UPDATE SET value = excluded.value;
         """,
         // The head row loses `updated_ms` (a third of its bytes: with 100k contexts a batch
-        // of writes rewrote about 400 head pages, now about 260). Also (`afterStep`): the
-        // version rows' foreign key to their context goes. A context's updated time
+        // of writes rewrote about 400 head pages, now about 260). A context's updated time
         // is its current version's `created_ms`, unless a change without a new version (a
         // failed rollback) came after it: `touched_ms` holds that change's time and
         // `touched_version` the version current then. The migration records every context's
@@ -89,35 +88,6 @@ enum Migrations {
         """,
     ]
 
-    /// Work a step needs beyond its SQL, run in the step's transaction after it.
-    static let afterStep: [Int: @Sendable (SQLiteConnection) throws(SQLiteError) -> Void] = [3: dropVersionForeignKey]
-
-    /// Step 4: `agent_context_versions.cid` stops referencing `agent_contexts`. Checking it
-    /// looked the context up on every version insert, the hottest statement (about a tenth
-    /// of apply time with 1k contexts). The store is that table's only writer and takes the
-    /// cid from the context's head row, read or created in the same transaction; removing an
-    /// instance deletes versions, heads and contexts together; a test checks for orphans
-    /// after random command runs. Every other foreign key stays enforced.
-    ///
-    /// Dropping a constraint changes nothing on disk, so the table's SQL is edited in
-    /// `sqlite_schema` (SQLite's documented procedure for removing FOREIGN KEY constraints:
-    /// writable_schema, then a schema_version bump so that other connections reload it).
-    static func dropVersionForeignKey(_ db: SQLiteConnection) throws(SQLiteError) {
-        let version = try db.rows("PRAGMA schema_version").first?.first?.int ?? 0
-        try db.execute("PRAGMA writable_schema=ON")
-        try db.execute(
-            """
-            UPDATE sqlite_schema SET sql = replace(sql, 'cid INTEGER NOT NULL REFERENCES agent_contexts(cid), version',
-                'cid INTEGER NOT NULL, version') WHERE type = 'table' AND name = 'agent_context_versions'
-            """)
-        try db.execute("PRAGMA schema_version = \(version + 1)")
-        try db.execute("PRAGMA writable_schema=OFF")
-        let left = try db.rows("SELECT count(*) FROM pragma_foreign_key_list('agent_context_versions')").first?.first?.int
-        if left != 0 {
-            throw SQLiteError(code: 0, message: "migration 4: agent_context_versions keeps its foreign key", sql: nil)
-        }
-    }
-
     static func migrate(_ db: SQLiteConnection) throws(SQLiteError) -> Void {
         let current = try db.userVersion()
         if current > steps.count {
@@ -127,7 +97,6 @@ enum Migrations {
             try db.execute("BEGIN IMMEDIATE")
             do {
                 try db.execute(sql)
-                try afterStep[i]?(db)
                 try db.execute("PRAGMA user_version = \(i + 1)")
                 try db.execute("COMMIT")
             } catch {
