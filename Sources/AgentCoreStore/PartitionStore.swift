@@ -70,6 +70,8 @@ public final class PartitionStore {
     var checkpointer: Checkpointer?
     let walSize = WALSize()
     var framesAtLastPass: Int32 = 0
+    /// WAL size seen by the previous `checkpointBetweenBatches`: what a batch adds.
+    var framesBefore: Int32 = 0
 
     public init(path: String, partition: Int32, options: StoreOptions = StoreOptions()) throws {
         self.db = try SQLiteConnection(path: path)
@@ -160,6 +162,8 @@ public final class PartitionStore {
         }
         guard let c = checkpointer else { return }
         let frames = walSize.frames.load(ordering: .relaxed)
+        let batchFrames = frames >= framesBefore ? frames - framesBefore : frames
+        framesBefore = frames
         if frames < framesAtLastPass { framesAtLastPass = 0 }  // the WAL started over
         if frames >= options.walLimitFrames {
             c.wait(for: c.request())
@@ -170,7 +174,11 @@ public final class PartitionStore {
                 // that the error surfaces as this batch's failure instead of a growing WAL.
                 try db.checkpoint()
             }
-        } else if frames >= framesAtLastPass + options.checkpointStepFrames {
+        } else if frames >= framesAtLastPass + options.checkpointStepFrames
+            || (frames > framesAtLastPass && frames + 2 * batchFrames >= options.walLimitFrames)
+        {
+            // Within two batches of the limit, a pass after every batch: the pass the next
+            // batch waits for at the limit then copies one or two batches' pages, not a step's.
             c.request()
             framesAtLastPass = frames
         }
