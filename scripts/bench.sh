@@ -16,18 +16,22 @@ bin=.build/release/agentcore
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo '?')"
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 median() { python3 -c 'import statistics,sys; print(int(statistics.median(int(x) for x in sys.argv[1:])))' "$@"; }
-# Disk speed here moves by tens of percent between runs minutes apart: each figure is the
-# median of RUNS runs (default 3), the floor and the store taking turns.
-runs=${RUNS:-3}
+# Disk and CPU speed here move by tens of percent between runs minutes apart: each figure
+# is the median of RUNS runs (default 5), the floor and the store taking turns. Two ratios:
+# of the medians, and the median of each store run over the floor run just before it
+# (neighbours share the machine's mood, so that one moves less with it).
+runs=${RUNS:-5}
 for contexts in 1000 100000; do
-  floors=(); stores=()
+  floors=(); stores=(); pairs=()
   for _ in $(seq "$runs"); do
-    floors+=("$("$work/sqlite-floor" "$writes" 1000 "$contexts" "$work" | sed -E 's/.*: ([0-9]+) writes\/s/\1/')")
-    stores+=("$("$bin" bench store --writes "$writes" --contexts "$contexts" --batch 1000 --dir "$work" --json \
-          | python3 -c 'import json,sys; print(json.load(sys.stdin)["writes_per_second"])')")
+    f=$("$work/sqlite-floor" "$writes" 1000 "$contexts" "$work" | sed -E 's/.*: ([0-9]+) writes\/s/\1/')
+    s=$("$bin" bench store --writes "$writes" --contexts "$contexts" --batch 1000 --dir "$work" --json \
+          | python3 -c 'import json,sys; print(json.load(sys.stdin)["writes_per_second"])')
+    floors+=("$f"); stores+=("$s"); pairs+=("$(python3 -c "print(int(1000 * $s / $f))")")
   done
   floor=$(median "${floors[@]}"); store=$(median "${stores[@]}")
-  echo "contexts=$contexts  sqlite floor: $floor writes/s (runs: ${floors[*]})  store apply: $store writes/s (runs: ${stores[*]})  ratio: $(ratio "$store" "$floor")"
+  paired=$(python3 -c "print(f'{$(median "${pairs[@]}") / 1000:.2f}')")
+  echo "contexts=$contexts  sqlite floor: $floor writes/s (runs: ${floors[*]})  store apply: $store writes/s (runs: ${stores[*]})  ratio of medians: $(ratio "$store" "$floor")  median of paired ratios: $paired"
 done
 pipeline=$("$bin" bench pipeline --commands "$writes" --partitions 8 --dir "$work/pipeline" --json \
            | python3 -c 'import json,sys; print(json.load(sys.stdin)["commands_per_second"])')
