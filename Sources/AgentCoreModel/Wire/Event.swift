@@ -120,6 +120,17 @@ public struct Event: Sendable, Equatable {
     ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512)
+        write(
+            id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
+            correlationId: correlationId, occurredAtMillis: occurredAtMillis, writePayload: writePayload, to: &out)
+        return out
+    }
+
+    /// `encode`, appended to `out` (a results row is written in one buffer).
+    public static func write(
+        id: String, type: EventType, commandId: String?, workspaceId: String, projectId: String?,
+        correlationId: String?, occurredAtMillis: Int64, writePayload: (inout [UInt8]) -> Void, to out: inout [UInt8]
+    ) {
         func key(_ k: StaticString, first: Bool = false) {
             if !first { out.append(UInt8(ascii: ",")) }
             out.append(UInt8(ascii: "\""))
@@ -152,7 +163,6 @@ public struct Event: Sendable, Equatable {
         key("workspace_id")
         JSONValue.writeString(workspaceId, to: &out)
         out.append(UInt8(ascii: "}"))
-        return out
     }
 }
 

@@ -65,6 +65,14 @@ struct Outgoing: Sendable {
         case .event(let e): return e.encode(id: id ?? e.id)
         }
     }
+
+    /// `value(id:)` appended to `out`.
+    func writeValue(id: String, to out: inout [UInt8]) {
+        switch body {
+        case .json(let bytes, _): out.append(contentsOf: bytes)
+        case .event(let e): e.write(id: id, to: &out)
+        }
+    }
 }
 
 /// Where an input record sits; its outputs' ids are derived from it (`Event.id`).
@@ -125,6 +133,12 @@ final class EventParts: Sendable {
         Event.encode(
             id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
             correlationId: correlationId, occurredAtMillis: occurredAtMillis, writePayload: payload.write)
+    }
+
+    func write(id: String, to out: inout [UInt8]) {
+        Event.write(
+            id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
+            correlationId: correlationId, occurredAtMillis: occurredAtMillis, writePayload: payload.write, to: &out)
     }
 }
 

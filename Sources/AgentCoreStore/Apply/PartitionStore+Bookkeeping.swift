@@ -43,6 +43,7 @@ extension PartitionStore {
     /// built from topic names and numbers, so the separators cannot occur inside a field.
     static func encodeResult(_ outputs: [Outgoing]) -> [UInt8] {
         var out: [UInt8] = []
+        out.reserveCapacity(640 * outputs.count)
         for o in outputs {
             let id = o.eventId
             out.append(contentsOf: o.topic.rawValue.utf8)
@@ -58,7 +59,7 @@ extension PartitionStore {
                 out.append(UInt8(ascii: "-"))
             }
             out.append(0x09)
-            out.append(contentsOf: o.value(id: id))
+            o.writeValue(id: id, to: &out)
             out.append(0x0A)
         }
         return out
