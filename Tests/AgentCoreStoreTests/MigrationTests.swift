@@ -5,17 +5,17 @@ import Testing
 @testable import AgentCoreStore
 
 @Suite struct MigrationTests {
-    /// A store written by the first schema (context heads inside `agent_contexts`) opens
-    /// under the current one with its contexts, versions and heads intact, and goes on.
-    @Test func storeFromSchemaOneIsMigrated() throws {
-        let f = try StoreFixture()
+    /// Replaces the fixture's store by one written by the first `schema` migration steps,
+    /// holding a workspace, project, definition and instance plus `rows`, then opens it
+    /// with the current code (which migrates it).
+    static func reopen(_ f: StoreFixture, fromSchema schema: Int, rows: String) throws {
         let path = f.store.path
         f.store.close()
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         let old = try SQLiteConnection(path: path)
         try old.execute("PRAGMA journal_mode=WAL")
-        try old.execute(Migrations.steps[0])
-        try old.execute("PRAGMA user_version = 1")
+        for step in Migrations.steps.prefix(schema) { try old.execute(step) }
+        try old.execute("PRAGMA user_version = \(schema)")
         try old.execute(
             """
             INSERT INTO store_meta VALUES('partition', 0);
@@ -23,12 +23,22 @@ import Testing
             INSERT INTO projects VALUES('ws1', 'p1', 0);
             INSERT INTO agent_definitions VALUES('builder', 'def_1', 'B', 'code', NULL, '[]', '{}', '{}', 1, 1, 0, 0);
             INSERT INTO agent_instances VALUES('ws1', 'p1', 'i1', 'def_1', 'builder', 'i1', 'idle', '{}', NULL, NULL, NULL, 0, 0, 0, 0);
-            INSERT INTO agent_contexts VALUES(1, 'ctx_old', 'ws1', 'p1', 'i1', 'plan', 3, 2, NULL, NULL, 10, 20);
-            INSERT INTO agent_context_versions VALUES(1, 2, '{"a":2}', NULL, 'me', 7, 'replace', 15);
-            INSERT INTO agent_context_versions VALUES(1, 3, '{"a":3}', NULL, 'me', 7, 'replace', 20);
-            """)
+            """ + rows)
         old.close()
         f.store = try PartitionStore(path: path, partition: 0)
+    }
+
+    /// A store written by the first schema (context heads inside `agent_contexts`) opens
+    /// under the current one with its contexts, versions and heads intact, and goes on.
+    @Test func storeFromSchemaOneIsMigrated() throws {
+        let f = try StoreFixture()
+        try Self.reopen(
+            f, fromSchema: 1,
+            rows: """
+                INSERT INTO agent_contexts VALUES(1, 'ctx_old', 'ws1', 'p1', 'i1', 'plan', 3, 2, NULL, NULL, 10, 20);
+                INSERT INTO agent_context_versions VALUES(1, 2, '{"a":2}', NULL, 'me', 7, 'replace', 15);
+                INSERT INTO agent_context_versions VALUES(1, 3, '{"a":3}', NULL, 'me', 7, 'replace', 20);
+                """)
         #expect(try f.store.db.userVersion() == Migrations.steps.count)
         let info = try #require(try f.store.context(workspace: "ws1", project: "p1", instanceId: "i1", name: "plan"))
         #expect(info.id == "ctx_old")
@@ -58,30 +68,17 @@ extension MigrationTests {
     /// rollback, and later changes move it as before.
     @Test func storeFromSchemaThreeKeepsUpdatedTimes() throws {
         let f = try StoreFixture()
-        let path = f.store.path
-        f.store.close()
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-        let old = try SQLiteConnection(path: path)
-        try old.execute("PRAGMA journal_mode=WAL")
-        for step in Migrations.steps.prefix(3) { try old.execute(step) }
-        try old.execute("PRAGMA user_version = 3")
-        try old.execute(
-            """
-            INSERT INTO store_meta VALUES('partition', 0);
-            INSERT INTO workspaces VALUES('ws1', 0);
-            INSERT INTO projects VALUES('ws1', 'p1', 0);
-            INSERT INTO agent_definitions VALUES('builder', 'def_1', 'B', 'code', NULL, '[]', '{}', '{}', 1, 1, 0, 0);
-            INSERT INTO agent_instances VALUES('ws1', 'p1', 'i1', 'def_1', 'builder', 'i1', 'idle', '{}', NULL, NULL, NULL, 0, 0, 0, 0);
-            INSERT INTO agent_contexts VALUES(1, 'ctx_plain', 'ws1', 'p1', 'i1', 'plain', NULL, NULL, 10);
-            INSERT INTO agent_context_heads VALUES(1, 2, 1, 25);
-            INSERT INTO agent_context_versions VALUES(1, 1, '{"a":1}', NULL, 'me', 7, 'replace', 10);
-            INSERT INTO agent_context_versions VALUES(1, 2, '{"a":2}', NULL, 'me', 7, 'replace', 25);
-            INSERT INTO agent_contexts VALUES(2, 'ctx_failed', 'ws1', 'p1', 'i1', 'failed', 9, 'failed', 10);
-            INSERT INTO agent_context_heads VALUES(2, 1, 1, 40);
-            INSERT INTO agent_context_versions VALUES(2, 1, '{"b":1}', NULL, 'me', 7, 'replace', 30);
-            """)
-        old.close()
-        f.store = try PartitionStore(path: path, partition: 0)
+        try Self.reopen(
+            f, fromSchema: 3,
+            rows: """
+                INSERT INTO agent_contexts VALUES(1, 'ctx_plain', 'ws1', 'p1', 'i1', 'plain', NULL, NULL, 10);
+                INSERT INTO agent_context_heads VALUES(1, 2, 1, 25);
+                INSERT INTO agent_context_versions VALUES(1, 1, '{"a":1}', NULL, 'me', 7, 'replace', 10);
+                INSERT INTO agent_context_versions VALUES(1, 2, '{"a":2}', NULL, 'me', 7, 'replace', 25);
+                INSERT INTO agent_contexts VALUES(2, 'ctx_failed', 'ws1', 'p1', 'i1', 'failed', 9, 'failed', 10);
+                INSERT INTO agent_context_heads VALUES(2, 1, 1, 40);
+                INSERT INTO agent_context_versions VALUES(2, 1, '{"b":1}', NULL, 'me', 7, 'replace', 30);
+                """)
         #expect(try f.store.db.userVersion() == Migrations.steps.count)
         #expect(try Self.updatedTimes(f.store) == ["\"ctx_plain\"": "25", "\"ctx_failed\"": "40"])
         // A new version moves the time on; so does a later failed rollback.
