@@ -50,6 +50,13 @@ public struct JSONParser {
         }
     }
 
+    /// The end of the canonical value at `from` in `bytes`, read as the parser reads a
+    /// value at `depth` (see `parse(_:maxDepth:canonicalAt:)`), or nil. For
+    /// `CommandDecoder.decodeCommonContextWrite`.
+    static func canonicalValueEnd(in bytes: UnsafeBufferPointer<UInt8>, from: Int, depth: Int) -> Int? {
+        JSONParser(bytes: bytes, maxDepth: defaultMaxDepth).canonicalEnd(from: from, depth: depth)
+    }
+
     private let bytes: UnsafeBufferPointer<UInt8>
     private let maxDepth: Int
     private var index = 0

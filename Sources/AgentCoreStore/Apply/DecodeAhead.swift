@@ -11,13 +11,13 @@ import Darwin
 
 /// A record decoded: a command (with its typed payload or the rejection of it) or the
 /// reason it is a dead letter.
-enum Decoded: Sendable {
+enum Decoded: Sendable, Equatable {
     case deadLetter(DeadLetterError)
     case command(CommandEnvelope, Result<Command, CommandRejection>, replica: Bool, prepared: Prepared)
 }
 
 /// What can be worked out from a command alone, done while decoding (off the applying thread).
-struct Prepared: Sendable {
+struct Prepared: Sendable, Equatable {
     /// Idempotency key: hash of workspace and command id.
     var hkey: Int64
     /// The canonical bytes of a `replace` write's data (the command then carries `.null`

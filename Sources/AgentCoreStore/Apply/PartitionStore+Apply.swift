@@ -150,18 +150,51 @@ extension PartitionStore {
 
     /// Turns a record into a command or a dead letter. Depends only on the record, so
     /// `DecodeAhead` runs it on another thread.
-    static func decode(_ record: InputRecord, decoder: CommandDecoder, partitionCount: Int32?) -> Decoded {
+    /// `fastPath: false` (tests) always takes the general path.
+    static func decode(_ record: InputRecord, decoder: CommandDecoder, partitionCount: Int32?, fastPath: Bool = true) -> Decoded {
         guard let value = record.value else { return .deadLetter(DeadLetterError(.nullValue, "record has no value (tombstone)")) }
         var envelope: CommandEnvelope
-        var rawData: [UInt8]?
-        do { (envelope, rawData) = try decoder.decodeEnvelope(value, capturingData: true) } catch { return .deadLetter(error) }
+        var command: Result<Command, CommandRejection>
+        var prepared = Prepared(hkey: 0)
+        if fastPath, let fast = decoder.decodeCommonContextWrite(value) {
+            // The common `context.write`, read in one pass; anything else, and every error,
+            // takes the general path below.
+            envelope = fast.envelope
+            command = .success(fast.command)
+            prepared.canonicalData = fast.canonicalData
+        } else {
+            var rawData: [UInt8]?
+            do { (envelope, rawData) = try decoder.decodeEnvelope(value, capturingData: true) } catch { return .deadLetter(error) }
+            do { command = .success(try decoder.decodeCommand(envelope)) } catch { command = .failure(error) }
+            if case .success(.contextWrite(let id, let name, let data, let description, let mode, let expected)) = command {
+                // `replace` stores the data's canonical bytes: the envelope's own when they were
+                // canonical already (`rawData`, the command then holds a placeholder), else
+                // made here. `merge_patch` needs the tree.
+                if mode == .replace {
+                    prepared.canonicalData = rawData ?? data.canonicalBytes
+                    command = .success(
+                        .contextWrite(
+                            instanceId: id, name: name, data: .null, description: description, mode: .replace,
+                            expectedVersion: expected))
+                } else if let rawData {
+                    do {
+                        command = .success(
+                            .contextWrite(
+                                instanceId: id, name: name, data: try JSONParser.parse(rawData), description: description,
+                                mode: mode, expectedVersion: expected))
+                    } catch {
+                        // Cannot happen: the bytes were recognised as canonical JSON.
+                        return .deadLetter(DeadLetterError(.invalidJSON, "payload.data: \(error.description)"))
+                    }
+                }
+            }
+            envelope.payload = .null  // read only through the typed command from here on
+        }
         guard let key = record.key, key.elementsEqual(envelope.workspaceId.utf8) else {
             return .deadLetter(
                 DeadLetterError(.keyMismatch, "record key must equal workspace_id '\(envelope.workspaceId)'"))
         }
-        var command: Result<Command, CommandRejection>
-        do { command = .success(try decoder.decodeCommand(envelope)) } catch { command = .failure(error) }
-        var prepared = Prepared(hkey: Int64(bitPattern: FNV1a64.hash([envelope.workspaceId, envelope.id])))
+        prepared.hkey = Int64(bitPattern: FNV1a64.hash([envelope.workspaceId, envelope.id]))
         prepared.commandType = CommandType(rawValue: envelope.type)
         switch command {
         case .success(.contextWrite(let id, let name, _, _, _, _)), .success(.contextRollback(let id, let name, _, _)):
@@ -169,30 +202,7 @@ extension PartitionStore {
                 workspace: envelope.workspaceId, project: envelope.projectId ?? "", instanceId: id, name: name)
         default: break
         }
-        if case .success(.contextWrite(let id, let name, let data, let description, let mode, let expected)) = command {
-            // `replace` stores the data's canonical bytes: the envelope's own when they were
-            // canonical already (`rawData`, the command then holds a placeholder), else
-            // made here. `merge_patch` needs the tree.
-            if mode == .replace {
-                prepared.canonicalData = rawData ?? data.canonicalBytes
-                command = .success(
-                    .contextWrite(
-                        instanceId: id, name: name, data: .null, description: description, mode: .replace,
-                        expectedVersion: expected))
-            } else if let rawData {
-                do {
-                    command = .success(
-                        .contextWrite(
-                            instanceId: id, name: name, data: try JSONParser.parse(rawData), description: description,
-                            mode: mode, expectedVersion: expected))
-                } catch {
-                    // Cannot happen: the bytes were recognised as canonical JSON.
-                    return .deadLetter(DeadLetterError(.invalidJSON, "payload.data: \(error.description)"))
-                }
-            }
-        }
-        envelope.payload = .null  // read only through the typed command from here on
-        let replica = record.header(Self.replicaHeader) != nil && CommandType(rawValue: envelope.type)?.isDefinitionCommand == true
+        let replica = record.header(Self.replicaHeader) != nil && prepared.commandType?.isDefinitionCommand == true
         if let count = partitionCount, !replica {
             let home = Murmur2.partition(forKey: key, partitionCount: count)
             if home != record.partition {

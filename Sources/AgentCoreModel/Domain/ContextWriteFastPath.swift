@@ -1,0 +1,173 @@
+import Foundation
+
+/// A `context.write` decoded in one pass over its bytes (see `decodeCommonContextWrite`).
+public struct DecodedContextWrite: Sendable, Equatable {
+    /// The envelope, with `payload` `.null` (the payload is read into `command`).
+    public var envelope: CommandEnvelope
+    /// The command; a `replace` carries `.null` as its data (see `canonicalData`).
+    public var command: Command
+    /// A `replace` write's data as canonical JSON bytes.
+    public var canonicalData: [UInt8]?
+}
+
+extension CommandDecoder {
+    /// The common shape of a `context.write`, decoded without building the envelope and
+    /// payload as JSON trees (about a third of decoding was hashing their keys into
+    /// dictionaries and looking them up again): no whitespace, keys and strings in printable
+    /// ASCII without escapes, only the fields a `context.write` knows, each once, its data
+    /// canonical JSON. That is what `AgentCoreClient` sends.
+    ///
+    /// Returns nil for anything else, and for anything the general path would refuse or
+    /// reject: the caller then decodes with `decodeEnvelope(_:capturingData:)` and
+    /// `decodeCommand`, which also word every error. When it returns a value, that value is
+    /// what the general path gives (`FastPathTests` compares the two on random inputs).
+    public func decodeCommonContextWrite(_ bytes: [UInt8]) -> DecodedContextWrite? {
+        guard bytes.count <= limits.maxRecordBytes else { return nil }
+        return bytes.withUnsafeBufferPointer { buffer in
+            var scanner = FastScanner(bytes: buffer)
+            return scanner.contextWrite(limits: limits)
+        }
+    }
+}
+
+/// The one-pass reader behind `decodeCommonContextWrite`. Every method returns nil (or
+/// false) as soon as the input leaves the common shape.
+private struct FastScanner {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var index = 0
+
+    init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    private static let quote = UInt8(ascii: "\"")
+
+    mutating func take(_ c: UInt8) -> Bool {
+        guard index < bytes.count, bytes[index] == c else { return false }
+        index += 1
+        return true
+    }
+
+    /// A string of printable ASCII without escapes: the range of its contents.
+    mutating func plainString() -> Range<Int>? {
+        guard index < bytes.count, bytes[index] == Self.quote else { return nil }
+        let end = JSONScan.next(in: bytes, from: index + 1, stopAtNonASCII: true)
+        guard end < bytes.count, bytes[end] == Self.quote else { return nil }
+        defer { index = end + 1 }
+        return (index + 1)..<end
+    }
+
+    mutating func null() -> Bool {
+        guard index + 4 <= bytes.count, bytes[index] == UInt8(ascii: "n"), bytes[index + 1] == UInt8(ascii: "u"),
+            bytes[index + 2] == UInt8(ascii: "l"), bytes[index + 3] == UInt8(ascii: "l")
+        else { return false }
+        index += 4
+        return true
+    }
+
+    func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[r]), as: UTF8.self) }
+
+    /// Which of `names` the key in `r` is.
+    func field(_ r: Range<Int>, in names: [StaticString]) -> Int? {
+        for (i, name) in names.enumerated() where name.utf8CodeUnitCount == r.count {
+            if memcmp(bytes.baseAddress! + r.lowerBound, name.utf8Start, r.count) == 0 { return i }
+        }
+        return nil
+    }
+
+    /// An object of known fields, each at most once, calling `value` for each: `{}` and
+    /// unknown or repeated fields leave the common shape.
+    mutating func object(_ names: [StaticString], _ value: (inout FastScanner, Int) -> Bool) -> Bool {
+        guard take(UInt8(ascii: "{")) else { return false }
+        var seen = 0
+        repeat {
+            guard let key = plainString(), take(UInt8(ascii: ":")), let f = field(key, in: names), seen & (1 << f) == 0
+            else { return false }
+            seen |= 1 << f
+            guard value(&self, f) else { return false }
+        } while take(UInt8(ascii: ","))
+        return take(UInt8(ascii: "}"))
+    }
+
+    static let envelopeFields: [StaticString] = [
+        "schema", "id", "type", "workspace_id", "project_id", "actor", "correlation_id", "payload",
+    ]
+    static let payloadFields: [StaticString] = ["instance_id", "name", "data", "mode", "description", "expected_version"]
+
+    mutating func contextWrite(limits: Limits) -> DecodedContextWrite? {
+        var envelope = [Range<Int>?](repeating: nil, count: 7)
+        var payload = [Range<Int>?](repeating: nil, count: 6)
+        var expectedVersion: Int64?
+        let read = object(Self.envelopeFields) { s, f in
+            if f < 7 {
+                envelope[f] = s.plainString()
+                return envelope[f] != nil
+            }
+            return s.object(Self.payloadFields) { s, f in
+                switch f {
+                case 2:  // data: canonical JSON, at the depth the general parser sees it
+                    let start = s.index
+                    guard let end = JSONParser.canonicalValueEnd(in: s.bytes, from: start, depth: 2) else { return false }
+                    s.index = end
+                    payload[2] = start..<end
+                    return true
+                case 5:  // expected_version: an integer >= 0, or null
+                    if s.null() { return true }
+                    let start = s.index
+                    guard let end = JSONParser.canonicalValueEnd(in: s.bytes, from: start, depth: 2),
+                        let v = Int64(s.text(start..<end)), v >= 0
+                    else { return false }
+                    s.index = end
+                    expectedVersion = v
+                    return true
+                case 3, 4:  // mode, description: optional
+                    if s.null() { return true }
+                    payload[f] = s.plainString()
+                    return payload[f] != nil
+                default:
+                    payload[f] = s.plainString()
+                    return payload[f] != nil
+                }
+            }
+        }
+        guard read, index == bytes.count else { return nil }
+
+        // The checks of `decodeEnvelope` and `decodeCommand`: any failure goes back to them.
+        // Every string here is ASCII, so its characters are its bytes.
+        func string(_ r: Range<Int>?, max: Int, identifier: Bool, required: Bool) -> (ok: Bool, value: String?) {
+            guard let r else { return (!required, nil) }
+            guard !r.isEmpty, r.count <= max else { return (false, nil) }
+            let s = text(r)
+            if identifier && !Identifier.isValid(s) { return (false, nil) }
+            return (true, s)
+        }
+        guard let schema = envelope[0], text(schema) == CommandEnvelope.schema,
+            let type = envelope[2], text(type) == CommandType.contextWrite.rawValue, payload[2] != nil
+        else { return nil }
+        let id = string(envelope[1], max: limits.maxIdentifierLength, identifier: true, required: true)
+        let workspace = string(envelope[3], max: limits.maxIdentifierLength, identifier: true, required: true)
+        let project = string(envelope[4], max: limits.maxIdentifierLength, identifier: true, required: true)
+        let actor = string(envelope[5], max: limits.maxNameLength, identifier: false, required: true)
+        let correlation = string(envelope[6], max: limits.maxNameLength, identifier: false, required: false)
+        let instance = string(payload[0], max: limits.maxIdentifierLength, identifier: true, required: true)
+        let name = string(payload[1], max: limits.maxIdentifierLength, identifier: false, required: true)
+        let mode = string(payload[3], max: 32, identifier: false, required: false)
+        let description = string(payload[4], max: limits.maxTextLength, identifier: false, required: false)
+        guard id.ok, workspace.ok, project.ok, actor.ok, correlation.ok, instance.ok, name.ok, mode.ok, description.ok,
+            let writeMode = WriteMode(rawValue: mode.value ?? WriteMode.replace.rawValue),
+            !bytes[payload[1]!].contains(0x7F)  // a context name has no control characters
+        else { return nil }
+        let data = Array(bytes[payload[2]!])
+        var tree = JSONValue.null
+        if writeMode != .replace {
+            guard let parsed = try? JSONParser.parse(data) else { return nil }
+            tree = parsed
+        }
+        return DecodedContextWrite(
+            envelope: CommandEnvelope(
+                id: id.value!, type: CommandType.contextWrite.rawValue, workspaceId: workspace.value!,
+                projectId: project.value!, actor: actor.value!, correlationId: correlation.value, payload: .null),
+            command: .contextWrite(
+                instanceId: instance.value!, name: name.value!, data: tree, description: description.value, mode: writeMode,
+                expectedVersion: expectedVersion),
+            canonicalData: writeMode == .replace ? data : nil)
+    }
+}
