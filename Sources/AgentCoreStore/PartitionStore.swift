@@ -58,6 +58,11 @@ public final class PartitionStore {
     var commandIndexLoaded = false
     /// Version rows below this rowid have been swept (see `sweepPrunedVersions`).
     var sweptThrough: Int64 = 0
+    /// Version rows pruned (below their context's `oldest_version`) and not deleted yet.
+    /// While it is zero the sweep has nothing to find and skips its scan (with many
+    /// contexts of few versions each, the scan was about 6% of apply time and found nothing).
+    var prunedPending: Int64 = 0
+    var prunedPendingRecorded = false
     /// Results rows of the batch being applied, inserted at its end.
     var pending = PendingResults(firstSeq: Int64.max)
     /// Compress results rows on the applying thread and on the batch's helper thread.
@@ -103,6 +108,18 @@ public final class PartitionStore {
         let next = try db.rows("SELECT coalesce(max(seq), 0) + 1 FROM results").first?.first?.int ?? 1
         publishedThrough = try db.rows("SELECT value FROM store_meta WHERE key='published_through'").first?.first?.int ?? 0
         sweptThrough = try db.rows("SELECT value FROM store_meta WHERE key='versions_swept'").first?.first?.int ?? 0
+        // Counted once for a store written before the count was kept (the next batch records
+        // it), then kept by `apply`.
+        if let stored = try db.rows("SELECT value FROM store_meta WHERE key='versions_pruned_pending'").first?.first?.int {
+            prunedPending = stored
+            prunedPendingRecorded = true
+        } else {
+            prunedPending =
+                try db.rows(
+                    "SELECT count(*) FROM agent_context_versions v JOIN agent_context_heads h ON h.cid = v.cid WHERE v.version < h.oldest_version"
+                ).first?.first?.int ?? 0
+            prunedPendingRecorded = false
+        }
         // Another process appended (a zombie owner, or the store was just opened): reload.
         if next != nextSeq || !commandIndexLoaded {
             nextSeq = next

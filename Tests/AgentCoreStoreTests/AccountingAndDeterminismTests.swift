@@ -151,6 +151,13 @@ import Testing
             let orphans = try f.store.db.rows(
                 "SELECT count(*) FROM agent_context_versions v WHERE NOT EXISTS (SELECT 1 FROM agent_contexts c WHERE c.cid = v.cid)")
             #expect(orphans.first?.first?.int == 0)
+            // The count of pruned rows not yet deleted, which lets the sweep skip its scan,
+            // is exact (in memory and as recorded).
+            let pruned = try f.store.db.rows(
+                "SELECT count(*) FROM agent_context_versions v JOIN agent_context_heads h ON h.cid = v.cid WHERE v.version < h.oldest_version"
+            ).first?.first?.int
+            #expect(f.store.prunedPending == pruned)
+            #expect(try f.store.db.rows("SELECT value FROM store_meta WHERE key='versions_pruned_pending'").first?.first?.int == pruned)
             #expect(try f.store.db.rows("SELECT count(*) FROM agent_context_versions").first?.first?.int ?? 0 > 0)
         }
     }

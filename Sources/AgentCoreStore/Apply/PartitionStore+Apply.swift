@@ -22,6 +22,7 @@ extension PartitionStore {
         let savedOffsets = appliedOffsets
         let savedStreamTime = streamTime
         let savedSeq = nextSeq
+        let savedPruned = prunedPending
         let helped = options.helperThreads && records.count >= DecodeAhead.minimumBatch
         let renderer =
             helped
@@ -71,6 +72,11 @@ extension PartitionStore {
                     [.text(topic), .int(offset)])
             }
             try sweepPrunedVersions(atLeast: 2 * records.count)
+            if prunedPending != savedPruned || !prunedPendingRecorded {
+                try db.run(
+                    "INSERT INTO store_meta(key, value) VALUES('versions_pruned_pending', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    [.int(prunedPending)])
+            }
             if let t = streamTime, t != savedStreamTime {
                 try db.run(
                     "INSERT INTO store_meta(key, value) VALUES('stream_time', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -82,6 +88,7 @@ extension PartitionStore {
             appliedOffsets = savedOffsets
             streamTime = savedStreamTime
             nextSeq = savedSeq
+            prunedPending = savedPruned
             // The retention filter may have run mid-batch: rebuild the index from the table.
             commandIndexLoaded = false
             settingsChecked = false
@@ -227,6 +234,7 @@ extension PartitionStore {
         // A savepoint per command: a refusal midway leaves no partial change behind.
         let projectKnown = envelope.projectId.map { knownProjects.contains(envelope.workspaceId, $0) } ?? false
         let atomic = needsSavepoint(command, projectKnown: projectKnown)
+        let prunedBefore = prunedPending
         if atomic { try db.run("SAVEPOINT command") }
         do {
             let cmd = try command.get()
@@ -246,6 +254,7 @@ extension PartitionStore {
                 try db.run("ROLLBACK TO command")
                 try db.run("RELEASE command")
             }
+            prunedPending = prunedBefore
             knownProjects.removeAll()
             ctx.outputs.removeAll()
             ctx.nextIndex = 0

@@ -30,12 +30,17 @@ extension PartitionStore {
         let newest = try db.rows("SELECT coalesce(max(rowid), 0) FROM agent_context_versions").first?.first?.int ?? 0
         let upTo = min(newest - Int64(options.versionSweepLag), sweptThrough + Int64(max(16_384, atLeast)))
         guard upTo > sweptThrough else { return }
-        try db.run(
-            """
-            DELETE FROM agent_context_versions WHERE rowid >= ? AND rowid < ?
-              AND version < (SELECT h.oldest_version FROM agent_context_heads h WHERE h.cid = agent_context_versions.cid)
-            """,
-            [.int(sweptThrough), .int(upTo)])
+        // With no pruned row left anywhere there is nothing to find: move on without the
+        // scan (rows pruned later below the sweep go with their context's catch-up delete).
+        if prunedPending > 0 {
+            try db.run(
+                """
+                DELETE FROM agent_context_versions WHERE rowid >= ? AND rowid < ?
+                  AND version < (SELECT h.oldest_version FROM agent_context_heads h WHERE h.cid = agent_context_versions.cid)
+                """,
+                [.int(sweptThrough), .int(upTo)])
+            prunedPending -= Int64(db.changes)
+        }
         try db.run(
             "INSERT INTO store_meta(key, value) VALUES('versions_swept', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             [.int(upTo)])
@@ -173,9 +178,11 @@ extension PartitionStore {
             try db.run(
                 "DELETE FROM agent_context_versions WHERE cid=? AND version<=? AND rowid<?",
                 [.int(head.cid), .int(pruneTo), .int(sweptThrough)])
+            prunedPending -= Int64(db.changes)
         }
         let upd = try db.statement(Self.moveHead)
         let newOldest = max(oldest, pruneTo + 1)
+        prunedPending += newOldest - oldest  // rows [oldest, newOldest) all exist until deleted as pruned
         try upd.bind(.int(version), at: 1)
         try upd.bind(.int(newOldest), at: 2)
         try upd.bind(.int(head.cid), at: 3)
