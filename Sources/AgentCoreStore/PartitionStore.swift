@@ -108,16 +108,13 @@ public final class PartitionStore {
         let next = try db.rows("SELECT coalesce(max(seq), 0) + 1 FROM results").first?.first?.int ?? 1
         publishedThrough = try db.rows("SELECT value FROM store_meta WHERE key='published_through'").first?.first?.int ?? 0
         sweptThrough = try db.rows("SELECT value FROM store_meta WHERE key='versions_swept'").first?.first?.int ?? 0
-        // Counted once for a store written before the count was kept (the next batch records
-        // it), then kept by `apply`.
+        // Kept by `apply`; a store written before the count was kept has none yet (see
+        // `countPrunedPending`).
         if let stored = try db.rows("SELECT value FROM store_meta WHERE key='versions_pruned_pending'").first?.first?.int {
             prunedPending = stored
             prunedPendingRecorded = true
         } else {
-            prunedPending =
-                try db.rows(
-                    "SELECT count(*) FROM agent_context_versions v JOIN agent_context_heads h ON h.cid = v.cid WHERE v.version < h.oldest_version"
-                ).first?.first?.int ?? 0
+            prunedPending = -1
             prunedPendingRecorded = false
         }
         // Another process appended (a zombie owner, or the store was just opened): reload.
@@ -138,6 +135,17 @@ public final class PartitionStore {
         defer { s.reset() }
         try s.bind(.int(nextSeq - Int64(options.idempotencyRetention)), at: 1)
         while try s.step() { rememberCommand(hkey: s.int(0), seq: s.int(1)) }
+    }
+
+    /// For a store written before `versions_pruned_pending` was kept: counts the pruned rows
+    /// once (a pass over the version rows), on the first batch applied; the batch records it.
+    /// Readers (`inspect`) never pay for it.
+    func countPrunedPending() throws {
+        guard prunedPending < 0 else { return }
+        prunedPending =
+            try db.rows(
+                "SELECT count(*) FROM agent_context_versions v JOIN agent_context_heads h ON h.cid = v.cid WHERE v.version < h.oldest_version"
+            ).first?.first?.int ?? 0
     }
 
     func rememberCommand(hkey: Int64, seq: Int64) {

@@ -15,7 +15,10 @@ extension PartitionStore {
         try db.execute("BEGIN IMMEDIATE")
         // Positions are re-read under the write lock: should two workers briefly hold the
         // same partition (a zombie after a rebalance), neither applies a record twice.
-        do { try refreshPositions() } catch {
+        do {
+            try refreshPositions()
+            try countPrunedPending()
+        } catch {
             try? db.execute("ROLLBACK")
             throw error
         }
