@@ -104,13 +104,16 @@ public final class PartitionStore {
         for row in try db.rows("SELECT topic, offset FROM applied_offsets") {
             appliedOffsets[row[0].text!] = row[1].int!
         }
-        streamTime = try db.rows("SELECT value FROM store_meta WHERE key='stream_time'").first?.first?.int
+        // `store_meta` is a handful of rows: one read for all the positions kept there.
+        var meta: [String: SQLValue] = [:]
+        for row in try db.rows("SELECT key, value FROM store_meta") { if let key = row[0].text { meta[key] = row[1] } }
+        streamTime = meta["stream_time"]?.int
         let next = try db.rows("SELECT coalesce(max(seq), 0) + 1 FROM results").first?.first?.int ?? 1
-        publishedThrough = try db.rows("SELECT value FROM store_meta WHERE key='published_through'").first?.first?.int ?? 0
-        sweptThrough = try db.rows("SELECT value FROM store_meta WHERE key='versions_swept'").first?.first?.int ?? 0
+        publishedThrough = meta["published_through"]?.int ?? 0
+        sweptThrough = meta["versions_swept"]?.int ?? 0
         // Kept by `apply`; a store written before the count was kept has none yet (see
         // `countPrunedPending`).
-        if let stored = try db.rows("SELECT value FROM store_meta WHERE key='versions_pruned_pending'").first?.first?.int {
+        if let stored = meta["versions_pruned_pending"]?.int {
             prunedPending = stored
             prunedPendingRecorded = true
         } else {
@@ -142,10 +145,26 @@ public final class PartitionStore {
     /// Readers (`inspect`) never pay for it.
     func countPrunedPending() throws {
         guard prunedPending < 0 else { return }
-        prunedPending =
-            try db.rows(
-                "SELECT count(*) FROM agent_context_versions v JOIN agent_context_heads h ON h.cid = v.cid WHERE v.version < h.oldest_version"
-            ).first?.first?.int ?? 0
+        prunedPending = try countPrunedRows()
+    }
+
+    /// Version rows below their context's `oldest_version`: all of them, or, given
+    /// (workspace, project, instance id), those of that instance's contexts.
+    func countPrunedRows(ofInstance instance: [SQLValue] = []) throws -> Int64 {
+        let scope =
+            instance.isEmpty
+            ? "" : " AND v.cid IN (SELECT cid FROM agent_contexts WHERE workspace_id=? AND project_id=? AND instance_id=?)"
+        return try db.rows(
+            "SELECT count(*) FROM agent_context_versions v JOIN agent_context_heads h ON h.cid = v.cid WHERE v.version < h.oldest_version"
+                + scope, instance
+        ).first?.first?.int ?? 0
+    }
+
+    /// Sets `key` in `store_meta` (in the current transaction).
+    func setMeta(_ key: String, _ value: SQLValue) throws {
+        try db.run(
+            "INSERT INTO store_meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [.text(key), value])
     }
 
     func rememberCommand(hkey: Int64, seq: Int64) {

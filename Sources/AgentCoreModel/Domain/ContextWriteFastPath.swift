@@ -46,22 +46,22 @@ private struct FastScanner {
         return true
     }
 
-    /// A string of printable ASCII without escapes: the range of its contents.
-    mutating func plainString() -> Range<Int>? {
-        guard index < bytes.count, bytes[index] == Self.quote else { return nil }
-        let end = JSONScan.next(in: bytes, from: index + 1, stopAtNonASCII: true)
-        guard end < bytes.count, bytes[end] == Self.quote else { return nil }
-        defer { index = end + 1 }
-        return (index + 1)..<end
+    /// The canonical value starting here, of the kind whose first byte is `first`
+    /// (`JSONParser`'s recogniser, at the depth of a payload member): its range.
+    mutating func canonical(startingWith first: UInt8) -> Range<Int>? {
+        guard index < bytes.count, bytes[index] == first,
+            let end = JSONParser.canonicalValueEnd(in: bytes, from: index, depth: 2)
+        else { return nil }
+        defer { index = end }
+        return index..<end
     }
 
-    mutating func null() -> Bool {
-        guard index + 4 <= bytes.count, bytes[index] == UInt8(ascii: "n"), bytes[index + 1] == UInt8(ascii: "u"),
-            bytes[index + 2] == UInt8(ascii: "l"), bytes[index + 3] == UInt8(ascii: "l")
-        else { return false }
-        index += 4
-        return true
+    /// A string of printable ASCII without escapes: the range of its contents.
+    mutating func plainString() -> Range<Int>? {
+        canonical(startingWith: Self.quote).map { ($0.lowerBound + 1)..<($0.upperBound - 1) }
     }
+
+    mutating func null() -> Bool { canonical(startingWith: UInt8(ascii: "n")) != nil }
 
     func text(_ r: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes[r]), as: UTF8.self) }
 

@@ -39,28 +39,28 @@ public enum Timestamp {
         if m <= 2 { y += 1 }
         var out: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes, on the stack
         withUnsafeMutableBytes(of: &out) { out in
-        func put(_ v: Int64, at i: Int, width w: Int) {
-            var v = v
-            for k in stride(from: i + w - 1, through: i, by: -1) {
-                out[k] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
+            func put(_ v: Int64, at i: Int, width w: Int) {
+                var v = v
+                for k in stride(from: i + w - 1, through: i, by: -1) {
+                    out[k] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
             }
-        }
-        put(y, at: 0, width: 4)
-        out[4] = UInt8(ascii: "-")
-        put(m, at: 5, width: 2)
-        out[7] = UInt8(ascii: "-")
-        put(d, at: 8, width: 2)
-        out[10] = UInt8(ascii: "T")
-        put(rem / 3600, at: 11, width: 2)
-        out[13] = UInt8(ascii: ":")
-        put(rem % 3600 / 60, at: 14, width: 2)
-        out[16] = UInt8(ascii: ":")
-        put(rem % 60, at: 17, width: 2)
-        out[19] = UInt8(ascii: ".")
-        put(Int64(ms), at: 20, width: 3)
-        out[23] = UInt8(ascii: "Z")
-        buffer.append(contentsOf: out)
+            put(y, at: 0, width: 4)
+            out[4] = UInt8(ascii: "-")
+            put(m, at: 5, width: 2)
+            out[7] = UInt8(ascii: "-")
+            put(d, at: 8, width: 2)
+            out[10] = UInt8(ascii: "T")
+            put(rem / 3600, at: 11, width: 2)
+            out[13] = UInt8(ascii: ":")
+            put(rem % 3600 / 60, at: 14, width: 2)
+            out[16] = UInt8(ascii: ":")
+            put(rem % 60, at: 17, width: 2)
+            out[19] = UInt8(ascii: ".")
+            put(Int64(ms), at: 20, width: 3)
+            out[23] = UInt8(ascii: "Z")
+            buffer.append(contentsOf: out)
         }
     }
 }

@@ -76,14 +76,10 @@ extension PartitionStore {
             }
             try sweepPrunedVersions(atLeast: 2 * records.count)
             if prunedPending != savedPruned || !prunedPendingRecorded {
-                try db.run(
-                    "INSERT INTO store_meta(key, value) VALUES('versions_pruned_pending', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    [.int(prunedPending)])
+                try setMeta("versions_pruned_pending", .int(prunedPending))
             }
             if let t = streamTime, t != savedStreamTime {
-                try db.run(
-                    "INSERT INTO store_meta(key, value) VALUES('stream_time', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    [.int(t)])
+                try setMeta("stream_time", .int(t))
             }
             try db.execute("COMMIT")
         } catch {
@@ -110,9 +106,7 @@ extension PartitionStore {
         let current = options.applySettings
         let previous = try db.rows("SELECT value FROM store_meta WHERE key='apply_settings'").first?.first?.text
         if previous != current {
-            try db.run(
-                "INSERT INTO store_meta(key, value) VALUES('apply_settings', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [.text(current)])
+            try setMeta("apply_settings", .text(current))
             if let previous { settingsChange = (from: previous, to: current) }
         }
         settingsChecked = true

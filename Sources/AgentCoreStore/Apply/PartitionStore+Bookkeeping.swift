@@ -38,9 +38,10 @@ extension PartitionStore {
         return try Self.decodeStoredResult(s.bytes(2), row: seq)
     }
 
-    /// A result is stored compressed (`ResultCompression`); its plain form is one line per output, fields separated by tabs: topic, event id, key in
-    /// hex (`-` for none), value. Canonical JSON escapes tabs and newlines and event ids are
-    /// built from topic names and numbers, so the separators cannot occur inside a field.
+    /// A result's plain form (stored compressed, see `ResultCompression`): one line per
+    /// output, fields separated by tabs: topic, event id, key in hex (`-` for none), value.
+    /// Canonical JSON escapes tabs and newlines and event ids are built from topic names and
+    /// numbers, so the separators cannot occur inside a field.
     static func encodeResult(_ outputs: [Outgoing]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(640 * outputs.count)

@@ -41,9 +41,7 @@ extension PartitionStore {
                 [.int(sweptThrough), .int(upTo)])
             prunedPending -= Int64(db.changes)
         }
-        try db.run(
-            "INSERT INTO store_meta(key, value) VALUES('versions_swept', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [.int(upTo)])
+        try setMeta("versions_swept", .int(upTo))
         sweptThrough = upTo
     }
 

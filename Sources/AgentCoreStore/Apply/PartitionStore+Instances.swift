@@ -146,13 +146,7 @@ extension PartitionStore {
         _ = try instance(id, ctx: ctx)
         let args: [SQLValue] = [.text(ctx.workspace), .text(ctx.project), .text(id)]
         // The pruned rows among those deleted leave the count of pending ones.
-        prunedPending -= try db.rows(
-            """
-            SELECT count(*) FROM agent_context_versions v JOIN agent_context_heads h ON h.cid = v.cid
-            WHERE v.version < h.oldest_version
-              AND v.cid IN (SELECT cid FROM agent_contexts WHERE workspace_id=? AND project_id=? AND instance_id=?)
-            """, args
-        ).first?.first?.int ?? 0
+        prunedPending -= try countPrunedRows(ofInstance: args)
         try db.run(
             "DELETE FROM agent_context_versions WHERE cid IN (SELECT cid FROM agent_contexts WHERE workspace_id=? AND project_id=? AND instance_id=?)",
             args)
