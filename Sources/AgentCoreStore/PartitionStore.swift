@@ -77,6 +77,9 @@ public final class PartitionStore {
     var framesAtLastPass: Int32 = 0
     /// WAL size seen by the previous `checkpointBetweenBatches`: what a batch adds.
     var framesBefore: Int32 = 0
+    /// Notes the rows each batch changes, for the changelog (nil when `options.changelog`
+    /// is off).
+    var capture: ChangeCapture?
 
     public init(path: String, partition: Int32, options: StoreOptions = StoreOptions()) throws {
         self.db = try SQLiteConnection(path: path)
@@ -92,6 +95,7 @@ public final class PartitionStore {
         }
         try db.run("INSERT OR IGNORE INTO store_meta(key, value) VALUES('partition', ?)", [.int(Int64(partition))])
         try loadPositions()
+        if options.changelog { try installCapture() }
     }
 
     func loadPositions() throws {
@@ -189,6 +193,7 @@ public final class PartitionStore {
     public func close() {
         checkpointer?.stop()
         checkpointer = nil
+        if let h = db.handle, capture != nil { ChangeCapture.uninstall(from: h) }
         db.close()
     }
 

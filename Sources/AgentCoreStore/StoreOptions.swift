@@ -38,6 +38,9 @@ public struct StoreOptions: Sendable, Equatable {
     public var checkpointStepFrames: Int32 = 4_096
     public var walLimitFrames: Int32 = 16_384
     public var limits = Limits()
+    /// Whether batches note the rows they change for the changelog (`changelog_dirty`).
+    /// Workers publishing a changelog need it; off only for benchmarks and tools.
+    public var changelog = true
 
     public init() {}
 

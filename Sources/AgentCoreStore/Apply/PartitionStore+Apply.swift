@@ -26,6 +26,7 @@ extension PartitionStore {
         let savedStreamTime = streamTime
         let savedSeq = nextSeq
         let savedPruned = prunedPending
+        capture?.reset()
         let helped = options.helperThreads && records.count >= DecodeAhead.minimumBatch
         let renderer =
             helped
@@ -81,9 +82,11 @@ extension PartitionStore {
             if let t = streamTime, t != savedStreamTime {
                 try setMeta("stream_time", .int(t))
             }
+            try recordCapturedChanges()
             try db.execute("COMMIT")
         } catch {
             try? db.execute("ROLLBACK")
+            capture?.reset()
             appliedOffsets = savedOffsets
             streamTime = savedStreamTime
             nextSeq = savedSeq

@@ -33,12 +33,15 @@ extension PartitionStore {
         // With no pruned row left anywhere there is nothing to find: move on without the
         // scan (rows pruned later below the sweep go with their context's catch-up delete).
         if prunedPending > 0 {
-            try db.run(
+            // Rows already pruned (tombstoned when pruned): not captured again.
+            try uncaptured {
+                try db.run(
                 """
                 DELETE FROM agent_context_versions WHERE rowid >= ? AND rowid < ?
                   AND version < (SELECT h.oldest_version FROM agent_context_heads h WHERE h.cid = agent_context_versions.cid)
                 """,
-                [.int(sweptThrough), .int(upTo)])
+                    [.int(sweptThrough), .int(upTo)])
+            }
             prunedPending -= Int64(db.changes)
         }
         try setMeta("versions_swept", .int(upTo))
@@ -173,9 +176,11 @@ extension PartitionStore {
         if pruneTo >= oldest && pruneTo % Self.catchUpEvery == 0 {
             // Rows the sweep passed while they were still retained (rows above the sweep
             // are left to it). Every 16th prune, so it rarely costs a statement.
-            try db.run(
-                "DELETE FROM agent_context_versions WHERE cid=? AND version<=? AND rowid<?",
-                [.int(head.cid), .int(pruneTo), .int(sweptThrough)])
+            try uncaptured {
+                try db.run(
+                    "DELETE FROM agent_context_versions WHERE cid=? AND version<=? AND rowid<?",
+                    [.int(head.cid), .int(pruneTo), .int(sweptThrough)])
+            }
             prunedPending -= Int64(db.changes)
         }
         let upd = try db.statement(Self.moveHead)

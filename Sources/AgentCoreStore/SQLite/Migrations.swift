@@ -86,6 +86,11 @@ enum Migrations {
                               WHERE v.cid = h.cid AND v.version = h.current_version) END AS updated_ms
             FROM agent_contexts c JOIN agent_context_heads h ON h.cid = c.cid;
         """,
+        // The changelog's outbox: per applied batch, which rows it changed (`ChangeCapture`),
+        // until the changelog topic acknowledged their images (see `PartitionStore+Changelog`).
+        """
+        CREATE TABLE changelog_dirty(batch INTEGER PRIMARY KEY, entries BLOB NOT NULL) STRICT;
+        """,
     ]
 
     static func migrate(_ db: SQLiteConnection) throws(SQLiteError) -> Void {

@@ -1,0 +1,165 @@
+import CSQLite
+
+/// Notes which logical rows a batch changes, for the changelog, through SQLite's pre-update
+/// hook: every INSERT, UPDATE and DELETE of a `ChangelogTable` on the store's connection,
+/// whichever code path issued it, so a new write path cannot forget to report itself.
+///
+/// The hook records *which* rows changed, never their values: the images are read from the
+/// tables when the changelog is published (`PartitionStore.forEachChangelogRecord`), so a
+/// change undone by a savepoint or a failed statement publishes the row as it really is.
+/// Inserted and updated rows are noted by rowid; deleted rows by their changelog key (the
+/// row is gone by publishing time). A context head whose `oldest_version` moves up notes
+/// the versions it pruned as deleted: pruned versions are logically gone at once, and
+/// their rows are removed later by the sweep, whose physical deletes are not captured
+/// (`suspended`).
+///
+/// Used on the store's applying thread only.
+final class ChangeCapture {
+    /// While true, changes are not noted (the sweep's deletes of rows already pruned).
+    var suspended = false
+    /// Rows inserted or updated: (table id, rowid).
+    private(set) var rows: [(UInt8, Int64)] = []
+    /// Rows deleted, and versions pruned: their changelog keys.
+    private(set) var keys: [[UInt8]] = []
+    /// Table name pointers SQLite passes (stable while the schema is) → table, or nil for
+    /// tables that are not captured.
+    private var tableByName: [(UnsafeRawPointer, ChangelogTable?)] = []
+    /// Per captured table id: the table's column positions of its key columns, and of
+    /// `oldest_version` for the heads table.
+    private let keyColumns: [UInt8: [Int32]]
+    private let oldestColumn: Int32
+
+    var isEmpty: Bool { rows.isEmpty && keys.isEmpty }
+
+    /// `positions`: for each captured table, its columns' positions in the real table.
+    init(positions: [UInt8: [String: Int32]]) {
+        var keyColumns: [UInt8: [Int32]] = [:]
+        for t in ChangelogTable.all { keyColumns[t.id] = t.key.map { positions[t.id]![$0]! } }
+        self.keyColumns = keyColumns
+        self.oldestColumn = positions[ChangelogTable.heads.id]!["oldest_version"]!
+    }
+
+    func reset() {
+        rows.removeAll(keepingCapacity: true)
+        keys.removeAll(keepingCapacity: true)
+    }
+
+    /// Installs the hook on `db`; the capture must outlive the connection's use of it.
+    func install(on db: OpaquePointer) {
+        sqlite3_preupdate_hook(db, { ctx, db, op, _, name, key1, key2 in
+            guard let ctx, let db, let name else { return }
+            Unmanaged<ChangeCapture>.fromOpaque(ctx).takeUnretainedValue().note(db, op, name, key1, key2)
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    static func uninstall(from db: OpaquePointer) {
+        sqlite3_preupdate_hook(db, nil, nil)
+    }
+
+    private func table(_ name: UnsafePointer<CChar>) -> ChangelogTable? {
+        let raw = UnsafeRawPointer(name)
+        for (p, t) in tableByName where p == raw { return t }
+        let s = String(cString: name)
+        let t = ChangelogTable.all.first { $0.name == s }
+        tableByName.append((raw, t))
+        return t
+    }
+
+    private func note(_ db: OpaquePointer, _ op: Int32, _ name: UnsafePointer<CChar>, _ key1: Int64, _ key2: Int64) {
+        guard !suspended, let t = table(name) else { return }
+        switch op {
+        case SQLITE_INSERT:
+            rows.append((t.id, key2))
+        case SQLITE_UPDATE:
+            rows.append((t.id, key2))
+            if key1 != key2 { keys.append(oldKey(db, t)) }
+            if t.id == ChangelogTable.heads.id {
+                // Versions below a head's new oldest_version are pruned: tombstones.
+                let old = value(db, oldestColumn, old: true).int ?? 0
+                let new = value(db, oldestColumn, old: false).int ?? 0
+                if new > old, let cid = value(db, keyColumns[t.id]![0], old: true).int {
+                    for v in old..<new { keys.append(ChangelogCodec.key(ChangelogTable.versions, [.int(cid), .int(v)])) }
+                }
+            }
+        case SQLITE_DELETE:
+            keys.append(oldKey(db, t))
+        default:
+            break
+        }
+    }
+
+    private func oldKey(_ db: OpaquePointer, _ t: ChangelogTable) -> [UInt8] {
+        ChangelogCodec.key(t, keyColumns[t.id]!.map { value(db, $0, old: true) })
+    }
+
+    private func value(_ db: OpaquePointer, _ column: Int32, old: Bool) -> SQLValue {
+        var v: OpaquePointer?
+        let rc = old ? sqlite3_preupdate_old(db, column, &v) : sqlite3_preupdate_new(db, column, &v)
+        guard rc == SQLITE_OK, let v else { return .null }
+        switch sqlite3_value_type(v) {
+        case SQLITE_INTEGER: return .int(sqlite3_value_int64(v))
+        case SQLITE_NULL: return .null
+        case SQLITE_TEXT:
+            let n = Int(sqlite3_value_bytes(v))
+            guard n > 0, let p = sqlite3_value_text(v) else { return .utf8([]) }
+            return .utf8(Array(UnsafeBufferPointer(start: p, count: n)))
+        default:
+            let n = Int(sqlite3_value_bytes(v))
+            guard n > 0, let p = sqlite3_value_blob(v) else { return .blob([]) }
+            return .blob(Array(UnsafeRawBufferPointer(start: p, count: n)))
+        }
+    }
+
+    /// The noted changes as one blob for `changelog_dirty`: entries of `1, table, rowid`
+    /// (varint) and `2, length, key`.
+    func encoded() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(rows.count * 6 + keys.reduce(0) { $0 + $1.count + 2 })
+        for (t, rowid) in rows {
+            out.append(1)
+            out.append(t)
+            ChangelogCodec.writeVarint(UInt64(bitPattern: rowid), to: &out)
+        }
+        for k in keys {
+            out.append(2)
+            ChangelogCodec.writeVarint(UInt64(k.count), to: &out)
+            out.append(contentsOf: k)
+        }
+        return out
+    }
+}
+
+/// The rows a set of batches changed, deduplicated (decoded from `changelog_dirty`).
+struct DirtySet {
+    var rows: Set<DirtyRow> = []
+    var keys: Set<[UInt8]> = []
+
+    struct DirtyRow: Hashable, Comparable {
+        var table: UInt8
+        var rowid: Int64
+        static func < (a: Self, b: Self) -> Bool { (a.table, a.rowid) < (b.table, b.rowid) }
+    }
+
+    var isEmpty: Bool { rows.isEmpty && keys.isEmpty }
+    var count: Int { rows.count + keys.count }
+
+    mutating func add(encoded b: [UInt8]) throws {
+        var i = 0
+        while i < b.count {
+            let kind = b[i]
+            i += 1
+            if kind == 1, i < b.count {
+                let t = b[i]
+                i += 1
+                rows.insert(DirtyRow(table: t, rowid: Int64(bitPattern: try ChangelogCodec.readVarint(b, &i))))
+            } else if kind == 2 {
+                let n = Int(try ChangelogCodec.readVarint(b, &i))
+                guard n >= 0, i + n <= b.count else { throw StoreError("corrupt_store", "changelog_dirty entry is malformed") }
+                keys.insert(Array(b[i..<(i + n)]))
+                i += n
+            } else {
+                throw StoreError("corrupt_store", "changelog_dirty entry is malformed")
+            }
+        }
+    }
+}

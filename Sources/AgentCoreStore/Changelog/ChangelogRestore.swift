@@ -1,0 +1,201 @@
+/// A partition's changelog as a restore sees it: the worker reads and appends through Kafka,
+/// tests through an array.
+public protocol ChangelogLog {
+    /// The first offset still in the log and the offset after its last record.
+    func bounds() throws -> (low: Int64, high: Int64)
+    /// Reads entries with offsets in `from..<until`, in order, in chunks; `body` returns
+    /// false to stop early.
+    func read(from: Int64, until: Int64, _ body: ([(offset: Int64, entry: ChangelogEntry)]) throws -> Bool) throws
+    /// Appends an entry, waits until the log acknowledged it, and returns its offset.
+    func append(_ entry: ChangelogEntry) throws -> Int64
+}
+
+/// What a restore did, for logs, heartbeats and tests.
+public struct RestoreReport: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        /// The local store was at least as new as the changelog: nothing applied.
+        case keptLocal = "kept_local"
+        /// The local store was behind: the changelog's tail was applied onto it.
+        case appliedTail = "applied_tail"
+        /// The store was built from the whole changelog.
+        case full
+        /// A store with state but no changelog mark, and an empty changelog: kept, and all
+        /// of it noted for publishing (an upgrade from a store without a changelog).
+        case bootstrapped
+    }
+    public var kind: Kind
+    /// Changelog rows applied into the store.
+    public var rowsApplied = 0
+    /// Changelog entries read (both passes).
+    public var entriesRead = 0
+    /// The epoch claimed and the claim's offset.
+    public var epoch: Int64 = 0
+    public var claimOffset: Int64 = -1
+    /// Keys published again after the claim (rows after the last marker).
+    public var compensated = 0
+}
+
+/// Why a local store cannot be brought up to date and must be set aside.
+public struct RestoreNeedsRebuild: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { reason }
+}
+
+/// The changelog has lost records a restore needs (retention, or the topic was recreated).
+public struct ChangelogGap: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// Brings a store to the changelog's end and claims the partition under a new epoch (the
+/// procedure is described in `docs/changelog.md`):
+///
+/// 1. Decide from the local store's mark (`changelog_epoch`, `changelog_offset`): read from
+///    just after the mark, or the whole log for a store without one.
+/// 2. First pass: read to the log's end into a `ChangelogTimeline`.
+/// 3. Keep the local store when nobody else claimed the partition since its mark (it is at
+///    least as new as the log); otherwise apply the rows that count up to the last marker
+///    (second pass, committed in chunks: a restore cut short resumes where it stopped). A
+///    store that has changes of its own not in the log while someone else wrote after it
+///    diverged: `RestoreNeedsRebuild`.
+/// 4. Claim with an epoch above every one seen; read up to the claim (a zombie may have
+///    written meanwhile; a competing claim restarts the procedure), and note every key read
+///    after the last marker for publishing again.
+public struct ChangelogRestore {
+    public var writer: String
+    /// Rows per second-pass transaction.
+    public var chunkRows = 5_000
+    /// Called with (rows applied, rows to apply) after each chunk.
+    public var progress: (Int, Int) -> Void = { _, _ in }
+    /// Checked between chunks; a restore that is cancelled throws `CancellationError`-like `RestoreCancelled`.
+    public var isCancelled: () -> Bool = { false }
+
+    public struct Cancelled: Error {}
+
+    public init(writer: String) { self.writer = writer }
+
+    public func run(store: PartitionStore, log: ChangelogLog, attempts: Int = 3) throws -> RestoreReport {
+        var lastError: (any Error)?
+        for _ in 0..<attempts {
+            do { return try runOnce(store: store, log: log) } catch let e as CompetingClaim { lastError = e }
+        }
+        throw lastError ?? CompetingClaim(epoch: -1)
+    }
+
+    struct CompetingClaim: Error, CustomStringConvertible {
+        var epoch: Int64
+        var description: String { "another worker claimed the partition at epoch \(epoch) while it was being restored" }
+    }
+
+    private func runOnce(store: PartitionStore, log: ChangelogLog) throws -> RestoreReport {
+        let (low, high) = try log.bounds()
+        let mark = try store.changelogMark()
+        let inProgress = try store.restoreProgress()
+        let dirty = try store.changelogDirtyThrough() > 0
+        var report = RestoreReport(kind: .full)
+        var from: Int64
+        var startEpoch: Int64 = 0
+        if let inProgress {
+            from = inProgress.from  // a restore cut short: the same first pass, the rest after `through`
+            startEpoch = mark?.epoch ?? 0
+        } else if let mark {
+            from = mark.offset + 1
+            startEpoch = mark.epoch
+        } else if try store.hasState() {
+            guard high <= low else {
+                throw RestoreNeedsRebuild(reason: "the store has state but no changelog mark, and the changelog is not empty")
+            }
+            from = low
+            report.kind = .bootstrapped
+        } else {
+            from = 0
+        }
+        if from < low {
+            throw ChangelogGap(
+                description: "changelog records \(from)..<\(low) are gone (retention, or the topic was recreated): the store cannot be restored from Kafka")
+        }
+        // First pass.
+        var timeline = ChangelogTimeline(startEpoch: startEpoch, from: from)
+        try log.read(from: from, until: high) { chunk in
+            for (o, e) in chunk { timeline.observe(offset: o, e) }
+            report.entriesRead += chunk.count
+            return !isCancelled()
+        }
+        if isCancelled() { throw Cancelled() }
+        let foreign = timeline.currentEpoch != startEpoch
+        var position: ChangelogPosition?
+        if report.kind == .bootstrapped {
+            try store.markAllChanged()
+        } else if mark != nil && inProgress == nil && !foreign {
+            report.kind = .keptLocal
+        } else {
+            if mark != nil && inProgress == nil && dirty {
+                throw RestoreNeedsRebuild(
+                    reason: "the store has changes that never reached the changelog, and another worker wrote the partition since (epoch \(timeline.currentEpoch))")
+            }
+            if mark != nil { report.kind = .appliedTail }
+            try store.beginRestore(from: from)
+            let resumeAfter = try store.restoreProgress()?.through ?? (from - 1)
+            if let m = timeline.lastMarker, m.offset > resumeAfter + 1 {
+                var rows: [(key: [UInt8], value: [UInt8]?)] = []
+                var last = resumeAfter
+                let target = timeline.rowsThroughMarker
+                try log.read(from: resumeAfter + 1, until: m.offset) { chunk in
+                    for (o, e) in chunk {
+                        last = o
+                        if case .row(let key, let value, let epoch) = e, timeline.applies(offset: o, epoch: epoch) {
+                            rows.append((key, value))
+                        }
+                    }
+                    report.entriesRead += chunk.count
+                    if rows.count >= chunkRows {
+                        try store.applyChangelog(rows, through: last)
+                        report.rowsApplied += rows.count
+                        rows.removeAll(keepingCapacity: true)
+                        progress(report.rowsApplied, target)
+                    }
+                    return !isCancelled()
+                }
+                if isCancelled() { throw Cancelled() }
+                try store.applyChangelog(rows, through: m.offset)
+                report.rowsApplied += rows.count
+                progress(report.rowsApplied, target)
+            }
+            position = timeline.lastMarker?.position
+        }
+        // Claim, then read up to the claim: whatever came in meanwhile is published again.
+        // The claim repeats the marker the store stands at (read back when it was the
+        // store's own mark, before this read).
+        var standsAt = timeline.lastMarker
+        if standsAt == nil, let mark, mark.offset >= low {
+            try log.read(from: mark.offset, until: mark.offset + 1) { chunk in
+                switch chunk.first?.entry {
+                case .marker(let e, let w, let p)?: standsAt = .init(offset: mark.offset, epoch: e, writer: w, position: p)
+                case .claim(_, _, _, let m?)?: standsAt = m
+                default: break
+                }
+                return false
+            }
+        }
+        let epoch = timeline.maxEpoch + 1
+        let claimOffset = try log.append(.claim(epoch: epoch, writer: writer, restoredThrough: high - 1, marker: standsAt))
+        var compensate = timeline.keysAfterMarker
+        var competing: Int64?
+        try log.read(from: high, until: claimOffset) { chunk in
+            for (_, e) in chunk {
+                switch e {
+                case .row(let key, _, _): compensate.insert(key)
+                case .claim(let other, let w, _, _) where other >= epoch && w != writer: competing = other
+                default: break
+                }
+            }
+            report.entriesRead += chunk.count
+            return true
+        }
+        if let competing { throw CompetingClaim(epoch: competing) }
+        try store.finishRestore(position: position, epoch: epoch, offset: claimOffset, compensate: compensate)
+        report.epoch = epoch
+        report.claimOffset = claimOffset
+        report.compensated = compensate.count
+        return report
+    }
+}

@@ -1,0 +1,274 @@
+import AgentCoreModel
+import CSQLite
+
+/// The store's side of the changelog: the batch yields which rows it changed (noted by
+/// `ChangeCapture`, kept in `changelog_dirty` in the batch's own transaction), the worker
+/// publishes their current images and a marker, and acknowledges them here. A restore
+/// applies changelog rows into a store and sets its position from a marker.
+///
+/// `store_meta` keys: `changelog_epoch` (the epoch this store last wrote or restored
+/// under), `changelog_offset` (the changelog offset the store reflects: its last
+/// acknowledged marker, or the claim after a restore), `restore_from` and
+/// `restore_through` (a restore in progress: where it started, what it applied).
+extension PartitionStore {
+    /// Installs the change capture (from `init`, when `options.changelog`).
+    func installCapture() throws {
+        var positions: [UInt8: [String: Int32]] = [:]
+        for t in ChangelogTable.all {
+            var columns: [String: Int32] = [:]
+            for row in try db.rows("PRAGMA table_info(\(t.name))") { columns[row[1].text!] = Int32(row[0].int!) }
+            for c in t.columns where columns[c] == nil {
+                throw StoreError("changelog_schema", "table \(t.name) has no column \(c) (ChangelogTable is out of date)")
+            }
+            positions[t.id] = columns
+        }
+        let c = ChangeCapture(positions: positions)
+        if let h = db.handle { c.install(on: h) }
+        capture = c
+    }
+
+    /// Writes the batch's noted changes into `changelog_dirty` (inside the batch's transaction).
+    func recordCapturedChanges() throws {
+        guard let c = capture, !c.isEmpty else { return }
+        try db.run("INSERT INTO changelog_dirty(entries) VALUES(?)", [.blob(c.encoded())])
+        c.reset()
+    }
+
+    /// Runs `body` with the capture suspended (physical deletes of rows already gone).
+    func uncaptured<T>(_ body: () throws -> T) rethrows -> T {
+        let was = capture?.suspended ?? false
+        capture?.suspended = true
+        defer { capture?.suspended = was }
+        return try body()
+    }
+
+    // MARK: publishing
+
+    /// The store's position now (what a marker published after its rows carries).
+    public func changelogPosition() throws -> ChangelogPosition {
+        var p = ChangelogPosition()
+        p.appliedOffsets = appliedOffsets
+        p.streamTime = streamTime
+        p.publishedThrough = publishedThrough
+        p.nextSeq = nextSeq
+        p.applySettings = try db.rows("SELECT value FROM store_meta WHERE key='apply_settings'").first?.first?.text
+        return p
+    }
+
+    /// The highest `changelog_dirty` batch, 0 when every change was acknowledged.
+    public func changelogDirtyThrough() throws -> Int64 {
+        try db.rows("SELECT coalesce(max(batch), 0) FROM changelog_dirty").first?.first?.int ?? 0
+    }
+
+    /// Calls `body` with every row that unacknowledged batches changed, as its changelog key
+    /// and its current image (nil: the row is gone), in a fixed order; returns the
+    /// `changelog_dirty` batch they cover and the position they are the state of. Read in
+    /// one read transaction. Memory: the set of changed rows' ids, not their images.
+    public func forEachChangelogRecord(
+        _ body: (_ key: [UInt8], _ value: [UInt8]?) throws -> Void
+    ) throws -> (through: Int64, count: Int, position: ChangelogPosition) {
+        try db.execute("BEGIN")
+        defer { try? db.execute("COMMIT") }
+        var dirty = DirtySet()
+        var through: Int64 = 0
+        let s = try db.statement("SELECT batch, entries FROM changelog_dirty ORDER BY batch")
+        while try s.step() {
+            through = s.int(0)
+            try dirty.add(encoded: s.bytes(1))
+        }
+        s.reset()
+        var seen = Set<[UInt8]>()
+        var count = 0
+        for row in dirty.rows.sorted() {
+            guard let t = ChangelogTable.byId(row.table) else { continue }
+            let q = try db.statement(t.selectByRowid)
+            try q.bind(.int(row.rowid), at: 1)
+            defer { q.reset() }
+            guard try q.step() else { continue }  // gone: its delete was noted by key
+            let values = q.row()
+            let key = ChangelogCodec.key(t, t.keyIndexes.map { Self.textual(values[$0]) })
+            guard seen.insert(key).inserted else { continue }
+            try body(key, ChangelogCodec.image(values))
+            count += 1
+        }
+        for key in dirty.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) where !seen.contains(key) {
+            guard let (t, values) = try ChangelogCodec.decodeKey(key) else { continue }
+            let q = try db.statement(t.selectByKey)
+            try q.bind(values)
+            defer { q.reset() }
+            if try q.step() {
+                try body(key, ChangelogCodec.image(q.row()))
+            } else {
+                try body(key, nil)
+            }
+            seen.insert(key)
+            count += 1
+        }
+        return (through, count, try changelogPosition())
+    }
+
+    /// Text read from a row comes back as `.text`; keys noted by the hook hold `.utf8`. Keys
+    /// must be byte-equal either way.
+    static func textual(_ v: SQLValue) -> SQLValue {
+        if case .text(let s) = v { return .utf8(Array(s.utf8)) }
+        return v
+    }
+
+    /// The changelog acknowledged the rows of batches up to `through` and the marker after
+    /// them at `offset` (under `epoch`).
+    public func acknowledgeChangelog(through: Int64, epoch: Int64, offset: Int64) throws {
+        try db.execute("BEGIN IMMEDIATE")
+        do {
+            try db.run("DELETE FROM changelog_dirty WHERE batch <= ?", [.int(through)])
+            try setMeta("changelog_epoch", .int(epoch))
+            try setMeta("changelog_offset", .int(offset))
+            try db.execute("COMMIT")
+        } catch {
+            try? db.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// The epoch and changelog offset this store reflects, nil for a store that never
+    /// published or restored (a new store, or one from before the changelog).
+    public func changelogMark() throws -> (epoch: Int64, offset: Int64)? {
+        let meta = try db.rows("SELECT key, value FROM store_meta WHERE key IN ('changelog_epoch', 'changelog_offset')")
+        var m: [String: Int64] = [:]
+        for r in meta { m[r[0].text!] = r[1].int }
+        guard let e = m["changelog_epoch"], let o = m["changelog_offset"] else { return nil }
+        return (e, o)
+    }
+
+    /// Whether the store holds any applied state (results, offsets or rows).
+    public func hasState() throws -> Bool {
+        try db.rows(
+            "SELECT EXISTS(SELECT 1 FROM applied_offsets) OR EXISTS(SELECT 1 FROM results) OR EXISTS(SELECT 1 FROM workspaces) OR EXISTS(SELECT 1 FROM agent_definitions)"
+        ).first?.first?.int == 1
+    }
+
+    /// Notes every live row as changed: a store that holds state but never published it
+    /// (from before the changelog, or written with it off) sends a full image once.
+    public func markAllChanged() throws {
+        try db.execute("BEGIN IMMEDIATE")
+        do {
+            for t in ChangelogTable.all {
+                let s = try db.statement("SELECT rowid FROM \(t.name) ORDER BY rowid")
+                var out: [UInt8] = []
+                while try s.step() {
+                    out.append(1)
+                    out.append(t.id)
+                    ChangelogCodec.writeVarint(UInt64(bitPattern: s.int(0)), to: &out)
+                    if out.count > 1 << 20 {
+                        try db.run("INSERT INTO changelog_dirty(entries) VALUES(?)", [.blob(out)])
+                        out.removeAll(keepingCapacity: true)
+                    }
+                }
+                s.reset()
+                if !out.isEmpty { try db.run("INSERT INTO changelog_dirty(entries) VALUES(?)", [.blob(out)]) }
+            }
+            try db.execute("COMMIT")
+        } catch {
+            try? db.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    // MARK: restoring
+
+    /// A restore in progress: the changelog offset it started from and the last offset
+    /// it applied (resume after it).
+    public func restoreProgress() throws -> (from: Int64, through: Int64)? {
+        let rows = try db.rows("SELECT key, value FROM store_meta WHERE key IN ('restore_from', 'restore_through')")
+        var m: [String: Int64] = [:]
+        for r in rows { m[r[0].text!] = r[1].int }
+        guard let from = m["restore_from"] else { return nil }
+        return (from, m["restore_through"] ?? from - 1)
+    }
+
+    /// Starts (or resumes) a restore from changelog offset `from`: until
+    /// `finishRestore`, the store must not apply input.
+    public func beginRestore(from: Int64) throws {
+        try db.execute("BEGIN IMMEDIATE")
+        do {
+            if try restoreProgress() == nil {
+                try setMeta("restore_from", .int(from))
+                try setMeta("restore_through", .int(from - 1))
+            }
+            try db.execute("COMMIT")
+        } catch {
+            try? db.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Applies changelog rows (key, image or nil) in one transaction and records `through`
+    /// as the last changelog offset applied. Foreign keys are not checked: a unit's rows
+    /// come in table order and compaction reorders them; the marker's state is whole.
+    public func applyChangelog(_ rows: [(key: [UInt8], value: [UInt8]?)], through: Int64) throws {
+        try db.execute("PRAGMA foreign_keys=OFF")
+        defer { try? db.execute("PRAGMA foreign_keys=ON") }
+        try db.execute("BEGIN IMMEDIATE")
+        do {
+            try uncaptured {
+                for r in rows {
+                    guard let (t, keyValues) = try ChangelogCodec.decodeKey(r.key) else { continue }
+                    if let v = r.value {
+                        let values = try ChangelogCodec.decodeImage(v, table: t)
+                        try db.run(t.upsert, values)
+                    } else {
+                        try db.run(t.delete, keyValues)
+                    }
+                }
+            }
+            try setMeta("restore_through", .int(through))
+            try db.execute("COMMIT")
+        } catch {
+            try? db.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Ends a restore: sets the store's position to the marker's (nil: keep the store's
+    /// own, nothing was restored past it), records the new owner's `epoch` and its claim's
+    /// `offset`, and notes `compensate` (keys read after the marker) as changed, so that
+    /// their current images are published right after the claim.
+    public func finishRestore(position: ChangelogPosition?, epoch: Int64, offset: Int64, compensate: Set<[UInt8]>) throws {
+        try db.execute("BEGIN IMMEDIATE")
+        do {
+            if let p = position {
+                try db.run("DELETE FROM applied_offsets")
+                for (t, o) in p.appliedOffsets.sorted(by: { $0.key < $1.key }) {
+                    try db.run("INSERT INTO applied_offsets(topic, offset) VALUES(?, ?)", [.text(t), .int(o)])
+                }
+                if let st = p.streamTime { try setMeta("stream_time", .int(st)) } else {
+                    try db.run("DELETE FROM store_meta WHERE key='stream_time'")
+                }
+                try setMeta("published_through", .int(p.publishedThrough))
+                if let s = p.applySettings { try setMeta("apply_settings", .text(s)) }
+                // Rows of pruned versions came and went as the changelog said: count again.
+                try db.run("DELETE FROM store_meta WHERE key='versions_pruned_pending'")
+                // Results rows of the old store's own past beyond the marker are not state.
+                try db.run("DELETE FROM results WHERE seq >= ?", [.int(p.nextSeq)])
+            }
+            if !compensate.isEmpty {
+                var out: [UInt8] = []
+                for k in compensate.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                    out.append(2)
+                    ChangelogCodec.writeVarint(UInt64(k.count), to: &out)
+                    out.append(contentsOf: k)
+                }
+                try db.run("INSERT INTO changelog_dirty(entries) VALUES(?)", [.blob(out)])
+            }
+            try setMeta("changelog_epoch", .int(epoch))
+            try setMeta("changelog_offset", .int(offset))
+            try db.run("DELETE FROM store_meta WHERE key IN ('restore_from', 'restore_through')")
+            try db.execute("COMMIT")
+        } catch {
+            try? db.execute("ROLLBACK")
+            throw error
+        }
+        commandIndexLoaded = false
+        nextSeq = 0  // forces the command index to be rebuilt
+        try loadPositions()
+    }
+}

@@ -1,0 +1,285 @@
+import AgentCoreModel
+import Foundation
+import Testing
+
+@testable import AgentCoreStore
+
+/// A partition's changelog in memory, with compaction as Kafka does it (the latest record
+/// per key; tombstones kept).
+final class MemoryLog: ChangelogLog {
+    var records: [(offset: Int64, entry: ChangelogEntry)] = []
+    var next: Int64 = 0
+    var low: Int64 = 0
+    var readFromOffsets: [Int64] = []
+
+    func bounds() throws -> (low: Int64, high: Int64) { (low, next) }
+
+    func read(from: Int64, until: Int64, _ body: ([(offset: Int64, entry: ChangelogEntry)]) throws -> Bool) throws {
+        readFromOffsets.append(from)
+        let slice = records.filter { $0.offset >= from && $0.offset < until }
+        var i = 0
+        while i < slice.count {
+            let chunk = Array(slice[i..<min(i + 700, slice.count)])
+            i += chunk.count
+            if try !body(chunk) { return }
+        }
+    }
+
+    func append(_ entry: ChangelogEntry) throws -> Int64 {
+        records.append((next, entry))
+        next += 1
+        return next - 1
+    }
+
+    var keyOf: (ChangelogEntry) -> [UInt8] = { $0.encoded.key }
+
+    /// Keeps the latest record of every key, in offset order.
+    func compact() {
+        var last: [[UInt8]: Int64] = [:]
+        for r in records { last[keyOf(r.entry)] = r.offset }
+        records = records.filter { last[keyOf($0.entry)] == $0.offset }
+    }
+}
+
+/// Publishes a store's unacknowledged changes as a unit (rows, then a marker), as a worker
+/// does, and acknowledges them.
+@discardableResult
+func publishUnit(_ store: PartitionStore, to log: MemoryLog, epoch: Int64, writer: String = "w", marker: Bool = true) throws -> Int {
+    var rows = 0
+    let (through, _, position) = try store.forEachChangelogRecord { key, value in
+        _ = try log.append(.row(key: key, value: value, epoch: epoch))
+        rows += 1
+    }
+    guard marker else { return rows }
+    let at = try log.append(.marker(epoch: epoch, writer: writer, position: position))
+    try store.acknowledgeChangelog(through: through, epoch: epoch, offset: at)
+    return rows
+}
+
+/// Rows of the changelog's tables that are live (pruned versions excluded).
+func liveRows(_ s: PartitionStore) throws -> Int {
+    var n = 0
+    for t in ChangelogTable.all {
+        let q = t.id == ChangelogTable.versions.id
+            ? "SELECT count(*) FROM agent_context_versions v JOIN agent_context_heads h ON h.cid = v.cid WHERE v.version >= h.oldest_version"
+            : "SELECT count(*) FROM \(t.name)"
+        n += Int(try s.db.rows(q).first?.first?.int ?? 0)
+    }
+    return n
+}
+
+func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
+    try s.db.rows("SELECT seq, hkey, workspace_id, command_id, outputs FROM results ORDER BY seq")
+}
+
+@Suite struct ChangelogTests {
+    static func options() -> StoreOptions {
+        var o = StoreOptions()
+        o.historyLimit = 4
+        o.instanceTimeoutMillis = 20_000
+        o.versionSweepLag = 16
+        o.idempotencyRetention = 400
+        return o
+    }
+
+    @Test func capturedTablesListEveryColumn() throws {
+        let f = try StoreFixture()
+        for t in ChangelogTable.all {
+            let columns = try f.store.db.rows("PRAGMA table_info(\(t.name))").map { $0[1].text! }
+            #expect(Set(columns) == Set(t.columns), "\(t.name)")
+        }
+    }
+
+    @Test func codecRoundTrips() throws {
+        let values: [SQLValue] = [.null, .int(0), .int(-1), .int(Int64.max), .int(Int64.min), .utf8(Array("héllo".utf8)), .blob([0, 1, 255]), .utf8([])]
+        let t = ChangelogTable(99, "t", columns: (0..<values.count).map { "c\($0)" }, key: ["c1", "c2"])
+        let image = ChangelogCodec.image(values)
+        #expect(try ChangelogCodec.decodeImage(image, table: t) == values)
+        let key = ChangelogCodec.key(ChangelogTable.versions, [.int(7), .int(-3)])
+        let decoded = try ChangelogCodec.decodeKey(key)
+        #expect(decoded?.0.id == ChangelogTable.versions.id)
+        #expect(decoded?.1 == [.int(7), .int(-3)])
+        for bad in [[UInt8]([0x72, 200]), [0x72, 7, 1], [0x72, 7, 2, 5, 0]] {
+            #expect(throws: StoreError.self) { _ = try ChangelogCodec.decodeKey(bad) }
+        }
+        let marker = ChangelogEntry.marker(epoch: 3, writer: "w1", position: ChangelogPosition())
+        let enc = marker.encoded
+        #expect(try ChangelogEntry.decode(key: enc.key, value: enc.value, epochHeader: enc.epochHeader) == marker)
+        let row = ChangelogEntry.row(key: key, value: nil, epoch: 9)
+        let r = row.encoded
+        #expect(try ChangelogEntry.decode(key: r.key, value: r.value, epochHeader: r.epochHeader) == row)
+    }
+
+    /// The whole workload written through a store that publishes a unit after each batch,
+    /// then restored into an empty store: same state, same results, same position; and
+    /// the two stores answer the rest of the workload identically.
+    @Test func restoredStoreEqualsTheWriter() throws {
+        let a = try StoreFixture(options: Self.options())
+        let records = DeterminismTests.workload(a, seed: 11, count: 3_000)
+        let log = MemoryLog()
+        let first = records.count * 2 / 3
+        for chunk in stride(from: 0, to: first, by: 97) {
+            try a.store.apply(Array(records[chunk..<min(chunk + 97, first)]))
+            if chunk % 3 == 0 { try publishUnit(a.store, to: log, epoch: 0) }
+            try a.store.acknowledgeOutbox(through: Int64(chunk / 2))
+        }
+        try publishUnit(a.store, to: log, epoch: 0)
+        let b = try StoreFixture(options: Self.options())
+        let report = try ChangelogRestore(writer: "b").run(store: b.store, log: log)
+        #expect(report.kind == .full)
+        #expect(report.rowsApplied > 0)
+        try expectSame(a.store, b.store)
+        // Both answer the rest identically: same events (ids and bytes), same state.
+        let beforeA = try a.store.outbox(limit: 1_000_000).last?.seq ?? 0
+        let beforeB = try b.store.outbox(limit: 1_000_000).last?.seq ?? 0
+        #expect(beforeA == beforeB)
+        // a takes the partition back (b claimed it meanwhile: a reads b's empty tail).
+        let again = try ChangelogRestore(writer: "a").run(store: a.store, log: log)
+        #expect(again.kind == .appliedTail)
+        try a.store.apply(Array(records[first...]))
+        try b.store.apply(Array(records[first...]))
+        try expectSame(a.store, b.store)
+        #expect(try a.store.outbox(after: beforeA, limit: 1_000_000) == b.store.outbox(after: beforeB, limit: 1_000_000))
+        try publishUnit(a.store, to: log, epoch: again.epoch)
+        // A compacted log restores the same store, and holds one row record per live row
+        // (plus tombstones, which Kafka drops after `delete.retention.ms`).
+        log.compact()
+        let liveRecords = log.records.filter { if case .row(_, let v?, _) = $0.entry { return v.count > 0 } else { return false } }
+        #expect(liveRecords.count == (try liveRows(a.store)))
+        let c = try StoreFixture(options: Self.options())
+        try ChangelogRestore(writer: "c").run(store: c.store, log: log)
+        try expectSame(a.store, c.store)
+    }
+
+    /// A writer that stopped mid-publish: its partial unit is not restored; the new owner
+    /// re-publishes those keys after its claim, so even a compacted log stays right.
+    @Test func partialUnitIsNotRestoredAndIsCompensated() throws {
+        let a = try StoreFixture(options: Self.options())
+        let reference = try StoreFixture(options: Self.options())
+        let records = DeterminismTests.workload(a, seed: 5, count: 1_200)
+        #expect(DeterminismTests.workload(reference, seed: 5, count: 1_200) == records)
+        let log = MemoryLog()
+        try a.store.apply(Array(records[0..<500]))
+        try publishUnit(a.store, to: log, epoch: 0)
+        let atMarker = try a.store.canonicalDump()
+        try a.store.apply(Array(records[500..<800]))
+        try publishUnit(a.store, to: log, epoch: 0, marker: false)  // the writer dies here
+        let b = try StoreFixture(options: Self.options())
+        let report = try ChangelogRestore(writer: "b").run(store: b.store, log: log)
+        #expect(try b.store.canonicalDump() == atMarker)
+        #expect(report.compensated > 0)
+        #expect(b.store.appliedOffsets == [records[0].topic: records[0..<500].filter { $0.topic == records[0].topic }.last!.offset,
+                                           "agentcore.context-writes": records[0..<500].filter { $0.stream == .contextWrites }.last!.offset])
+        // The new owner resumes input after the restored offsets and publishes.
+        try b.store.apply(Array(records[500...]))
+        try publishUnit(b.store, to: log, epoch: report.epoch)
+        try reference.store.apply(records)
+        #expect(try b.store.canonicalDump() == reference.store.canonicalDump())
+        // Any later restore, from the whole log or a compacted one, finds the same state.
+        for compacted in [false, true] {
+            if compacted { log.compact() }
+            let c = try StoreFixture(options: Self.options())
+            try ChangelogRestore(writer: "c\(compacted)").run(store: c.store, log: log)
+            #expect(try c.store.canonicalDump() == reference.store.canonicalDump())
+        }
+    }
+
+    /// A zombie (the old owner, still running after the partition moved) keeps writing: its
+    /// rows after the new owner's claim never reach a restore.
+    @Test func zombieWritesAfterAClaimAreIgnored() throws {
+        let a = try StoreFixture(options: Self.options())
+        let records = DeterminismTests.workload(a, seed: 9, count: 900)
+        let log = MemoryLog()
+        try a.store.apply(Array(records[0..<300]))
+        try publishUnit(a.store, to: log, epoch: 1, writer: "a")
+        let b = try StoreFixture(options: Self.options())
+        let claim = try ChangelogRestore(writer: "b").run(store: b.store, log: log)
+        #expect(claim.epoch == 2)
+        // The zombie applies other records than the owner and publishes them, with markers.
+        try a.store.apply(Array(records[600...]))
+        try publishUnit(a.store, to: log, epoch: 1, writer: "a")
+        try b.store.apply(Array(records[300..<600]))
+        try publishUnit(b.store, to: log, epoch: 2, writer: "b")
+        try a.store.apply(Array(records[300..<600]))
+        try publishUnit(a.store, to: log, epoch: 1, writer: "a")
+        #expect(try a.store.canonicalDump() != b.store.canonicalDump())
+        let c = try StoreFixture(options: Self.options())
+        try ChangelogRestore(writer: "c").run(store: c.store, log: log)
+        try expectSame(b.store, c.store)
+        // The zombie, given the partition back, finds its store diverged and must rebuild.
+        #expect(throws: RestoreNeedsRebuild.self) {
+            try a.store.apply(Array(records[0..<1]))  // nothing new: skipped, but leaves the store as it was
+            try a.store.markAllChanged()
+            _ = try ChangelogRestore(writer: "a").run(store: a.store, log: log)
+        }
+    }
+
+    /// An intact local store (a restart on the same disk) is never rebuilt: behind, it gets
+    /// only the tail; ahead (changes not yet in the log), it keeps them and publishes them.
+    @Test func intactStoreGetsOnlyTheTail() throws {
+        let a = try StoreFixture(options: Self.options())
+        let records = DeterminismTests.workload(a, seed: 21, count: 900)
+        let log = MemoryLog()
+        try a.store.apply(Array(records[0..<300]))
+        try publishUnit(a.store, to: log, epoch: 0)
+        // b restores fully, stops; a writes more (as the owner in between); b comes back.
+        let b = try StoreFixture(options: Self.options())
+        let first = try ChangelogRestore(writer: "b").run(store: b.store, log: log)
+        #expect(first.kind == .full)
+        let a2 = try ChangelogRestore(writer: "a").run(store: a.store, log: log)
+        #expect(a2.kind == .appliedTail)  // b claimed after a's mark: a reads b's tail (empty)
+        #expect(a2.rowsApplied == 0)
+        try a.store.apply(Array(records[300..<600]))
+        try publishUnit(a.store, to: log, epoch: a2.epoch, writer: "a")
+        let readsBefore = log.readFromOffsets.count
+        let tail = try ChangelogRestore(writer: "b").run(store: b.store, log: log)
+        #expect(tail.kind == .appliedTail)
+        #expect(log.readFromOffsets[readsBefore] == first.claimOffset + 1)
+        try expectSame(a.store, b.store)
+        // Unpublished changes of its own, nobody else wrote since: kept and published.
+        try b.store.apply(Array(records[600...]))
+        let kept = try ChangelogRestore(writer: "b").run(store: b.store, log: log)
+        #expect(kept.kind == .keptLocal)
+        try publishUnit(b.store, to: log, epoch: kept.epoch, writer: "b")
+        let c = try StoreFixture(options: Self.options())
+        try ChangelogRestore(writer: "c").run(store: c.store, log: log)
+        try expectSame(b.store, c.store)
+    }
+
+    /// A restore cut short resumes after what it applied; a log whose beginning is gone fails.
+    @Test func cutShortRestoreResumesAndLostBeginningFails() throws {
+        let a = try StoreFixture(options: Self.options())
+        let records = DeterminismTests.workload(a, seed: 33, count: 1_500)
+        let log = MemoryLog()
+        for chunk in stride(from: 0, to: records.count, by: 100) {
+            try a.store.apply(Array(records[chunk..<min(chunk + 100, records.count)]))
+            try publishUnit(a.store, to: log, epoch: 0)
+        }
+        let b = try StoreFixture(options: Self.options())
+        var restore = ChangelogRestore(writer: "b")
+        restore.chunkRows = 500
+        var chunks = 0
+        restore.isCancelled = { chunks >= 3 }
+        restore.progress = { _, _ in chunks += 1 }
+        #expect(throws: ChangelogRestore.Cancelled.self) { try restore.run(store: b.store, log: log) }
+        let through = try #require(try b.store.restoreProgress()).through
+        #expect(through > 0)
+        restore.isCancelled = { false }
+        let readsBefore = log.readFromOffsets.count
+        try restore.run(store: b.store, log: log)
+        #expect(log.readFromOffsets[readsBefore + 1] == through + 1)  // second pass resumed
+        try expectSame(a.store, b.store)
+        log.low = 10
+        let c = try StoreFixture(options: Self.options())
+        #expect(throws: ChangelogGap.self) { try ChangelogRestore(writer: "c").run(store: c.store, log: log) }
+    }
+
+    func expectSame(_ a: PartitionStore, _ b: PartitionStore, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(try a.canonicalDump() == b.canonicalDump(), sourceLocation: sourceLocation)
+        #expect(try resultsRows(a) == resultsRows(b), sourceLocation: sourceLocation)
+        #expect(a.appliedOffsets == b.appliedOffsets, sourceLocation: sourceLocation)
+        #expect(a.streamTime == b.streamTime, sourceLocation: sourceLocation)
+        #expect(a.publishedThrough == b.publishedThrough, sourceLocation: sourceLocation)
+        #expect(a.nextSeq == b.nextSeq, sourceLocation: sourceLocation)
+    }
+}
