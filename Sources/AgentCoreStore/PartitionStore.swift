@@ -81,7 +81,13 @@ public final class PartitionStore {
     /// is off).
     var capture: ChangeCapture?
 
+    /// The store's WAL was there, not empty, when it was opened: the last user did not
+    /// close it (a crash, a kill, a lost node). Such a store is checked before a worker uses it.
+    public let openedAfterUncleanStop: Bool
+
     public init(path: String, partition: Int32, options: StoreOptions = StoreOptions()) throws {
+        let walBytes = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.int64Value ?? 0
+        openedAfterUncleanStop = walBytes > 0
         self.db = try SQLiteConnection(path: path)
         self.partition = partition
         self.options = options
@@ -245,5 +251,34 @@ public final class PartitionStore {
             let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? 0
             return total + size
         }
+    }
+}
+
+extension PartitionStore {
+    /// `PRAGMA quick_check`: throws `corrupt_store` with SQLite's first complaint.
+    public func quickCheck() throws {
+        let rows = try db.rows("PRAGMA quick_check(5)")
+        let problems = rows.compactMap { $0.first?.text }.filter { $0 != "ok" }
+        if !problems.isEmpty { throw StoreError("corrupt_store", "\(path) fails its integrity check: \(problems.joined(separator: "; "))") }
+    }
+
+    /// Whether an error says the store's file is damaged (SQLite CORRUPT or NOTADB, or a
+    /// failed check): the store is then set aside and rebuilt, never used.
+    public static func isDamage(_ error: any Error) -> Bool {
+        if let e = error as? SQLiteError { return [11, 26].contains(e.code & 0xFF) }
+        if let e = error as? StoreError { return e.code == "corrupt_store" }
+        return false
+    }
+
+    /// Moves a store's files aside (`<path>.damaged-<time>`, with its `-wal` and `-shm`),
+    /// keeping them for the operator; returns the new name of the main file.
+    public static func moveAside(path: String, now: Date = Date()) throws -> String {
+        var stamp = ISO8601DateFormatter().string(from: now)
+        stamp.removeAll { $0 == ":" }
+        let target = "\(path).damaged-\(stamp)"
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+            try FileManager.default.moveItem(atPath: path + suffix, toPath: target + suffix)
+        }
+        return target
     }
 }

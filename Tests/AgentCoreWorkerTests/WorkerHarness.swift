@@ -88,10 +88,12 @@ final class WorkerHarness: @unchecked Sendable {
     }
 
     /// Opens every partition's store (read side) after the workers stopped.
-    func dump() throws -> String {
+    func dump() throws -> String { try dump(in: dataDir) }
+
+    func dump(in dir: String) throws -> String {
         var out = ""
         for p in 0..<partitions {
-            let path = (dataDir as NSString).appendingPathComponent("partition-\(p).sqlite")
+            let path = (dir as NSString).appendingPathComponent("partition-\(p).sqlite")
             guard FileManager.default.fileExists(atPath: path) else { continue }
             let s = try PartitionStore(path: path, partition: Int32(p))
             out += try s.canonicalDump()

@@ -56,11 +56,14 @@ public final class KafkaConsumer: @unchecked Sendable {
         config: KafkaConfig, options: ConsumerOptions,
         onAssign: @escaping @Sendable ([TopicPartition]) -> [TopicPartitionOffset] = { _ in [] },
         onRevoke: @escaping @Sendable ([TopicPartition], _ lost: Bool) -> Void = { _, _ in },
+        afterAssign: @escaping @Sendable ([TopicPartition]) -> Void = { _ in },
         logger: Logger = Logger(label: "agentcore.kafka.consumer")
     ) throws(KafkaError) {
         self.options = options
         let context = KafkaClientContext(logger: logger)
-        context.rebalance.withLock { $0 = RebalanceCallbacks(onAssign: onAssign, onRevoke: onRevoke) }
+        context.rebalance.withLock {
+            $0 = RebalanceCallbacks(onAssign: onAssign, onRevoke: onRevoke, afterAssign: afterAssign)
+        }
         var overrides: [(String, String)] = [
             ("group.id", options.groupId), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"),
             ("partition.assignment.strategy", options.assignmentStrategy), ("isolation.level", options.isolationLevel),
@@ -104,6 +107,8 @@ public final class KafkaConsumer: @unchecked Sendable {
                 let r = rd_kafka_assign(rk, partitions)
                 if r != RD_KAFKA_RESP_ERR_NO_ERROR { ctx.logger.error("assign failed: \(KafkaError(r))") }
             }
+            // Still inside the callback: partitions paused here fetch nothing at all.
+            callbacks?.afterAssign(tps)
         } else {
             let lost = rd_kafka_assignment_lost(rk) != 0
             callbacks?.onRevoke(tps, lost)

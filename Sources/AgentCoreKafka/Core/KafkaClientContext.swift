@@ -79,6 +79,7 @@ final class KafkaClientContext: Sendable {
 struct RebalanceCallbacks: Sendable {
     var onAssign: @Sendable ([TopicPartition]) -> [TopicPartitionOffset]
     var onRevoke: @Sendable ([TopicPartition], _ lost: Bool) -> Void
+    var afterAssign: @Sendable ([TopicPartition]) -> Void = { _ in }
 }
 
 /// The parts of librdkafka's statistics JSON that agentcore reports.

@@ -76,7 +76,15 @@ public struct ChangelogRestore {
     public func run(store: PartitionStore, log: ChangelogLog, attempts: Int = 3) throws -> RestoreReport {
         var lastError: (any Error)?
         for _ in 0..<attempts {
-            do { return try runOnce(store: store, log: log) } catch let e as CompetingClaim { lastError = e }
+            do {
+                // A store left by a crash is checked before it is trusted.
+                if store.openedAfterUncleanStop { try store.quickCheck() }
+                return try runOnce(store: store, log: log)
+            } catch let e as CompetingClaim {
+                lastError = e
+            } catch where PartitionStore.isDamage(error) {
+                throw RestoreNeedsRebuild(reason: "the store is damaged: \(error)")
+            }
         }
         throw lastError ?? CompetingClaim(epoch: -1)
     }

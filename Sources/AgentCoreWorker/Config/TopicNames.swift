@@ -11,6 +11,8 @@ public struct TopicNames: Sendable, Equatable {
     public var status: String { "\(prefix).status" }
     public var heartbeats: String { "\(prefix).heartbeats" }
     public var dlq: String { "\(prefix).dlq" }
+    /// Every store's changes (compacted; co-partitioned with the inputs): see docs/changelog.md.
+    public var changelog: String { "\(prefix).changelog" }
 
     public var inputs: [String] { [commands, contextWrites] }
     public var outputs: [String] { [status, heartbeats, dlq] }

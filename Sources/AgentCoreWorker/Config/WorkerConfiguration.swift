@@ -37,6 +37,11 @@ public struct WorkerConfiguration: Sendable {
     public var maxPollIntervalMs = 300_000
     /// Use `group.instance.id = workerId` (static membership).
     public var staticMembership = false
+    /// Publish every store's changes to the changelog topic and restore stores from it on
+    /// assignment (stateless workers). Off only to measure what it costs.
+    public var changelog = true
+    /// How long a partition whose restore failed waits before trying again.
+    public var restoreRetryMs = 10_000
 
     public init() {}
 

@@ -7,7 +7,19 @@ import Foundation
 /// not yet applied. Used only on the worker's loop thread.
 final class PartitionLane {
     let partition: Int32
-    let store: PartitionStore
+    /// The partition's store (replaced when a damaged store is set aside and rebuilt).
+    var store: PartitionStore
+    /// Set while the store is being restored from the changelog: the restore thread owns
+    /// the store, and the partition's input is paused.
+    var restorer: PartitionRestorer?
+    /// Why the partition is out of service, and when (uptime nanoseconds) to try again.
+    var failure: (reason: String, retryAt: UInt64)?
+    /// The epoch this worker writes the partition's changelog under (from its claim).
+    var epoch: Int64 = 0
+    /// `published_through` carried by the last changelog marker published (-1: none yet).
+    var markerPublishedThrough: Int64 = -1
+    /// Applying input: not restoring, not failed.
+    var isActive: Bool { restorer == nil && failure == nil }
     private var queues: [CommandStream: [(record: InputRecord, arrived: UInt64)]] = [.commands: [], .contextWrites: []]
     private var heads: [CommandStream: Int] = [.commands: 0, .contextWrites: 0]
     /// Records applied since the lane opened.

@@ -18,6 +18,12 @@ public enum TopicSetup {
                       configs: ["retention.ms": String(day)]),
             TopicSpec(name: topics.dlq, partitions: partitions, replicationFactor: replicationFactor,
                       configs: ["retention.ms": String(30 * day)]),
+            // The durable home of every store: compacted, never deleted by time. A record is
+            // compacted no sooner than an hour after it was written, so a new owner has time
+            // to publish its claim and first unit (docs/changelog.md, "Compaction").
+            TopicSpec(name: topics.changelog, partitions: partitions, replicationFactor: replicationFactor,
+                      configs: ["cleanup.policy": "compact", "retention.ms": "-1", "min.compaction.lag.ms": String(3_600_000),
+                                "delete.retention.ms": String(day)]),
         ]
     }
 

@@ -13,9 +13,20 @@ extension WorkerEngine {
         let rate = lastHeartbeatNanos == 0 ? 0 : Double(applied - lastHeartbeatApplied) / (Double(now &- lastHeartbeatNanos) / 1e9)
         lastHeartbeatNanos = now
         lastHeartbeatApplied = applied
+        var restoring: [Int32: WorkerStatus.RestoreProgress] = [:]
+        var failed: [Int32: String] = [:]
+        for lane in ownedLanes {
+            if let r = lane.restorer {
+                let (applied, target) = r.progress.withLock { $0 }
+                restoring[lane.partition] = .init(applied: applied, target: target)
+            }
+            if let f = lane.failure { failed[lane.partition] = f.reason }
+        }
         statusBox.withLock {
             $0.partitions = snapshot
             $0.recordsPerSecond = rate
+            $0.restoring = restoring
+            $0.failed = failed
         }
         let wallMillis = Int64(Date().timeIntervalSince1970 * 1000)
         let body: JSONValue = .object([
@@ -28,9 +39,18 @@ extension WorkerEngine {
                         "partition": .int(Int64(p.partition)),
                         "applied_offsets": .object(p.appliedOffsets.mapValues { .int($0) }),
                         "end_offsets": .object(p.endOffsets.mapValues { .int($0) }), "lag": .int(p.lag),
-                        "store_bytes": .int(p.storeBytes),
+                        "store_bytes": .int(p.storeBytes), "state": "active",
                     ])
-                }),
+                }
+                    + restoring.keys.sorted().map { p in
+                        .object([
+                            "partition": .int(Int64(p)), "state": "restoring",
+                            "restored_rows": .int(Int64(restoring[p]!.applied)), "restore_target_rows": .int(Int64(restoring[p]!.target)),
+                        ])
+                    }
+                    + failed.keys.sorted().map { p in
+                        .object(["partition": .int(Int64(p)), "state": "failed", "error": .string(failed[p]!)])
+                    }),
         ])
         try producer.produce(
             topic: config.topics.heartbeats, key: Array(config.workerId.utf8), value: body.canonicalBytes
@@ -40,7 +60,7 @@ extension WorkerEngine {
     }
 
     func snapshotPartitions(consumer: KafkaConsumer) throws -> [WorkerStatus.Partition] {
-        try ownedLanes.map { lane in
+        try activeLanes.map { lane in
             var applied: [String: Int64] = [:]
             var ends: [String: Int64] = [:]
             var lag: Int64 = 0

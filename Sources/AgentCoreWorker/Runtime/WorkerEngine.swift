@@ -15,15 +15,15 @@ final class WorkerEngine: @unchecked Sendable {
     let config: WorkerConfiguration
     let bootstrap: String
     let logger: Logger
-    private var producer: KafkaProducer?
-    private var consumer: KafkaConsumer?
-    private var lanes: [Int32: PartitionLane] = [:]
+    var producer: KafkaProducer?
+    var consumer: KafkaConsumer?
+    var lanes: [Int32: PartitionLane] = [:]
     private var revokedThisPoll: Set<Int32> = []
     private var assignedThisPoll: Set<Int32> = []
-    private var storeOptions: StoreOptions
+    var storeOptions: StoreOptions
     private var rebalanceFailure: (any Error)?
     private var lastPollFull = false
-    private var paused = false
+    var paused = false
     private var inflight: PublishRound?
     let stopRequested = Atomic<Bool>(false)
     let statusBox: Mutex<WorkerStatus>
@@ -42,6 +42,8 @@ final class WorkerEngine: @unchecked Sendable {
     }
 
     var ownedLanes: [PartitionLane] { lanes.keys.sorted().map { lanes[$0]! } }
+    /// Lanes applying input (not restoring, not failed), in partition order.
+    var activeLanes: [PartitionLane] { ownedLanes.filter(\.isActive) }
 
     func requestStop() { stopRequested.store(true, ordering: .releasing) }
 
@@ -64,7 +66,8 @@ final class WorkerEngine: @unchecked Sendable {
         let consumer = try KafkaConsumer(
             config: kafka, options: options,
             onAssign: { [unowned self] tps in self.assign(tps) },
-            onRevoke: { [unowned self] tps, lost in self.revoke(tps, lost: lost) }, logger: logger)
+            onRevoke: { [unowned self] tps, lost in self.revoke(tps, lost: lost) },
+            afterAssign: { [unowned self] tps in self.pauseInactive(tps) }, logger: logger)
         self.consumer = consumer
         try consumer.subscribe(config.topics.inputs)
         logger.info(
@@ -85,7 +88,10 @@ final class WorkerEngine: @unchecked Sendable {
         leaveGroup(consumer)
         consumer.close()
         self.consumer = nil
-        for lane in lanes.values { lane.store.close() }
+        for lane in lanes.values {
+            lane.restorer?.cancelAndWait()
+            lane.store.close()
+        }
         lanes.removeAll()
         if let failure { throw failure }
         logger.info("worker stopped", metadata: ["agentcore.worker": "\(config.workerId)"])
@@ -119,6 +125,16 @@ final class WorkerEngine: @unchecked Sendable {
         }
         let c = counts[config.topics.commands]!
         let w = counts[config.topics.contextWrites]!
+        if config.changelog {
+            guard let l = try producer.partitionCount(topic: config.topics.changelog) else {
+                throw WorkerConfiguration.Invalid(
+                    description: "topic \(config.topics.changelog) does not exist: run `agentcore topics create` first")
+            }
+            guard l == c else {
+                throw WorkerConfiguration.Invalid(
+                    description: "\(config.topics.changelog) has \(l) partitions but the input topics have \(c): it must be co-partitioned")
+            }
+        }
         guard c == w else {
             throw WorkerConfiguration.Invalid(
                 description:
@@ -136,6 +152,7 @@ final class WorkerEngine: @unchecked Sendable {
         let batch = consumer.poll(maxRecords: config.batchSize, timeoutMs: anyBuffered ? 5 : 100)
         if let f = rebalanceFailure { throw f }
         lastPollFull = batch.records.count >= config.batchSize
+        try checkRestores(consumer: consumer)
         for e in batch.events {
             if case .error(let err) = e {
                 if err.isFatal { throw err }
@@ -153,7 +170,7 @@ final class WorkerEngine: @unchecked Sendable {
                 rewind[r.topicPartition] = min(rewind[r.topicPartition] ?? Int64.max, r.offset)
                 continue
             }
-            guard !revokedThisPoll.contains(r.partition), let lane = lanes[r.partition] else { continue }
+            guard !revokedThisPoll.contains(r.partition), let lane = lanes[r.partition], lane.isActive else { continue }
             switch lane.noteOffset(topic: r.topic, offset: r.offset) {
             case .inOrder: break
             case .gap(let gap):
@@ -181,8 +198,8 @@ final class WorkerEngine: @unchecked Sendable {
     private func processLanes(producer: KafkaProducer, consumer: KafkaConsumer) throws {
         let now = DispatchTime.now().uptimeNanoseconds
         var applied: [PartitionLane] = []
-        for p in lanes.keys.sorted() {
-            let lane = lanes[p]!
+        for lane in activeLanes {
+            let p = lane.partition
             let ready = lane.takeReady(
                 max: config.batchSize * 2, now: now, maxWaitNanos: UInt64(config.mergeWaitMs) * 1_000_000,
                 caughtUp: { [self] stream in self.caughtUp(consumer, partition: p, stream: stream) })
@@ -198,9 +215,10 @@ final class WorkerEngine: @unchecked Sendable {
                 $0.applied += summary.applied
                 $0.rejected += summary.rejected
                 $0.deadLettered += summary.deadLettered
+                $0.skipped += summary.skipped
             }
         }
-        try publish(Array(lanes.values), producer: producer, consumer: consumer)
+        try publish(activeLanes, producer: producer, consumer: consumer)
         if !applied.isEmpty { commit(applied, consumer: consumer) }
     }
 
@@ -223,6 +241,8 @@ final class WorkerEngine: @unchecked Sendable {
         let recent: [String]
         let failures = Atomic<Int>(0)
         let firstError = Mutex<KafkaError?>(nil)
+        /// Per partition, the changelog unit sent in this round (see `ChangelogUnit`).
+        let changelog: Mutex<[Int32: ChangelogUnit]> = Mutex([:])
 
         init(upTo: [Int32: Int64], count: Int, recent: [String]) {
             self.upTo = upTo
@@ -261,7 +281,8 @@ final class WorkerEngine: @unchecked Sendable {
             count += rows.count
             recent.append(contentsOf: rows.suffix(3).map(Self.summary))
         }
-        guard !planned.isEmpty else {
+        let changelogLanes = try config.changelog ? lanes.filter { try $0.changelogDue() } : []
+        guard !planned.isEmpty || !changelogLanes.isEmpty else {
             setPaused(false, consumer: consumer)
             return
         }
@@ -280,6 +301,7 @@ final class WorkerEngine: @unchecked Sendable {
                 }
             }
         }
+        for lane in changelogLanes { try publishChangelog(lane, round: round, producer: producer) }
         do {
             try producer.flush(timeoutMs: Int32(config.publishTimeoutMs))
         } catch {
@@ -295,6 +317,7 @@ final class WorkerEngine: @unchecked Sendable {
     private func finish(_ round: PublishRound, consumer: KafkaConsumer) throws {
         if round.failures.load(ordering: .relaxed) == 0 {
             for (p, seq) in round.upTo { try lanes[p]?.store.acknowledgeOutbox(through: seq) }
+            try acknowledgeChangelog(round)
             statusBox.withLock {
                 $0.published += round.count
                 $0.recentEvents = Array(($0.recentEvents + round.recent).suffix(20))
@@ -308,14 +331,15 @@ final class WorkerEngine: @unchecked Sendable {
     }
 
     private func pauseIfBacklogged(consumer: KafkaConsumer) throws {
-        let depth = try lanes.values.map { try $0.store.outboxDepth() }.max() ?? 0
+        let depth = try activeLanes.map { try $0.store.outboxDepth() }.max() ?? 0
         if depth > config.maxOutboxDepth { setPaused(true, consumer: consumer) }
     }
 
     /// Pauses consumption while the producer cannot keep up, so memory stays bounded.
     private func setPaused(_ pause: Bool, consumer: KafkaConsumer) {
         guard pause != paused else { return }
-        let tps = lanes.keys.flatMap { p in config.topics.inputs.map { TopicPartition($0, p) } }
+        // Restoring and failed partitions stay paused whatever the backlog.
+        let tps = activeLanes.flatMap { lane in config.topics.inputs.map { TopicPartition($0, lane.partition) } }
         do {
             if pause { try consumer.pause(tps) } else { try consumer.resume(tps) }
             paused = pause
@@ -360,13 +384,14 @@ final class WorkerEngine: @unchecked Sendable {
 
     private func assign(_ tps: [TopicPartition]) -> [TopicPartitionOffset] {
         assignedThisPoll.formUnion(tps.map(\.partition))
+        var opened: [PartitionLane] = []
         for p in Set(tps.map(\.partition)).sorted() where lanes[p] == nil {
-            let path = (config.dataDirectory as NSString).appendingPathComponent("partition-\(p).sqlite")
             do {
-                let store = try PartitionStore(path: path, partition: p, options: storeOptions)
-                lanes[p] = PartitionLane(partition: p, store: store)
+                let lane = PartitionLane(partition: p, store: try openStore(p))
+                lanes[p] = lane
+                opened.append(lane)
             } catch {
-                logger.error("cannot open store \(path): \(error)")
+                logger.error("cannot open store \(storePath(p)): \(error)")
                 rebalanceFailure = error
             }
         }
@@ -374,22 +399,35 @@ final class WorkerEngine: @unchecked Sendable {
             paused = false
             setPaused(true, consumer: consumer)
         }
-        return tps.map { tp in
+        let starts = tps.map { tp in
             TopicPartitionOffset(tp, offset: lanes[tp.partition]?.store.resumeOffset(topic: tp.topic) ?? TopicPartitionOffset.beginning)
         }
+        // From here the restore threads own the new lanes' stores (their input is paused
+        // right after the assignment, see `pauseInactive`).
+        if config.changelog { for lane in opened { startRestore(lane) } }
+        return starts
     }
 
     private func revoke(_ tps: [TopicPartition], lost: Bool) {
         let parts = Set(tps.map(\.partition)).sorted()
-        let leaving = parts.compactMap { lanes[$0] }
+        for lane in parts.compactMap({ lanes[$0] }) {
+            // A restore in progress stops between chunks; the next owner resumes it.
+            lane.restorer?.cancelAndWait()
+        }
+        let leaving = parts.compactMap { lanes[$0] }.filter(\.isActive)
         if !lost, let producer, let consumer {
-            // Finish: publish what the lanes applied, so the next owner starts clean.
-            do { try publish(leaving, producer: producer, consumer: consumer) } catch {
+            // Finish: publish what the lanes applied, so the next owner starts clean; the
+            // second round's changelog marker records the first round's acknowledgements,
+            // so the next owner publishes none of those events again.
+            do {
+                try publish(leaving, producer: producer, consumer: consumer)
+                try publish(leaving, producer: producer, consumer: consumer)
+            } catch {
                 logger.warning("publishing before revoke failed: \(error); the next owner publishes it")
             }
             commit(leaving, consumer: consumer, async: false)
         }
-        for lane in leaving { lane.store.close() }
+        for p in parts { lanes[p]?.store.close() }
         for p in parts {
             lanes[p] = nil
             revokedThisPoll.insert(p)

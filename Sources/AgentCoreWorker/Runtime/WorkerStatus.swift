@@ -1,3 +1,4 @@
+import AgentCoreStore
 import Foundation
 
 /// A snapshot of a worker for heartbeats, `agentcore dev` and tests.
@@ -16,9 +17,29 @@ public struct WorkerStatus: Sendable, Equatable {
     public var applied = 0
     public var rejected = 0
     public var deadLettered = 0
+    /// Records at or below their store's applied offset, not applied again (re-delivered
+    /// input; after a restore, zero: input resumes after the restored offsets).
+    public var skipped = 0
     public var published = 0
     public var recordsPerSecond = 0.0
     public var paused = false
     /// Most recent published events (type and id), newest last, at most 20.
     public var recentEvents: [String] = []
+    /// Partitions being restored from the changelog: (applied, target) rows.
+    public var restoring: [Int32: RestoreProgress] = [:]
+    /// Partitions out of service, with the reason.
+    public var failed: [Int32: String] = [:]
+    /// Restores finished since the worker started (the last 100).
+    public var restores: [Restore] = []
+
+    public struct RestoreProgress: Sendable, Equatable {
+        public var applied: Int
+        public var target: Int
+    }
+
+    public struct Restore: Sendable, Equatable {
+        public var partition: Int32
+        public var report: RestoreReport
+        public var seconds: Double
+    }
 }

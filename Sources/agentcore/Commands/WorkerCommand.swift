@@ -34,6 +34,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Create the topics if they are missing.") var createTopics = false
     @Flag(help: "Group timings for librdkafka's mock cluster (agentcore broker): fast rebalances.") var mockBroker = false
     @Flag(help: "Static group membership with the worker id as group.instance.id.") var staticMembership = false
+    @Flag(
+        help: ArgumentHelp(
+            "Neither publish the changelog nor restore stores from it (benchmarks only: stores then live only on this disk).",
+            visibility: .hidden))
+    var noChangelog = false
     @Option(name: .customShort("X"), help: ArgumentHelp("librdkafka property key=value (repeatable).", valueName: "key=value"))
     var kafkaProperties: [String] = []
     @OptionGroup var logging: LoggingOptions
@@ -54,6 +59,10 @@ struct WorkerCommand: AsyncParsableCommand {
         if let v = batchSize { c.batchSize = v }
         if let v = shutdownTimeoutMs { c.shutdownTimeoutMs = v }
         if staticMembership { c.staticMembership = true }
+        if noChangelog {
+            c.changelog = false
+            c.store.changelog = false
+        }
         for (k, v) in try parseProperties(kafkaProperties) { c.kafkaProperties[k] = v }
         if mockBroker || c.brokers == nil { c.applyEmbeddedDefaults() }
         do { try c.validate() } catch { throw CLIError(error.description) }

@@ -102,6 +102,9 @@ struct RunChecks {
         cfg.groupId = "reference-\(UUID().uuidString)"
         cfg.dataDirectory = refDir
         cfg.store.historyLimit = 100_000
+        // A replay of the input, not a restore from the changelog the run wrote.
+        cfg.changelog = false
+        cfg.store.changelog = false
         var logger = Logger(label: "reference")
         logger.logLevel = .warning
         let ref = Worker(configuration: cfg, bootstrap: h.cluster.bootstrapServers, logger: logger)

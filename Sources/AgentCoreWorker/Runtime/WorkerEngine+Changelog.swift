@@ -1,0 +1,63 @@
+import AgentCoreKafka
+import AgentCoreStore
+import Foundation
+
+/// A changelog unit sent in a publishing round: the `changelog_dirty` batches it covers,
+/// the epoch it was written under, the `published_through` its marker carries, and (once
+/// acknowledged) the marker's offset.
+struct ChangelogUnit: Sendable {
+    var through: Int64
+    var epoch: Int64
+    var publishedThrough: Int64
+    var rows: Int
+    var markerOffset: Int64?
+}
+
+extension PartitionLane {
+    /// Changes not yet in the changelog, or an acknowledgement its last marker does not carry.
+    func changelogDue() throws -> Bool {
+        try store.changelogDirtyThrough() > 0 || store.publishedThrough != markerPublishedThrough
+    }
+}
+
+extension WorkerEngine {
+    /// Produces the lane's changed rows (their current images) and then a marker with the
+    /// store's position, to the lane's changelog partition, in this round.
+    func publishChangelog(_ lane: PartitionLane, round: PublishRound, producer: KafkaProducer) throws {
+        let topic = config.topics.changelog
+        let p = lane.partition
+        let header = [KafkaHeader(ChangelogEntry.epochHeader, Array(String(lane.epoch).utf8))]
+        let (through, rows, position) = try lane.store.forEachChangelogRecord { key, value in
+            do throws(KafkaError) {
+                try producer.produce(topic: topic, partition: p, key: key, value: value, headers: header) { r in
+                    if case .failure(let e) = r { round.fail(e) }
+                }
+            } catch {
+                round.fail(error)
+            }
+        }
+        round.changelog.withLock {
+            $0[p] = ChangelogUnit(through: through, epoch: lane.epoch, publishedThrough: position.publishedThrough, rows: rows)
+        }
+        let marker = ChangelogEntry.marker(epoch: lane.epoch, writer: config.workerId, position: position).encoded
+        do throws(KafkaError) {
+            try producer.produce(topic: topic, partition: p, key: marker.key, value: marker.value) { r in
+                switch r {
+                case .success(let d): round.changelog.withLock { $0[p]?.markerOffset = d.offset }
+                case .failure(let e): round.fail(e)
+                }
+            }
+        } catch {
+            round.fail(error)
+        }
+    }
+
+    /// After a round without failures: the changelog holds the units it sent.
+    func acknowledgeChangelog(_ round: PublishRound) throws {
+        for (p, unit) in round.changelog.withLock({ $0 }) {
+            guard let lane = lanes[p], lane.isActive, let offset = unit.markerOffset else { continue }
+            try lane.store.acknowledgeChangelog(through: unit.through, epoch: unit.epoch, offset: offset)
+            lane.markerPublishedThrough = unit.publishedThrough
+        }
+    }
+}

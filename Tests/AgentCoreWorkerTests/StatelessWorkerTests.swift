@@ -1,0 +1,151 @@
+import AgentCoreClient
+import AgentCoreKafka
+import AgentCoreModel
+import AgentCoreStore
+import Foundation
+import Testing
+
+@testable import AgentCoreWorker
+
+/// Workers with separate data directories: every store is rebuilt from the changelog, never
+/// from a shared disk or a replay of the input (issue 11).
+@Suite(.serialized) struct StatelessWorkerTests {
+    /// Sends writes for 8 workspaces (a definition and two instances each the first time);
+    /// returns how many input records that is.
+    static func load(_ h: WorkerHarness, _ client: AgentCoreClient, round: Int, writes: Int) async throws -> Int {
+        var records = 0
+        for w in 0..<8 {
+            let c = Commands(workspace: "ws-\(w)", project: "p", actor: "t")
+            if round == 0 {
+                if w == 0 {
+                    try await client.producer.enqueue(c.registerDefinition(slug: "d", name: "D", agentType: "t"))
+                    records += h.partitions
+                }
+                for i in 0..<2 { try await client.producer.enqueue(c.spawn(definition: "d", name: "i\(i)", instanceId: "i\(i)")) }
+                records += 2
+            }
+        }
+        for n in 0..<writes {
+            let w = n % 8
+            let c = Commands(workspace: "ws-\(w)", project: "p", actor: "t")
+            try await client.producer.enqueue(
+                c.writeContext(instanceId: "i\(n % 2)", name: "ctx\(n % 3)", data: ["round": .int(Int64(round)), "n": .int(Int64(n))]))
+            records += 1
+        }
+        return records
+    }
+
+    static func processed(_ w: Worker) -> Int {
+        let s = w.status
+        return s.applied + s.rejected + s.deadLettered
+    }
+
+    /// Event ids on the status topic that were published more than once.
+    static func republishedIds(_ h: WorkerHarness, expected: Int) throws -> Int {
+        let records = try h.readRaw(h.topics.status, seconds: 30) { $0.count >= expected }
+        var seen = Set<[UInt8]>()
+        var again = 0
+        for r in records {
+            guard let id = r.headers.first(where: { $0.key == WorkerEngine.eventIdHeader })?.value else { continue }
+            if !seen.insert(id).inserted { again += 1 }
+        }
+        return again
+    }
+
+    @Test func emptyDiskRestoresFromTheChangelogReadingNoInputBelow() async throws {
+        let h = try WorkerHarness(partitions: 4)
+        let dirA = h.dataDir + "-a"
+        let dirB = h.dataDir + "-b"
+        let dirRef = h.dataDir + "-ref"
+        defer { for d in [dirA, dirB, dirRef] { try? FileManager.default.removeItem(atPath: d) } }
+        let client = try h.client()
+        let w1 = h.startWorker("w1") { $0.dataDirectory = dirA }
+        var total = try await Self.load(h, client, round: 0, writes: 400)
+        #expect(eventually(seconds: 90) { Self.processed(w1) >= total }, "w1 processed \(Self.processed(w1)) of \(total)")
+        try await h.stopAll()
+        let statusEvents = try h.readRaw(h.topics.status, seconds: 20) { $0.count >= total - h.partitions + 1 }.count
+
+        // A worker with an empty disk takes over: every partition from the changelog.
+        let w2 = h.startWorker("w2") { $0.dataDirectory = dirB }
+        #expect(eventually(seconds: 90) { w2.status.restores.count >= h.partitions }, "restores: \(w2.status.restores)")
+        #expect(w2.status.restores.allSatisfy { $0.report.kind == .full })
+        #expect(w2.status.restores.reduce(0) { $0 + $1.report.rowsApplied } > 400)
+        try await Task.sleep(for: .seconds(1))
+        // No input below the restored offsets was read: nothing skipped, nothing applied.
+        #expect(w2.status.skipped == 0)
+        #expect(Self.processed(w2) == 0)
+        let more = try await Self.load(h, client, round: 1, writes: 200)
+        #expect(eventually(seconds: 90) { Self.processed(w2) >= more }, "w2 processed \(Self.processed(w2)) of \(more)")
+        total += more
+        try await h.stopAll()
+        #expect(w2.status.skipped == 0)
+        // Nothing published twice: w1 stopped cleanly and its last marker recorded every
+        // acknowledgement.
+        #expect(try Self.republishedIds(h, expected: statusEvents + more) == 0)
+
+        // The same input replayed by one worker without the changelog gives the same stores.
+        let ref = h.startWorker("ref") {
+            $0.dataDirectory = dirRef
+            $0.groupId = "ref-\(UUID().uuidString)"
+            $0.changelog = false
+            $0.store.changelog = false
+        }
+        #expect(eventually(seconds: 90) { Self.processed(ref) >= total }, "reference processed \(Self.processed(ref)) of \(total)")
+        try await h.stopAll()
+        let restored = try h.dump(in: dirB)
+        #expect(!restored.isEmpty)
+        #expect(restored == (try h.dump(in: dirRef)))
+    }
+
+    @Test func intactStoreGetsOnlyTheTailAndDamagedStoresAreRebuilt() async throws {
+        let h = try WorkerHarness(partitions: 4)
+        let dirA = h.dataDir + "-a"
+        let dirB = h.dataDir + "-b"
+        defer { for d in [dirA, dirB] { try? FileManager.default.removeItem(atPath: d) } }
+        let client = try h.client()
+        let w1 = h.startWorker("w1") { $0.dataDirectory = dirA }
+        let first = try await Self.load(h, client, round: 0, writes: 300)
+        #expect(eventually(seconds: 90) { Self.processed(w1) >= first })
+        try await h.stopAll()
+        let w2 = h.startWorker("w2") { $0.dataDirectory = dirB }
+        let second = try await Self.load(h, client, round: 1, writes: 300)
+        #expect(eventually(seconds: 90) { Self.processed(w2) >= second })
+        try await h.stopAll()
+        let reference = try h.dump(in: dirB)
+
+        // w1 comes back to its own disk: it applies only what w2 wrote since.
+        let w1again = h.startWorker("w1") { $0.dataDirectory = dirA }
+        #expect(eventually(seconds: 90) { w1again.status.restores.count >= h.partitions })
+        #expect(w1again.status.restores.allSatisfy { $0.report.kind == .appliedTail })
+        try await Task.sleep(for: .seconds(1))
+        #expect(Self.processed(w1again) == 0)
+        try await h.stopAll()
+        #expect(try h.dump(in: dirA) == reference)
+
+        // Damaged files: one truncated, one with garbage in the middle. Both are moved aside
+        // and rebuilt; the worker never stops.
+        let truncated = (dirA as NSString).appendingPathComponent("partition-1.sqlite")
+        let garbled = (dirA as NSString).appendingPathComponent("partition-2.sqlite")
+        let size = try FileManager.default.attributesOfItem(atPath: truncated)[.size] as! Int
+        let t = try FileHandle(forWritingTo: URL(fileURLWithPath: truncated))
+        try t.truncate(atOffset: UInt64(size / 2))
+        try t.close()
+        let gsize = try FileManager.default.attributesOfItem(atPath: garbled)[.size] as! Int
+        let g = try FileHandle(forWritingTo: URL(fileURLWithPath: garbled))
+        try g.seek(toOffset: UInt64(max(4096, gsize / 2 / 4096 * 4096)))
+        try g.write(contentsOf: Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }))
+        try g.close()
+        // An unclean stop's WAL makes the worker check the store before trusting it.
+        FileManager.default.createFile(atPath: garbled + "-wal", contents: Data([0]))
+        let w1fixed = h.startWorker("w1") { $0.dataDirectory = dirA }
+        #expect(eventually(seconds: 90) { w1fixed.status.restores.count >= h.partitions })
+        let kinds = Dictionary(uniqueKeysWithValues: w1fixed.status.restores.map { ($0.partition, $0.report.kind) })
+        #expect(kinds[1] == .full)
+        #expect(kinds[2] == .full)
+        let aside = try FileManager.default.contentsOfDirectory(atPath: dirA).filter { $0.contains(".damaged-") }
+        #expect(aside.contains { $0.hasPrefix("partition-1.sqlite.damaged-") })
+        #expect(aside.contains { $0.hasPrefix("partition-2.sqlite.damaged-") })
+        try await h.stopAll()
+        #expect(try h.dump(in: dirA) == reference)
+    }
+}
