@@ -95,4 +95,19 @@ final class WorkerProcess: @unchecked Sendable {
     }
 
     var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    /// Waits until the log holds `text` at least `count` times.
+    @discardableResult
+    func waitForLog(_ text: String, count: Int = 1, seconds: Double = 120) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if output.components(separatedBy: text).count - 1 >= count { return true }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        return false
+    }
+
+    /// SIGSTOP / SIGCONT: a worker that stops answering without dying (a zombie).
+    func pause() { kill(pid, SIGSTOP) }
+    func resume() { kill(pid, SIGCONT) }
 }
