@@ -16,8 +16,15 @@ Checks, one line each:
     reference only the agentcore topics <prefix>.{commands,context-writes,status,
     heartbeats,dlq,changelog};
   * the scaling and shutdown rules: workers <= partitions, grace periods longer
-    than AGENTCORE_SHUTDOWN_TIMEOUT_MS, shared data volume, worker ids, KEDA
-    target and trigger, PDB selector, kustomization resources.
+    than AGENTCORE_SHUTDOWN_TIMEOUT_MS, worker ids, KEDA target and trigger, PDB
+    selector, kustomization resources;
+  * stateless workers (stores are caches of <prefix>.changelog): every worker has
+    a data volume of its own - each compose worker its own volume at
+    AGENTCORE_DATA_DIR, each pod an emptyDir, generic ephemeral volume or
+    volumeClaimTemplate there - with no shared ReadWriteMany claim, no
+    PersistentVolumeClaim mounted by every pod, and no podAffinity (or nodeName)
+    pinning the workers together; a podAntiAffinity among workers is only
+    preferred (soft).
 
 Ends with the line "N passed, M failed"; exits 1 if anything failed.
 Needs PyYAML (pip install pyyaml).
@@ -346,12 +353,15 @@ def main() -> int:
                 elif isinstance(vol, dict) and vol.get("target") == data_dir:
                     src = vol.get("source")
             mounts[name] = src
-        shared = len(set(mounts.values())) == 1 and None not in mounts.values()
-        report.check(shared, "compose: workers share one volume at AGENTCORE_DATA_DIR",
+        # Stateless workers: each one restores its partitions' stores from the changelog,
+        # so every worker has a data volume of its own (none shared, none missing).
+        sources = [m for m in mounts.values() if m is not None]
+        own = None not in mounts.values() and len(set(sources)) == len(sources)
+        report.check(own, "compose: each worker has a data volume of its own at AGENTCORE_DATA_DIR (none shared)",
                      ", ".join(f"{n}={m}" for n, m in mounts.items()))
-        if shared:
-            src = next(iter(mounts.values()))
-            report.check(src in (compose.get("volumes") or {}), f"compose: volume {src!r} is declared")
+        declared = compose.get("volumes") or {}
+        undeclared = [m for m in sources if m not in declared]
+        report.check(not undeclared, "compose: every worker data volume is a declared named volume", fmt(undeclared))
 
         for name, svc in workers.items():
             env = resolved(svc)
@@ -441,27 +451,73 @@ def main() -> int:
                          f"{grace} s vs {timeout_ms} ms")
             res = c0.get("resources") or {}
             report.check(bool(res.get("requests")) and bool(res.get("limits")), "k8s: worker has resource requests and limits")
+            # Stateless workers: each pod's stores are its own cache of the changelog.
             data_dir = env["AGENTCORE_DATA_DIR"]
             mount = [m for m in c0.get("volumeMounts") or [] if m.get("mountPath") == data_dir]
+            vols = {v["name"]: v for v in pod_spec(sts).get("volumes") or []}
+            templates = {t["metadata"]["name"]: t for t in (sts.get("spec") or {}).get("volumeClaimTemplates") or []}
             vol_ok = False
             if mount:
                 vname = mount[0]["name"]
-                vols = {v["name"]: v for v in pod_spec(sts).get("volumes") or []}
-                templates = {t["metadata"]["name"] for t in (sts.get("spec") or {}).get("volumeClaimTemplates") or []}
-                pvc_names = {d["metadata"]["name"]: d for _, d in by_kind.get("PersistentVolumeClaim", [])}
-                if vname in vols and "persistentVolumeClaim" in vols[vname]:
-                    claim = vols[vname]["persistentVolumeClaim"].get("claimName")
-                    modes = ((pvc_names.get(claim) or {}).get("spec") or {}).get("accessModes") or []
-                    vol_ok = "ReadWriteMany" in modes
-                    detail = f"shared claim {claim!r} access modes {modes}"
+                if vname in vols and vname in templates:
+                    detail = f"{vname!r} is both a pod volume and a volumeClaimTemplate"
+                elif vname in vols:
+                    kind = next((k for k in vols[vname] if k != "name"), None)
+                    vol_ok = kind in ("emptyDir", "ephemeral")
+                    detail = f"volume {vname!r} is {kind}" + ("" if vol_ok else " (shared or node-bound, not per pod)")
+                elif vname in templates:
+                    vol_ok = True  # one claim per pod, whatever its access mode
+                    detail = f"volumeClaimTemplate {vname!r}"
                 else:
-                    vol_ok = vname in templates
-                    detail = f"volumeClaimTemplate {vname!r}" if vol_ok else f"volume {vname!r} is neither"
+                    detail = f"volume {vname!r} is not defined"
             else:
                 detail = f"nothing mounted at {data_dir}"
-            report.check(vol_ok, "k8s: AGENTCORE_DATA_DIR is a shared RWX claim or a volumeClaimTemplate", detail)
+            report.check(vol_ok, "k8s: AGENTCORE_DATA_DIR is a per-pod volume (emptyDir, ephemeral or a "
+                         "volumeClaimTemplate)", detail)
+            shared_claims = [f"{v['name']} -> {v['persistentVolumeClaim'].get('claimName')}"
+                             for v in vols.values() if "persistentVolumeClaim" in v]
+            report.check(not shared_claims, "k8s: worker pods mount no PersistentVolumeClaim shared by every pod",
+                         ", ".join(shared_claims))
+            rwx = [d["metadata"]["name"] for _, d in by_kind.get("PersistentVolumeClaim", [])
+                   if "ReadWriteMany" in ((d.get("spec") or {}).get("accessModes") or [])]
+            report.check(not rwx, "k8s: no shared ReadWriteMany data claim", fmt(rwx))
 
             pod_labels = ((sts["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
+
+            def selects_workers(term: dict) -> bool:
+                sel = term.get("labelSelector")
+                if not isinstance(sel, dict):
+                    return False  # a null selector selects no pod
+                labels = sel.get("matchLabels") or {}
+                exprs = sel.get("matchExpressions") or []
+                if any(pod_labels.get(k) != v for k, v in labels.items()):
+                    return False
+                for e in exprs:
+                    op, key, values = e.get("operator"), e.get("key"), e.get("values") or []
+                    if op == "In" and pod_labels.get(key) not in values:
+                        return False
+                    if op == "NotIn" and pod_labels.get(key) in values:
+                        return False
+                    if op == "Exists" and key not in pod_labels:
+                        return False
+                    if op == "DoesNotExist" and key in pod_labels:
+                        return False
+                return True
+
+            affinity = pod_spec(sts).get("affinity") or {}
+            pa = affinity.get("podAffinity") or {}
+            pinning = [t for t in pa.get("requiredDuringSchedulingIgnoredDuringExecution") or [] if selects_workers(t)]
+            pinning += [w.get("podAffinityTerm") or {} for w in pa.get("preferredDuringSchedulingIgnoredDuringExecution") or []
+                        if selects_workers(w.get("podAffinityTerm") or {})]
+            report.check(not pinning and not pod_spec(sts).get("nodeName"),
+                         "k8s: no podAffinity among the workers (or nodeName) draws them onto one node",
+                         f"{len(pinning)} podAffinity term(s) select the worker pods"
+                         + (f", nodeName {pod_spec(sts).get('nodeName')}" if pod_spec(sts).get("nodeName") else ""))
+            anti = (affinity.get("podAntiAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or []
+            hard = [t.get("topologyKey") for t in anti if selects_workers(t)]
+            report.check(not hard, "k8s: podAntiAffinity among workers, if any, is preferred (a required one caps "
+                         "replicas at the node count)", f"required on {fmt(hard)}")
+
             pdbs = [d for _, d in by_kind.get("PodDisruptionBudget", [])]
             ok = len(pdbs) == 1
             if ok:
