@@ -37,5 +37,22 @@ pipeline=$("$bin" bench pipeline --commands "$writes" --partitions 8 --dir "$wor
            | python3 -c 'import json,sys; print(json.load(sys.stdin)["commands_per_second"])')
 floor=$("$work/sqlite-floor" "$writes" 1000 1000 "$work" | sed -E 's/.*: ([0-9]+) writes\/s/\1/')
 echo "pipeline (1 worker, 8 partitions, embedded cluster): $pipeline commands/s  sqlite floor: $floor writes/s  ratio: $(ratio "$pipeline" "$floor")"
+# The changelog's cost: the same pipeline without it (a benchmark-only setting), in turns.
+offs=(); ons=(); cpairs=()
+for _ in $(seq "$runs"); do
+  off=$("$bin" bench pipeline --commands "$writes" --partitions 8 --dir "$work/pipeline" --no-changelog --json \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["commands_per_second"])')
+  on=$("$bin" bench pipeline --commands "$writes" --partitions 8 --dir "$work/pipeline" --json \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["commands_per_second"])')
+  offs+=("$off"); ons+=("$on"); cpairs+=("$(python3 -c "print(int(1000 * $on / $off))")")
+done
+echo "pipeline with the changelog: $(median "${ons[@]}") commands/s (runs: ${ons[*]})  without: $(median "${offs[@]}") (runs: ${offs[*]})  median of paired ratios: $(python3 -c "print(f'{$(median "${cpairs[@]}") / 1000:.2f}')")"
+# Restore (the changelog held in memory: the mock keeps ~5 MiB per partition) beside the floor.
+restore=$("$bin" bench restore --contexts 100000 --writes 100000 --dir "$work" --json)
+floor=$("$work/sqlite-floor" "$writes" 1000 100000 "$work" | sed -E 's/.*: ([0-9]+) writes\/s/\1/')
+rate=$(echo "$restore" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows_per_second"])')
+echo "restore (100k contexts, 200k writes): $restore"
+echo "restore: $rate rows/s  sqlite floor (100k contexts): $floor writes/s = $((2 * floor)) row writes/s  ratio to writes: $(ratio "$rate" "$floor")  to row writes: $(ratio "$rate" "$((2 * floor))")"
+echo "changelog size (1M writes, 10k contexts, history 50): $("$bin" bench restore --contexts 10000 --writes 990000 --dir "$work" --json)"
 kafka=$("$bin" bench kafka --records 500000 --size 500 --partitions 8 --json)
 echo "kafka layer (embedded cluster, 500k x 500 B, 8 partitions, consuming while producing): $kafka"

@@ -240,6 +240,58 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         #expect(throws: ChangelogGap.self) { try ChangelogRestore(writer: "c").run(store: c.store, log: log) }
     }
 
+    /// The changelog topic was deleted and recreated: a store that survived publishes all of
+    /// itself again, and a store restored from the new log is whole.
+    @Test func recreatedChangelogIsReseededFromASurvivingStore() throws {
+        let a = try StoreFixture(options: Self.options())
+        let records = DeterminismTests.workload(a, seed: 44, count: 600)
+        let old = MemoryLog()
+        try a.store.apply(records)
+        try publishUnit(a.store, to: old, epoch: 0)
+        let fresh = MemoryLog()
+        let report = try ChangelogRestore(writer: "a").run(store: a.store, log: fresh)
+        #expect(report.kind == .bootstrapped)
+        try publishUnit(a.store, to: fresh, epoch: report.epoch)
+        let b = try StoreFixture(options: Self.options())
+        try ChangelogRestore(writer: "b").run(store: b.store, log: fresh)
+        try expectSame(a.store, b.store)
+    }
+
+    /// A claim that landed while its restore failed (the acknowledgement was lost, the disk
+    /// filled at the end) is this store's own: the next restore keeps the store.
+    @Test func ownClaimFromAFailedRestoreIsNotAnotherWorkers() throws {
+        final class LosesAcks: ChangelogLog {
+            let inner: InMemoryChangelog
+            var failAppends = true
+            init(_ inner: InMemoryChangelog) { self.inner = inner }
+            func bounds() throws -> (low: Int64, high: Int64) { try inner.bounds() }
+            func read(from: Int64, until: Int64, _ body: ([(offset: Int64, entry: ChangelogEntry)]) throws -> Bool) throws {
+                try inner.read(from: from, until: until, body)
+            }
+            func append(_ entry: ChangelogEntry) throws -> Int64 {
+                let at = try inner.append(entry)
+                if failAppends { throw StoreError("test", "acknowledgement lost") }
+                return at
+            }
+        }
+        let a = try StoreFixture(options: Self.options())
+        let records = DeterminismTests.workload(a, seed: 55, count: 400)
+        let log = MemoryLog()
+        try ChangelogRestore(writer: "a").run(store: a.store, log: log)
+        try a.store.apply(Array(records[0..<200]))
+        try publishUnit(a.store, to: log, epoch: 1, writer: "a")
+        try a.store.apply(Array(records[200...]))  // not published yet
+        let flaky = LosesAcks(log)
+        #expect(throws: StoreError.self) { try ChangelogRestore(writer: "a").run(store: a.store, log: flaky) }
+        flaky.failAppends = false
+        let report = try ChangelogRestore(writer: "a").run(store: a.store, log: flaky)
+        #expect(report.kind == .keptLocal)
+        try publishUnit(a.store, to: log, epoch: report.epoch, writer: "a")
+        let b = try StoreFixture(options: Self.options())
+        try ChangelogRestore(writer: "b").run(store: b.store, log: log)
+        try expectSame(a.store, b.store)
+    }
+
     func expectSame(_ a: PartitionStore, _ b: PartitionStore, sourceLocation: SourceLocation = #_sourceLocation) throws {
         #expect(try a.canonicalDump() == b.canonicalDump(), sourceLocation: sourceLocation)
         #expect(try resultsRows(a) == resultsRows(b), sourceLocation: sourceLocation)

@@ -14,7 +14,7 @@ final class WorkerHarness: @unchecked Sendable {
     let topics: TopicNames
     let dataDir: String
     let partitions: Int
-    var workers: [(Worker, Task<Void, any Error>)] = []
+    var workers: [(Worker, WorkerRun)] = []
 
     init(partitions: Int = 4) throws {
         cluster = try EmbeddedCluster(brokers: 1)
@@ -53,14 +53,13 @@ final class WorkerHarness: @unchecked Sendable {
         var logger = Logger(label: "test.worker.\(id)")
         logger.logLevel = .warning
         let w = Worker(configuration: c, bootstrap: cluster.bootstrapServers, logger: logger)
-        let task = Task { try await w.runLoop() }
-        workers.append((w, task))
+        workers.append((w, WorkerRun(w)))
         return w
     }
 
     func stopAll() async throws {
         for (w, _) in workers { w.stop() }
-        for (_, t) in workers { try await t.value }
+        for (_, t) in workers { try await t.value() }
         workers.removeAll()
     }
 
@@ -115,4 +114,23 @@ func eventually(seconds: Double = 60, _ condition: () throws -> Bool) rethrows -
         Thread.sleep(forTimeInterval: 0.1)
     }
     return try condition()
+}
+
+/// A worker's loop started on its own thread right away (not from a `Task`, which a test
+/// blocking the cooperative pool's few threads could keep from ever starting it).
+final class WorkerRun: Sendable {
+    private let result = Locked<Result<Void, any Error>?>(nil)
+
+    init(_ w: Worker) {
+        w.start { [result] r in result.withLock { $0 = r } }
+    }
+
+    var isFinished: Bool { result.get != nil }
+
+    func value() async throws {
+        while true {
+            if let r = result.get { return try r.get() }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
 }

@@ -85,39 +85,62 @@ public final class KafkaProducer: Sendable {
     private func produceOnce(
         topic: String, partition: Int32?, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], id: UInt
     ) -> KafkaError? {
-        let topicC = strdup(topic)
-        defer { free(topicC) }
-        let names = headers.map { strdup($0.key) }
-        defer { names.forEach { free($0) } }
-        var vus = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 5 + headers.count)
-        vus[0].vtype = RD_KAFKA_VTYPE_TOPIC
-        vus[0].u.cstr = UnsafePointer(topicC)
-        vus[1].vtype = RD_KAFKA_VTYPE_PARTITION
-        vus[1].u.i32 = partition ?? RD_KAFKA_PARTITION_UA
-        vus[2].vtype = RD_KAFKA_VTYPE_MSGFLAGS
-        vus[2].u.i = RD_KAFKA_MSG_F_COPY
-        vus[3].vtype = RD_KAFKA_VTYPE_OPAQUE
-        vus[3].u.ptr = UnsafeMutableRawPointer(bitPattern: id)
-        return withBytes(key) { kp, kn in
-            withBytes(value) { vp, vn in
-                vus[4].vtype = RD_KAFKA_VTYPE_KEY
-                vus[4].u.mem.ptr = UnsafeMutableRawPointer(mutating: kp)
-                vus[4].u.mem.size = kn
-                var valueVU = rd_kafka_vu_t()
-                valueVU.vtype = RD_KAFKA_VTYPE_VALUE
-                valueVU.u.mem.ptr = UnsafeMutableRawPointer(mutating: vp)
-                valueVU.u.mem.size = vn
-                return withHeaderValues(headers, 0) { hv in
-                    for (i, h) in hv.enumerated() {
-                        vus[5 + i].vtype = RD_KAFKA_VTYPE_HEADER
-                        vus[5 + i].u.header.name = UnsafePointer(names[i])
-                        vus[5 + i].u.header.val = h.0
-                        vus[5 + i].u.header.size = h.1
+        // No heap allocation for the common shapes (no header, or one): this runs once per
+        // record published.
+        topic.withCString { topicC in
+            withBytes(key) { kp, kn in
+                withBytes(value) { vp, vn in
+                    withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 6 + headers.count) { vus in
+                        var n = 0
+                        func set(_ type: rd_kafka_vtype_t, _ fill: (inout rd_kafka_vu_t) -> Void) {
+                            var v = rd_kafka_vu_t()
+                            v.vtype = type
+                            fill(&v)
+                            vus[n] = v
+                            n += 1
+                        }
+                        set(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = topicC }
+                        set(RD_KAFKA_VTYPE_PARTITION) { $0.u.i32 = partition ?? RD_KAFKA_PARTITION_UA }
+                        set(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
+                        set(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = UnsafeMutableRawPointer(bitPattern: id) }
+                        set(RD_KAFKA_VTYPE_KEY) {
+                            $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: kp)
+                            $0.u.mem.size = kn
+                        }
+                        set(RD_KAFKA_VTYPE_VALUE) {
+                            $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: vp)
+                            $0.u.mem.size = vn
+                        }
+                        func send() -> KafkaError? {
+                            guard let err = rd_kafka_produceva(client.handle, vus.baseAddress, n) else { return nil }
+                            return KafkaError(consuming: err, context: "produce to \(topic)")
+                        }
+                        if headers.count == 1 {
+                            let h = headers[0]
+                            return h.key.withCString { nameC in
+                                withBytes(h.value) { hp, hn in
+                                    set(RD_KAFKA_VTYPE_HEADER) {
+                                        $0.u.header.name = nameC
+                                        $0.u.header.val = hp
+                                        $0.u.header.size = h.value == nil ? -1 : hn
+                                    }
+                                    return send()
+                                }
+                            }
+                        }
+                        let names = headers.map { strdup($0.key) }
+                        defer { names.forEach { free($0) } }
+                        return withHeaderValues(headers, 0) { hv in
+                            for (i, h) in hv.enumerated() {
+                                set(RD_KAFKA_VTYPE_HEADER) {
+                                    $0.u.header.name = UnsafePointer(names[i])
+                                    $0.u.header.val = h.0
+                                    $0.u.header.size = h.1
+                                }
+                            }
+                            return send()
+                        }
                     }
-                    var all = vus
-                    all.append(valueVU)
-                    guard let err = rd_kafka_produceva(client.handle, &all, all.count) else { return nil }
-                    return KafkaError(consuming: err, context: "produce to \(topic)")
                 }
             }
         }

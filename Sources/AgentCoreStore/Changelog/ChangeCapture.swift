@@ -19,8 +19,10 @@ final class ChangeCapture {
     var suspended = false
     /// Rows inserted or updated: (table id, rowid).
     private(set) var rows: [(UInt8, Int64)] = []
-    /// Rows deleted, and versions pruned: their changelog keys.
+    /// Rows deleted: their changelog keys.
     private(set) var keys: [[UInt8]] = []
+    /// Versions pruned: (cid, version).
+    private(set) var pruned: [(Int64, Int64)] = []
     /// Table name pointers SQLite passes (stable while the schema is) → table, or nil for
     /// tables that are not captured.
     private var tableByName: [(UnsafeRawPointer, ChangelogTable?)] = []
@@ -29,7 +31,7 @@ final class ChangeCapture {
     private let keyColumns: [UInt8: [Int32]]
     private let oldestColumn: Int32
 
-    var isEmpty: Bool { rows.isEmpty && keys.isEmpty }
+    var isEmpty: Bool { rows.isEmpty && keys.isEmpty && pruned.isEmpty }
 
     /// `positions`: for each captured table, its columns' positions in the real table.
     init(positions: [UInt8: [String: Int32]]) {
@@ -42,6 +44,7 @@ final class ChangeCapture {
     func reset() {
         rows.removeAll(keepingCapacity: true)
         keys.removeAll(keepingCapacity: true)
+        pruned.removeAll(keepingCapacity: true)
     }
 
     /// Installs the hook on `db`; the capture must outlive the connection's use of it.
@@ -78,7 +81,7 @@ final class ChangeCapture {
                 let old = value(db, oldestColumn, old: true).int ?? 0
                 let new = value(db, oldestColumn, old: false).int ?? 0
                 if new > old, let cid = value(db, keyColumns[t.id]![0], old: true).int {
-                    for v in old..<new { keys.append(ChangelogCodec.key(ChangelogTable.versions, [.int(cid), .int(v)])) }
+                    for v in old..<new { pruned.append((cid, v)) }
                 }
             }
         case SQLITE_DELETE:
@@ -110,11 +113,11 @@ final class ChangeCapture {
         }
     }
 
-    /// The noted changes as one blob for `changelog_dirty`: entries of `1, table, rowid`
-    /// (varint) and `2, length, key`.
+    /// The noted changes as one blob for `changelog_dirty`: entries of `1, table, rowid`,
+    /// `2, length, key` and `3, cid, version` (numbers as varints).
     func encoded() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(rows.count * 6 + keys.reduce(0) { $0 + $1.count + 2 })
+        out.reserveCapacity(rows.count * 6 + pruned.count * 8 + keys.reduce(0) { $0 + $1.count + 2 })
         for (t, rowid) in rows {
             out.append(1)
             out.append(t)
@@ -125,6 +128,11 @@ final class ChangeCapture {
             ChangelogCodec.writeVarint(UInt64(k.count), to: &out)
             out.append(contentsOf: k)
         }
+        for (cid, version) in pruned {
+            out.append(3)
+            ChangelogCodec.writeVarint(UInt64(bitPattern: cid), to: &out)
+            ChangelogCodec.writeVarint(UInt64(bitPattern: version), to: &out)
+        }
         return out
     }
 }
@@ -133,14 +141,18 @@ final class ChangeCapture {
 struct DirtySet {
     var rows: Set<DirtyRow> = []
     var keys: Set<[UInt8]> = []
+    /// Pruned versions: (cid, version) as a `DirtyRow` of the versions table.
+    var pruned: Set<DirtyRow> = []
 
     struct DirtyRow: Hashable, Comparable {
         var table: UInt8
         var rowid: Int64
-        static func < (a: Self, b: Self) -> Bool { (a.table, a.rowid) < (b.table, b.rowid) }
+        /// For a pruned version: its context (`rowid` is then the version).
+        var cid: Int64 = 0
+        static func < (a: Self, b: Self) -> Bool { (a.table, a.cid, a.rowid) < (b.table, b.cid, b.rowid) }
     }
 
-    var isEmpty: Bool { rows.isEmpty && keys.isEmpty }
+    var isEmpty: Bool { rows.isEmpty && keys.isEmpty && pruned.isEmpty }
     var count: Int { rows.count + keys.count }
 
     mutating func add(encoded b: [UInt8]) throws {
@@ -157,6 +169,10 @@ struct DirtySet {
                 guard n >= 0, i + n <= b.count else { throw StoreError("corrupt_store", "changelog_dirty entry is malformed") }
                 keys.insert(Array(b[i..<(i + n)]))
                 i += n
+            } else if kind == 3 {
+                let cid = Int64(bitPattern: try ChangelogCodec.readVarint(b, &i))
+                let version = Int64(bitPattern: try ChangelogCodec.readVarint(b, &i))
+                pruned.insert(DirtyRow(table: ChangelogTable.versions.id, rowid: version, cid: cid))
             } else {
                 throw StoreError("corrupt_store", "changelog_dirty entry is malformed")
             }

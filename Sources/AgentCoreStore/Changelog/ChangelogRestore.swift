@@ -105,6 +105,12 @@ public struct ChangelogRestore {
         if let inProgress {
             from = inProgress.from  // a restore cut short: the same first pass, the rest after `through`
             startEpoch = mark?.epoch ?? 0
+        } else if let mark, mark.offset >= high {
+            // The log ends before this store's own mark: the topic was recreated or
+            // truncated. The store is the only copy left: publish all of it again.
+            from = high
+            startEpoch = mark.epoch
+            report.kind = .bootstrapped
         } else if let mark {
             from = mark.offset + 1
             startEpoch = mark.epoch
@@ -129,10 +135,14 @@ public struct ChangelogRestore {
             return !isCancelled()
         }
         if isCancelled() { throw Cancelled() }
-        let foreign = timeline.currentEpoch != startEpoch
+        // Someone else claimed the partition since the mark. A claim of this store's own
+        // whose restore did not finish (`changelog_claiming`) is not someone else.
+        let pending = try store.pendingClaim()
+        let foreign = timeline.claims.contains { !($0.epoch == pending && $0.writer == writer) }
         var position: ChangelogPosition?
         if report.kind == .bootstrapped {
             try store.markAllChanged()
+            position = nil
         } else if mark != nil && inProgress == nil && !foreign {
             report.kind = .keptLocal
         } else {
@@ -185,6 +195,7 @@ public struct ChangelogRestore {
             }
         }
         let epoch = timeline.maxEpoch + 1
+        try store.notePendingClaim(epoch)  // before the claim exists: see `pendingClaim`
         let claimOffset = try log.append(.claim(epoch: epoch, writer: writer, restoredThrough: high - 1, marker: standsAt))
         var compensate = timeline.keysAfterMarker
         var competing: Int64?

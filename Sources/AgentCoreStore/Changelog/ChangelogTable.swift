@@ -12,13 +12,35 @@ struct ChangelogTable: Sendable {
     /// Positions of the key's columns in `columns`.
     let keyIndexes: [Int]
 
+    /// Statements by rowid and by key (slots of their own, see `HotStatement`).
+    let byRowid: HotStatement
+    let byKey: HotStatement
+
     init(_ id: UInt8, _ name: String, columns: [String], key: [String]) {
         self.id = id
         self.name = name
         self.columns = columns
         self.key = key
         self.keyIndexes = key.map { k in columns.firstIndex(of: k)! }
+        let list = columns.joined(separator: ", ")
+        let condition = key.map { "\($0)=?" }.joined(separator: " AND ")
+        if name == "agent_context_versions" {
+            // Versions below their context's `oldest_version` are pruned: logically gone,
+            // so they read as absent (their rows wait for the sweep).
+            let select = "SELECT \(columns.map { "v.\($0)" }.joined(separator: ", ")) FROM agent_context_versions v"
+                + " JOIN agent_context_heads h ON h.cid = v.cid WHERE "
+            byRowid = HotStatement(slot: 16 + 2 * Int(id), sql: select + "v.rowid=? AND v.version >= h.oldest_version")
+            byKey = HotStatement(slot: 17 + 2 * Int(id), sql: select + "v.cid=? AND v.version=? AND v.version >= h.oldest_version")
+        } else {
+            byRowid = HotStatement(slot: 16 + 2 * Int(id), sql: "SELECT \(list) FROM \(name) WHERE rowid=?")
+            byKey = HotStatement(slot: 17 + 2 * Int(id), sql: "SELECT \(list) FROM \(name) WHERE \(condition)")
+        }
+        upsert = "INSERT OR REPLACE INTO \(name)(\(list)) VALUES(\(columns.map { _ in "?" }.joined(separator: ",")))"
+        delete = "DELETE FROM \(name) WHERE \(condition)"
     }
+
+    let upsert: String
+    let delete: String
 
     /// Never renumber: the ids are in every changelog key. A new table gets a new id.
     static let all: [ChangelogTable] = [
@@ -55,30 +77,4 @@ struct ChangelogTable: Sendable {
 
     static func byId(_ id: UInt8) -> ChangelogTable? { all.first { $0.id == id } }
 
-    var columnList: String { columns.joined(separator: ", ") }
-    var keyCondition: String { key.map { "\($0)=?" }.joined(separator: " AND ") }
-
-    /// The row's image by rowid. Versions below their context's `oldest_version` are pruned:
-    /// logically gone, so they read as absent (their rows wait for the sweep).
-    var selectByRowid: String {
-        if id == Self.versions.id {
-            return "SELECT \(columns.map { "v.\($0)" }.joined(separator: ", ")) FROM agent_context_versions v"
-                + " JOIN agent_context_heads h ON h.cid = v.cid WHERE v.rowid=? AND v.version >= h.oldest_version"
-        }
-        return "SELECT \(columnList) FROM \(name) WHERE rowid=?"
-    }
-
-    var selectByKey: String {
-        if id == Self.versions.id {
-            return "SELECT \(columns.map { "v.\($0)" }.joined(separator: ", ")) FROM agent_context_versions v"
-                + " JOIN agent_context_heads h ON h.cid = v.cid WHERE v.cid=? AND v.version=? AND v.version >= h.oldest_version"
-        }
-        return "SELECT \(columnList) FROM \(name) WHERE \(keyCondition)"
-    }
-
-    var upsert: String {
-        "INSERT OR REPLACE INTO \(name)(\(columnList)) VALUES(\(columns.map { _ in "?" }.joined(separator: ",")))"
-    }
-
-    var delete: String { "DELETE FROM \(name) WHERE \(keyCondition)" }
 }

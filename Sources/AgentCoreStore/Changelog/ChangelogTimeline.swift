@@ -21,7 +21,7 @@ public struct ChangelogTimeline: Sendable {
     }
 
     /// Effective claims in log order.
-    public private(set) var claims: [(offset: Int64, epoch: Int64)] = []
+    public private(set) var claims: [(offset: Int64, epoch: Int64, writer: String)] = []
     /// The epoch in force before the first entry read.
     public let startEpoch: Int64
     /// The epoch in force after the last entry read.
@@ -51,11 +51,11 @@ public struct ChangelogTimeline: Sendable {
     public mutating func observe(offset: Int64, _ entry: ChangelogEntry) {
         nextOffset = max(nextOffset, offset + 1)
         switch entry {
-        case .claim(let epoch, _, _, let marker):
+        case .claim(let epoch, let writer, _, let marker):
             maxEpoch = max(maxEpoch, epoch)
             if epoch > currentEpoch {
                 currentEpoch = epoch
-                claims.append((offset, epoch))
+                claims.append((offset, epoch, writer))
                 // The marker the claimer restored to, in case compaction dropped it for a
                 // zombie's later marker of the same key.
                 let newest = lastMarker?.offset ?? Int64.min

@@ -77,41 +77,55 @@ extension PartitionStore {
             try dirty.add(encoded: s.bytes(1))
         }
         s.reset()
-        var seen = Set<[UInt8]>()
         var count = 0
+        var image: [UInt8] = []
+        var key: [UInt8] = []
+        /// Emits the row the statement stands on, or a tombstone for `absentKey`.
+        func emit(_ t: ChangelogTable, _ q: Statement, found: Bool, absentKey: [UInt8]?) throws {
+            if found {
+                image.removeAll(keepingCapacity: true)
+                image.append(ChangelogCodec.rowFormat)
+                for c in 0..<t.columns.count { q.appendChangelogValue(Int32(c), to: &image) }
+                key.removeAll(keepingCapacity: true)
+                key.append(ChangelogCodec.rowKind)
+                key.append(t.id)
+                for c in t.keyIndexes { q.appendChangelogValue(Int32(c), to: &key) }
+                try body(key, image)
+            } else if let absentKey {
+                try body(absentKey, nil)
+            } else {
+                return
+            }
+            count += 1
+        }
+        // Rows by rowid (gone ones were noted by key when deleted), then deleted rows and
+        // pruned versions by key: a key whose row is back (re-inserted, or a prune undone)
+        // is sent with its image. A row and a key may name the same row: the same image
+        // twice, harmless.
         for row in dirty.rows.sorted() {
             guard let t = ChangelogTable.byId(row.table) else { continue }
-            let q = try db.statement(t.selectByRowid)
+            let q = try db.statement(t.byRowid)
             try q.bind(.int(row.rowid), at: 1)
             defer { q.reset() }
-            guard try q.step() else { continue }  // gone: its delete was noted by key
-            let values = q.row()
-            let key = ChangelogCodec.key(t, t.keyIndexes.map { Self.textual(values[$0]) })
-            guard seen.insert(key).inserted else { continue }
-            try body(key, ChangelogCodec.image(values))
-            count += 1
+            try emit(t, q, found: try q.step(), absentKey: nil)
         }
-        for key in dirty.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) where !seen.contains(key) {
-            guard let (t, values) = try ChangelogCodec.decodeKey(key) else { continue }
-            let q = try db.statement(t.selectByKey)
+        for k in dirty.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            guard let (t, values) = try ChangelogCodec.decodeKey(k) else { continue }
+            let q = try db.statement(t.byKey)
             try q.bind(values)
             defer { q.reset() }
-            if try q.step() {
-                try body(key, ChangelogCodec.image(q.row()))
-            } else {
-                try body(key, nil)
-            }
-            seen.insert(key)
-            count += 1
+            try emit(t, q, found: try q.step(), absentKey: k)
+        }
+        let versions = ChangelogTable.versions
+        for p in dirty.pruned.sorted() {
+            let q = try db.statement(versions.byKey)
+            try q.bind(.int(p.cid), at: 1)
+            try q.bind(.int(p.rowid), at: 2)
+            defer { q.reset() }
+            let found = try q.step()
+            try emit(versions, q, found: found, absentKey: found ? nil : ChangelogCodec.key(versions, [.int(p.cid), .int(p.rowid)]))
         }
         return (through, count, try changelogPosition())
-    }
-
-    /// Text read from a row comes back as `.text`; keys noted by the hook hold `.utf8`. Keys
-    /// must be byte-equal either way.
-    static func textual(_ v: SQLValue) -> SQLValue {
-        if case .text(let s) = v { return .utf8(Array(s.utf8)) }
-        return v
     }
 
     /// The changelog acknowledged the rows of batches up to `through` and the marker after
@@ -174,6 +188,16 @@ extension PartitionStore {
     }
 
     // MARK: restoring
+
+    /// The epoch of a claim this store is about to append or appended without finishing its
+    /// restore (a full disk at the end, say): the next restore knows that claim is its own.
+    public func pendingClaim() throws -> Int64? {
+        try db.rows("SELECT value FROM store_meta WHERE key='changelog_claiming'").first?.first?.int
+    }
+
+    public func notePendingClaim(_ epoch: Int64) throws {
+        try setMeta("changelog_claiming", .int(epoch))
+    }
 
     /// A restore in progress: the changelog offset it started from and the last offset
     /// it applied (resume after it).
@@ -261,7 +285,7 @@ extension PartitionStore {
             }
             try setMeta("changelog_epoch", .int(epoch))
             try setMeta("changelog_offset", .int(offset))
-            try db.run("DELETE FROM store_meta WHERE key IN ('restore_from', 'restore_through')")
+            try db.run("DELETE FROM store_meta WHERE key IN ('restore_from', 'restore_through', 'changelog_claiming')")
             try db.execute("COMMIT")
         } catch {
             try? db.execute("ROLLBACK")

@@ -98,6 +98,21 @@ final class Statement {
         }
     }
 
+    /// Appends column `i` in the changelog's value encoding (`ChangelogCodec`), without
+    /// building a `SQLValue`.
+    func appendChangelogValue(_ i: Int32, to out: inout [UInt8]) {
+        switch sqlite3_column_type(stmt, i) {
+        case SQLITE_INTEGER: ChangelogCodec.write(.int(sqlite3_column_int64(stmt, i)), to: &out)
+        case SQLITE_NULL: out.append(0)
+        case let type:
+            let p = type == SQLITE_TEXT ? UnsafeRawPointer(sqlite3_column_text(stmt, i)) : sqlite3_column_blob(stmt, i)
+            let n = Int(sqlite3_column_bytes(stmt, i))
+            out.append(type == SQLITE_TEXT ? 2 : 3)
+            ChangelogCodec.writeVarint(UInt64(n), to: &out)
+            if n > 0, let p { out.append(contentsOf: UnsafeRawBufferPointer(start: p, count: n)) }
+        }
+    }
+
     func int(_ i: Int32) -> Int64 { sqlite3_column_int64(stmt, i) }
 
     func text(_ i: Int32) -> String? {

@@ -102,6 +102,11 @@ public struct WorkerConfiguration: Sendable {
         var k = KafkaConfig(bootstrapServers: bootstrap)
         k.clientId = "agentcore-\(workerId)"
         k.properties = kafkaProperties
+        // Changelog units and result events are batches of similar JSON and row images:
+        // LZ4 shrinks them several times for little CPU.
+        if k.properties["compression.type"] == nil && k.properties["compression.codec"] == nil {
+            k.properties["compression.type"] = "lz4"
+        }
         return k
     }
 }

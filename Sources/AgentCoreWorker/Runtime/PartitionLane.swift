@@ -14,6 +14,8 @@ final class PartitionLane {
     var restorer: PartitionRestorer?
     /// Why the partition is out of service, and when (uptime nanoseconds) to try again.
     var failure: (reason: String, retryAt: UInt64)?
+    /// The store was closed (set aside) and a new one could not be opened yet.
+    var storeClosed = false
     /// The epoch this worker writes the partition's changelog under (from its claim).
     var epoch: Int64 = 0
     /// `published_through` carried by the last changelog marker published (-1: none yet).

@@ -34,17 +34,19 @@ public final class Worker: Service, Sendable {
     /// cooperative pool.
     public func runLoop() async throws {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-            let thread = Thread { [engine] in
-                do {
-                    try engine.run()
-                    c.resume()
-                } catch {
-                    c.resume(throwing: error)
-                }
-            }
-            thread.name = "agentcore-worker"
-            thread.stackSize = 4 << 20
-            thread.start()
+            start { c.resume(with: $0) }
         }
+    }
+
+    /// Starts the loop's thread at once and returns; `completion` gets how the loop ended.
+    /// For callers that must not depend on Swift's cooperative pool to get the loop going
+    /// (a test that waits by blocking a thread, say).
+    public func start(_ completion: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        let thread = Thread { [engine] in
+            completion(Result { try engine.run() })
+        }
+        thread.name = "agentcore-worker"
+        thread.stackSize = 4 << 20
+        thread.start()
     }
 }

@@ -27,11 +27,12 @@ extension WorkerEngine {
         let topic = config.topics.changelog
         let p = lane.partition
         let header = [KafkaHeader(ChangelogEntry.epochHeader, Array(String(lane.epoch).utf8))]
+        let onDelivery: @Sendable (Result<DeliveryReport, KafkaError>) -> Void = { r in
+            if case .failure(let e) = r { round.fail(e) }
+        }
         let (through, rows, position) = try lane.store.forEachChangelogRecord { key, value in
             do throws(KafkaError) {
-                try producer.produce(topic: topic, partition: p, key: key, value: value, headers: header) { r in
-                    if case .failure(let e) = r { round.fail(e) }
-                }
+                try producer.produce(topic: topic, partition: p, key: key, value: value, headers: header, onDelivery: onDelivery)
             } catch {
                 round.fail(error)
             }
@@ -53,11 +54,15 @@ extension WorkerEngine {
     }
 
     /// After a round without failures: the changelog holds the units it sent.
-    func acknowledgeChangelog(_ round: PublishRound) throws {
+    func acknowledgeChangelog(_ round: PublishRound, consumer: KafkaConsumer) {
         for (p, unit) in round.changelog.withLock({ $0 }) {
             guard let lane = lanes[p], lane.isActive, let offset = unit.markerOffset else { continue }
-            try lane.store.acknowledgeChangelog(through: unit.through, epoch: unit.epoch, offset: offset)
-            lane.markerPublishedThrough = unit.publishedThrough
+            do {
+                try lane.store.acknowledgeChangelog(through: unit.through, epoch: unit.epoch, offset: offset)
+                lane.markerPublishedThrough = unit.publishedThrough
+            } catch {
+                failLane(lane, error, consumer: consumer)
+            }
         }
     }
 }

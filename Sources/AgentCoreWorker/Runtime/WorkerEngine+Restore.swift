@@ -42,6 +42,13 @@ extension WorkerEngine {
             }, logger: logger)
     }
 
+    /// Seeks the partition's input to its store's offsets and resumes it.
+    func resumeInput(_ lane: PartitionLane, consumer: KafkaConsumer) throws {
+        let tps = config.topics.inputs.map { TopicPartition($0, lane.partition) }
+        try consumer.seek(tps.map { TopicPartitionOffset($0, offset: lane.store.resumeOffset(topic: $0.topic) ?? TopicPartitionOffset.beginning) })
+        if !paused { try consumer.resume(tps) }
+    }
+
     /// Inside the rebalance callback, right after the assignment: partitions being
     /// restored fetch no input until their restore is done.
     func pauseInactive(_ tps: [TopicPartition]) {
@@ -50,14 +57,65 @@ extension WorkerEngine {
         do { try consumer.pause(inactive) } catch { logger.error("cannot pause partitions being restored: \(error)") }
     }
 
-    /// Takes the results of finished restores and retries failed ones when due.
+    /// Takes partition p out of service after an error of its store (apply, outbox,
+    /// changelog: an I/O error, a full disk): its input is paused and its buffered records
+    /// dropped (they are fetched again from the store's offsets), the other partitions go
+    /// on, and it is tried again after `restoreRetryMs` (a restore, which keeps an intact
+    /// store, then a resume).
+    func failLane(_ lane: PartitionLane, _ error: any Error, consumer: KafkaConsumer) {
+        let p = lane.partition
+        guard lanes[p] === lane, lane.isActive else { return }
+        let fresh = PartitionLane(partition: p, store: lane.store)
+        fresh.epoch = lane.epoch
+        fresh.markerPublishedThrough = lane.markerPublishedThrough
+        lanes[p] = fresh
+        let tps = config.topics.inputs.map { TopicPartition($0, p) }
+        do { try consumer.pause(tps) } catch { logger.error("cannot pause partition \(p): \(error)") }
+        markFailed(fresh, "is out of service: \(error)", now: DispatchTime.now().uptimeNanoseconds)
+    }
+
+    /// Records that a partition is out of service (its input stays paused) until `retryAt`.
+    func markFailed(_ lane: PartitionLane, _ reason: String, now: UInt64) {
+        lane.failure = (reason, now + UInt64(config.restoreRetryMs) * 1_000_000)
+        statusBox.withLock {
+            $0.failed[lane.partition] = reason
+            $0.partitionFailures += 1
+        }
+        logger.error(
+            "partition \(lane.partition) \(reason) (\(diskSpace())). Its input stays paused (no record is skipped); the other partitions go on; retrying in \(config.restoreRetryMs) ms")
+    }
+
+    /// Free space of the data directory, for messages about full disks.
+    func diskSpace() -> String {
+        guard let a = try? FileManager.default.attributesOfFileSystem(forPath: config.dataDirectory),
+            let free = (a[.systemFreeSize] as? NSNumber)?.int64Value
+        else { return "free space of \(config.dataDirectory) unknown" }
+        return "\(free / 1_048_576) MiB free in \(config.dataDirectory)"
+    }
+
+    /// Takes the results of finished restores and retries failed partitions when due.
     func checkRestores(consumer: KafkaConsumer) throws {
         let now = DispatchTime.now().uptimeNanoseconds
         for lane in ownedLanes {
             let p = lane.partition
             if let f = lane.failure, now >= f.retryAt {
-                logger.info("partition \(p): trying its restore again")
-                startRestore(lane)
+                logger.info("partition \(p): trying it again")
+                if lane.storeClosed {
+                    do {
+                        lane.store = try PartitionStore(path: storePath(p), partition: p, options: storeOptions)
+                        lane.storeClosed = false
+                    } catch {
+                        markFailed(lane, "cannot open its store: \(error)", now: now)
+                        continue
+                    }
+                }
+                if config.changelog {
+                    startRestore(lane)
+                } else {
+                    lane.failure = nil
+                    statusBox.withLock { $0.failed[p] = nil }
+                    try resumeInput(lane, consumer: consumer)
+                }
                 continue
             }
             guard let r = lane.restorer, let outcome = r.outcome.withLock({ $0 }) else { continue }
@@ -71,20 +129,28 @@ extension WorkerEngine {
                 let seconds = Double(now - r.startedAt) / 1e9
                 logger.info(
                     "partition \(p) restored (\(report.kind.rawValue)): \(report.rowsApplied) changelog rows applied, \(report.entriesRead) read, \(report.compensated) republished, epoch \(report.epoch), in \(String(format: "%.2f", seconds)) s; input resumes at \(starts.map { "\($0.topicPartition.topic)@\($0.offset)" }.joined(separator: ", "))")
-                statusBox.withLock { $0.restores.append(WorkerStatus.Restore(partition: p, report: report, seconds: seconds)) }
+                statusBox.withLock {
+                    $0.failed[p] = nil
+                    $0.restores.append(WorkerStatus.Restore(partition: p, report: report, seconds: seconds))
+                    if $0.restores.count > 100 { $0.restores.removeFirst() }
+                }
                 try consumer.seek(starts)
                 if !paused { try consumer.resume(tps) }
             case .failure(let e as RestoreNeedsRebuild):
                 lane.store.close()
-                let aside = try PartitionStore.moveAside(path: storePath(p))
-                logger.error("partition \(p): \(e); the store was moved aside to \(aside) and is rebuilt from \(config.topics.changelog)")
-                lane.store = try PartitionStore(path: storePath(p), partition: p, options: storeOptions)
-                startRestore(lane)
+                lane.storeClosed = true
+                do {
+                    let aside = try PartitionStore.moveAside(path: storePath(p))
+                    logger.error("partition \(p): \(e); the store was moved aside to \(aside) and is rebuilt from \(config.topics.changelog)")
+                    lane.store = try PartitionStore(path: storePath(p), partition: p, options: storeOptions)
+                    lane.storeClosed = false
+                    startRestore(lane)
+                } catch {
+                    markFailed(lane, "\(e); setting the store aside failed: \(error)", now: now)
+                }
             case .failure(let e):
                 if e is ChangelogRestore.Cancelled { continue }
-                lane.failure = (String(describing: e), now + UInt64(config.restoreRetryMs) * 1_000_000)
-                logger.error(
-                    "partition \(p) cannot be restored: \(e). Its input stays paused (no record is skipped); retrying in \(config.restoreRetryMs) ms")
+                markFailed(lane, "cannot be restored: \(e)", now: now)
             }
         }
     }

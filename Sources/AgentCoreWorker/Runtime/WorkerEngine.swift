@@ -204,7 +204,12 @@ final class WorkerEngine: @unchecked Sendable {
                 max: config.batchSize * 2, now: now, maxWaitNanos: UInt64(config.mergeWaitMs) * 1_000_000,
                 caughtUp: { [self] stream in self.caughtUp(consumer, partition: p, stream: stream) })
             guard !ready.isEmpty else { continue }
-            let summary = try lane.store.apply(ready)
+            let summary: ApplySummary
+            do { summary = try lane.store.apply(ready) } catch {
+                // The batch rolled back; the partition goes out of service alone.
+                failLane(lane, error, consumer: consumer)
+                continue
+            }
             if let change = lane.store.takeSettingsChange() {
                 logger.warning(
                     "partition \(p) was applied with other settings until now: \(change.from); from here on: \(change.to). Workers sharing partitions must run the same settings.")
@@ -273,35 +278,53 @@ final class WorkerEngine: @unchecked Sendable {
         var recent: [String] = []
         var planned: [(PartitionLane, [OutboxRecord])] = []
         var count = 0
-        for lane in lanes where try lane.store.outboxDepth() > 0 {
-            let rows = try lane.store.outbox(limit: 50_000)
+        for lane in lanes {
+            let rows: [OutboxRecord]
+            do {
+                guard try lane.store.outboxDepth() > 0 else { continue }
+                rows = try lane.store.outbox(limit: 50_000)
+            } catch {
+                failLane(lane, error, consumer: consumer)
+                continue
+            }
             guard let last = rows.last else { continue }
             planned.append((lane, rows))
             upTo[lane.partition] = last.seq
             count += rows.count
             recent.append(contentsOf: rows.suffix(3).map(Self.summary))
         }
-        let changelogLanes = try config.changelog ? lanes.filter { try $0.changelogDue() } : []
+        let changelogLanes = config.changelog ? lanes.filter { lane in
+            guard lane.isActive else { return false }
+            do { return try lane.changelogDue() } catch {
+                failLane(lane, error, consumer: consumer)
+                return false
+            }
+        } : []
         guard !planned.isEmpty || !changelogLanes.isEmpty else {
             setPaused(false, consumer: consumer)
             return
         }
         let round = PublishRound(upTo: upTo, count: count, recent: recent)
+        let onDelivery: @Sendable (Result<DeliveryReport, KafkaError>) -> Void = { result in
+            if case .failure(let e) = result { round.fail(e) }
+        }
         for (_, rows) in planned {
             for row in rows {
                 do {
                     try producer.produce(
                         topic: config.topics.output(row.topic), key: row.key, value: row.value,
-                        headers: [KafkaHeader(Self.eventIdHeader, Array(row.eventId.utf8))]
-                    ) { result in
-                        if case .failure(let e) = result { round.fail(e) }
-                    }
+                        headers: [KafkaHeader(Self.eventIdHeader, Array(row.eventId.utf8))], onDelivery: onDelivery)
                 } catch {
                     round.fail(error)  // not queued; the row is sent again in a later round
                 }
             }
         }
-        for lane in changelogLanes { try publishChangelog(lane, round: round, producer: producer) }
+        for lane in changelogLanes {
+            do { try publishChangelog(lane, round: round, producer: producer) } catch {
+                round.fail(.invalidArgument("changelog of partition \(lane.partition) not read: \(error)"))
+                failLane(lane, error, consumer: consumer)
+            }
+        }
         do {
             try producer.flush(timeoutMs: Int32(config.publishTimeoutMs))
         } catch {
@@ -316,8 +339,11 @@ final class WorkerEngine: @unchecked Sendable {
     /// Marks a completed round published, or leaves its rows for the next round.
     private func finish(_ round: PublishRound, consumer: KafkaConsumer) throws {
         if round.failures.load(ordering: .relaxed) == 0 {
-            for (p, seq) in round.upTo { try lanes[p]?.store.acknowledgeOutbox(through: seq) }
-            try acknowledgeChangelog(round)
+            for (p, seq) in round.upTo {
+                guard let lane = lanes[p], lane.isActive else { continue }
+                do { try lane.store.acknowledgeOutbox(through: seq) } catch { failLane(lane, error, consumer: consumer) }
+            }
+            acknowledgeChangelog(round, consumer: consumer)
             statusBox.withLock {
                 $0.published += round.count
                 $0.recentEvents = Array(($0.recentEvents + round.recent).suffix(20))
@@ -331,7 +357,7 @@ final class WorkerEngine: @unchecked Sendable {
     }
 
     private func pauseIfBacklogged(consumer: KafkaConsumer) throws {
-        let depth = try activeLanes.map { try $0.store.outboxDepth() }.max() ?? 0
+        let depth = activeLanes.map { (try? $0.store.outboxDepth()) ?? 0 }.max() ?? 0
         if depth > config.maxOutboxDepth { setPaused(true, consumer: consumer) }
     }
 

@@ -29,6 +29,8 @@ public struct WorkerStatus: Sendable, Equatable {
     public var restoring: [Int32: RestoreProgress] = [:]
     /// Partitions out of service, with the reason.
     public var failed: [Int32: String] = [:]
+    /// Times a partition went out of service since the worker started.
+    public var partitionFailures = 0
     /// Restores finished since the worker started (the last 100).
     public var restores: [Restore] = []
 

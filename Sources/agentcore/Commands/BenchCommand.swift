@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Benchmarks (figures, not tests): the store alone, and the whole pipeline on the embedded cluster.",
         discussion: "scripts/bench.sh runs both beside the SQLite floor (../shared/bench/sqlite-floor.c) and prints ratios.",
-        subcommands: [Store.self, Pipeline.self, Kafka.self])
+        subcommands: [Store.self, Pipeline.self, Kafka.self, Restore.self])
 
     static let sharedFiller = String(repeating: "x", count: 400 - 24)
 
@@ -35,6 +35,8 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Directory for the store file.") var dir = "."
         @Flag(inversion: .prefixedNo, help: "Apply with a helper thread per batch (StoreOptions.helperThreads).")
         var helperThreads = true
+        @Flag(inversion: .prefixedNo, help: "Note changed rows for the changelog (StoreOptions.changelog).")
+        var changelog = true
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
@@ -44,43 +46,13 @@ struct BenchCommand: AsyncParsableCommand {
             options.historyLimit = historyLimit
             options.maxConcurrency = 1_000
             options.helperThreads = helperThreads
+            options.changelog = changelog
             let store = try PartitionStore(path: path, partition: 0, options: options)
             defer { store.close() }
-            let s = Commands(workspace: "bench", project: "p", actor: "bench")
-            var offset: Int64 = -1
-            var clock: Int64 = 1_767_225_600_000
-            func record(_ e: CommandEnvelope) -> InputRecord {
-                offset += 1
-                clock += 1
-                let stream = CommandType(rawValue: e.type)!.stream
-                return InputRecord(
-                    stream: stream, topic: "agentcore.\(stream.rawValue)", partition: 0, offset: offset, timestampMillis: clock,
-                    key: Array("bench".utf8), value: e.bytes)
-            }
-            let instances = 100
-            var setup = [record(s.registerDefinition(slug: "bench", name: "Bench", agentType: "bench"))]
-            for i in 0..<instances { setup.append(record(s.spawn(definition: "bench", name: "i\(i)", instanceId: "i\(i)"))) }
-            try store.apply(setup)
-            var seq = 0
-            var create: [InputRecord] = []
-            for c in 0..<contexts {
-                seq += 1
-                create.append(record(BenchCommand.write(s, instance: "i\(c % instances)", context: "c\(c)", bytes: bytes, seq: seq)))
-                if create.count == batch { try store.apply(create); create.removeAll() }
-            }
-            try store.apply(create)
-            try store.acknowledgeOutbox(through: Int64.max)
+            var feed = BenchFeed()
+            try feed.setUp(store, contexts: contexts, bytes: bytes, batch: batch)
             // Records are built before timing; apply decodes, validates and writes them.
-            var rng = SplitMix64(seed: 1)
-            var timed: [[InputRecord]] = []
-            var current: [InputRecord] = []
-            for _ in 0..<writes {
-                seq += 1
-                let c = Int(rng.next() % UInt64(contexts))
-                current.append(record(BenchCommand.write(s, instance: "i\(c % instances)", context: "c\(c)", bytes: bytes, seq: seq)))
-                if current.count == batch { timed.append(current); current.removeAll() }
-            }
-            if !current.isEmpty { timed.append(current) }
+            let timed = feed.randomWrites(writes, contexts: contexts, bytes: bytes, batch: batch)
             let t0 = DispatchTime.now().uptimeNanoseconds
             let cpu0 = threadCPUSeconds()
             let process0 = processCPUSeconds()
@@ -116,6 +88,7 @@ struct BenchCommand: AsyncParsableCommand {
         var maxBacklog = 40_000
         @Option(help: "Worker batch size.") var batchSize = 1_000
         @Option(help: "Directory for the stores.") var dir = "./data/bench"
+        @Flag(inversion: .prefixedNo, help: "Publish the changelog (off: what it costs).") var changelog = true
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var logging: LoggingOptions
 
@@ -132,6 +105,8 @@ struct BenchCommand: AsyncParsableCommand {
             c.partitions = partitions
             c.batchSize = batchSize
             c.store.maxConcurrency = 1_000
+            c.changelog = changelog
+            c.store.changelog = changelog
             let worker = Worker(configuration: c, bootstrap: cluster.bootstrapServers, logger: logger)
             let loop = Task { try await worker.runLoop() }
             var kafka = KafkaConfig(bootstrapServers: cluster.bootstrapServers)
@@ -168,9 +143,9 @@ struct BenchCommand: AsyncParsableCommand {
             producer.close()
             let rate = Double(commands) / seconds
             if json {
-                print(#"{"bench":"pipeline","commands":\#(commands),"partitions":\#(partitions),"bytes":\#(bytes),"batch":\#(batchSize),"commands_per_second":\#(Int(rate)),"rejected":\#(s.rejected),"dead_lettered":\#(s.deadLettered)}"#)
+                print(#"{"bench":"pipeline","changelog":\#(changelog),"commands":\#(commands),"partitions":\#(partitions),"bytes":\#(bytes),"batch":\#(batchSize),"commands_per_second":\#(Int(rate)),"rejected":\#(s.rejected),"dead_lettered":\#(s.deadLettered)}"#)
             } else {
-                print("pipeline: \(commands) context.write of \(bytes) B, \(partitions) partitions, 1 worker, batch \(batchSize): \(Int(rate)) commands/s (\(String(format: "%.1f", seconds)) s; rejected \(s.rejected), dead-lettered \(s.deadLettered))")
+                print("pipeline\(changelog ? "" : " (changelog off)"): \(commands) context.write of \(bytes) B, \(partitions) partitions, 1 worker, batch \(batchSize): \(Int(rate)) commands/s (\(String(format: "%.1f", seconds)) s; rejected \(s.rejected), dead-lettered \(s.deadLettered))")
             }
             withExtendedLifetime(cluster) {}
         }

@@ -83,7 +83,8 @@ struct CLIError: Error, CustomStringConvertible {
 
 /// Blocks on a background thread until SIGINT or SIGTERM arrives.
 enum Signals {
-    static func wait(_ signals: [Int32] = [SIGINT, SIGTERM]) async -> Int32 {
+    /// SIGHUP too: a terminal closing or a supervisor's hang-up stops gracefully, like SIGTERM.
+    static func wait(_ signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]) async -> Int32 {
         await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
             let queue = DispatchQueue(label: "agentcore.signals")
             var sources: [DispatchSourceSignal] = []

@@ -108,14 +108,14 @@ struct RunChecks {
         var logger = Logger(label: "reference")
         logger.logLevel = .warning
         let ref = Worker(configuration: cfg, bootstrap: h.cluster.bootstrapServers, logger: logger)
-        let task = Task { try await ref.runLoop() }
+        let task = WorkerRun(ref)
         let done = eventually(seconds: 180) {
             let s = ref.status
             return Int64(s.applied + s.rejected + s.deadLettered) >= total
         }
         #expect(done, "reference worker applied \(ref.status.applied) of \(total)")
         ref.stop()
-        try await task.value
+        try await task.value()
         var refDump = ""
         for p in 0..<h.partitions {
             let path = (refDir as NSString).appendingPathComponent("partition-\(p).sqlite")
