@@ -75,6 +75,54 @@ import Testing
         try await h.stopAll()
     }
 
+    /// A new cluster under the same address and topic names (offsets back to 0): the
+    /// partition stops instead of skipping the new records; the operator's flag starts it
+    /// over on the new topic.
+    @Test func inputThatGoesBackwardsStopsThePartitionUntilAccepted() async throws {
+        let first = try WorkerHarness(partitions: 2)
+        let dir = first.dataDir + "-a"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ws = Commands(workspace: "acme", project: "p", actor: "t")
+        func load(_ h: WorkerHarness, writes: Int, tag: String, setUp: Bool = true) async throws {
+            let client = try h.client()
+            if setUp {
+                try await client.producer.enqueue(ws.registerDefinition(slug: "d", name: "D", agentType: "t"))
+                try await client.producer.enqueue(ws.spawn(definition: "d", name: "i", instanceId: "i"))
+            }
+            for n in 0..<writes {
+                try await client.producer.enqueue(ws.writeContext(instanceId: "i", name: "c", data: ["n": .int(Int64(n))], id: "\(tag)-\(n)"))
+            }
+        }
+        let w1 = first.startWorker("w1") { $0.dataDirectory = dir }
+        try await load(first, writes: 60, tag: "a")
+        #expect(eventually(seconds: 60) { Self.processed(w1) >= 60 + 2 + 1 })
+        try await first.stopAll()
+
+        let second = try WorkerHarness(partitions: 2, prefix: first.topics.prefix)
+        // Only writes on the new cluster: its context-writes topic holds 10 records where the
+        // store applied 60. (Offsets are all there is to go by: a recreated topic that
+        // already holds as many records as the store applied is not told apart.)
+        try await load(second, writes: 10, tag: "b", setUp: false)
+        let home = Murmur2.partition(forKey: "acme", partitionCount: 2)
+        let w2 = second.startWorker("w1") { $0.dataDirectory = dir }
+        #expect(eventually(seconds: 60) { w2.status.failed[home] != nil }, "failed: \(w2.status.failed)")
+        #expect(w2.status.failed[home]?.contains("accept-rewound-input") == true, "\(w2.status.failed)")
+        try await Task.sleep(for: .seconds(1))
+        #expect(w2.status.applied == 0 || w2.status.failed[home] != nil)
+        #expect(w2.status.skipped == 0)
+        try await second.stopAll()
+
+        let w3 = second.startWorker("w1") {
+            $0.dataDirectory = dir
+            $0.acceptRewoundInput = true
+        }
+        #expect(eventually(seconds: 60) { Self.processed(w3) >= 10 }, "processed \(Self.processed(w3))")
+        try await second.stopAll()
+        let store = try PartitionStore(path: (dir as NSString).appendingPathComponent("partition-\(home).sqlite"), partition: home)
+        defer { store.close() }
+        #expect(try store.context(workspace: "acme", project: "p", instanceId: "i", name: "c")?.currentVersion == 70)
+    }
+
     static func processed(_ w: Worker) -> Int {
         let s = w.status
         return s.applied + s.rejected + s.deadLettered

@@ -16,9 +16,9 @@ final class WorkerHarness: @unchecked Sendable {
     let partitions: Int
     var workers: [(Worker, WorkerRun)] = []
 
-    init(partitions: Int = 4) throws {
+    init(partitions: Int = 4, prefix: String? = nil) throws {
         cluster = try EmbeddedCluster(brokers: 1)
-        topics = TopicNames(prefix: "t\(UUID().uuidString.prefix(6).lowercased())")
+        topics = TopicNames(prefix: prefix ?? "t\(UUID().uuidString.prefix(6).lowercased())")
         self.partitions = partitions
         try TopicSetup.create(on: cluster, topics: topics, partitions: partitions)
         dataDir = FileManager.default.temporaryDirectory.appendingPathComponent("agentcore-w-\(UUID().uuidString)").path

@@ -1,4 +1,7 @@
 import CSQLite
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Notes which logical rows a batch changes, for the changelog, through SQLite's pre-update
 /// hook: every INSERT, UPDATE and DELETE of a `ChangelogTable` on the store's connection,
@@ -23,9 +26,10 @@ final class ChangeCapture {
     private(set) var keys: [[UInt8]] = []
     /// Versions pruned: (cid, version).
     private(set) var pruned: [(Int64, Int64)] = []
-    /// Table name pointers SQLite passes (stable while the schema is) → table, or nil for
-    /// tables that are not captured.
-    private var tableByName: [(UnsafeRawPointer, ChangelogTable?)] = []
+    /// The captured tables' names as C strings, for `strcmp` against the name SQLite passes
+    /// (its pointer is not stable: a schema reload frees and reallocates table objects, so
+    /// an address cached for one table can later name another).
+    private let names: [(name: [CChar], table: ChangelogTable)] = ChangelogTable.all.map { (Array($0.name.utf8CString), $0) }
     /// Per captured table id: the table's column positions of its key columns, and of
     /// `oldest_version` for the heads table.
     private let keyColumns: [UInt8: [Int32]]
@@ -60,12 +64,8 @@ final class ChangeCapture {
     }
 
     private func table(_ name: UnsafePointer<CChar>) -> ChangelogTable? {
-        let raw = UnsafeRawPointer(name)
-        for (p, t) in tableByName where p == raw { return t }
-        let s = String(cString: name)
-        let t = ChangelogTable.all.first { $0.name == s }
-        tableByName.append((raw, t))
-        return t
+        for n in names where n.name.withUnsafeBufferPointer({ strcmp($0.baseAddress!, name) == 0 }) { return n.table }
+        return nil
     }
 
     private func note(_ db: OpaquePointer, _ op: Int32, _ name: UnsafePointer<CChar>, _ key1: Int64, _ key2: Int64) {

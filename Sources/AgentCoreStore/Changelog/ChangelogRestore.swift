@@ -33,6 +33,9 @@ public struct RestoreReport: Sendable, Equatable {
     public var claimOffset: Int64 = -1
     /// Keys published again after the claim (rows after the last marker).
     public var compensated = 0
+    /// The store stood behind its own last published marker (a lost WAL): it was brought
+    /// forward from the changelog.
+    public var wentBack = false
 }
 
 /// Why a local store cannot be brought up to date and must be set aside.
@@ -89,6 +92,12 @@ public struct ChangelogRestore {
         throw lastError ?? CompetingClaim(epoch: -1)
     }
 
+    /// Whether the last marker stands past the store on some input topic.
+    private func isBehind(_ store: PartitionStore, _ timeline: ChangelogTimeline) -> Bool {
+        guard let m = timeline.lastMarker else { return false }
+        return m.position.appliedOffsets.contains { topic, offset in (store.appliedOffsets[topic] ?? -1) < offset }
+    }
+
     struct CompetingClaim: Error, CustomStringConvertible {
         var epoch: Int64
         var description: String { "another worker claimed the partition at epoch \(epoch) while it was being restored" }
@@ -143,10 +152,15 @@ public struct ChangelogRestore {
         if report.kind == .bootstrapped {
             try store.markAllChanged()
             position = nil
-        } else if mark != nil && inProgress == nil && !foreign {
+        } else if mark != nil && inProgress == nil && !foreign && !isBehind(store, timeline) {
             report.kind = .keptLocal
         } else {
-            if mark != nil && inProgress == nil && dirty {
+            if mark != nil && inProgress == nil && !foreign {
+                // Only this writer's own units follow the mark, yet they stand further than
+                // the store: the store went back (its WAL was lost, or an older copy of the
+                // file was put back). The units bring it forward.
+                report.wentBack = true
+            } else if mark != nil && inProgress == nil && dirty {
                 throw RestoreNeedsRebuild(
                     reason: "the store has changes that never reached the changelog, and another worker wrote the partition since (epoch \(timeline.currentEpoch))")
             }
@@ -184,7 +198,7 @@ public struct ChangelogRestore {
         // The claim repeats the marker the store stands at (read back when it was the
         // store's own mark, before this read).
         var standsAt = timeline.lastMarker
-        if standsAt == nil, let mark, mark.offset >= low {
+        if standsAt == nil, let mark, mark.offset >= low, mark.offset < high {
             try log.read(from: mark.offset, until: mark.offset + 1) { chunk in
                 switch chunk.first?.entry {
                 case .marker(let e, let w, let p)?: standsAt = .init(offset: mark.offset, epoch: e, writer: w, position: p)

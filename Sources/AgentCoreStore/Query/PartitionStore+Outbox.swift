@@ -35,4 +35,12 @@ extension PartitionStore {
             [.int(upTo)])
         publishedThrough = upTo
     }
+
+    /// Forgets the applied offset of `topic`: the next record of it is applied whatever its
+    /// offset (an operator starts the partition over on a recreated topic; the state stays,
+    /// and commands seen before are answered as repeats within the idempotency retention).
+    public func resetInputOffset(topic: String) throws {
+        try db.run("DELETE FROM applied_offsets WHERE topic=?", [.text(topic)])
+        appliedOffsets[topic] = nil
+    }
 }

@@ -14,11 +14,14 @@ public enum EnvironmentKeys {
     public static let batchSize = "AGENTCORE_BATCH_SIZE"
     public static let shutdownTimeoutMs = "AGENTCORE_SHUTDOWN_TIMEOUT_MS"
     public static let logLevel = "AGENTCORE_LOG_LEVEL"
+    /// 1: start partitions whose input went backwards over on the new topic (see
+    /// `WorkerConfiguration.acceptRewoundInput`).
+    public static let acceptRewoundInput = "AGENTCORE_ACCEPT_REWOUND_INPUT"
     /// Prefix of librdkafka pass-through properties: `AGENTCORE_KAFKA_SECURITY_PROTOCOL` sets `security.protocol`.
     public static let kafkaPrefix = "AGENTCORE_KAFKA_"
     public static let all: [String] = [
         brokers, group, workerID, dataDir, topicPrefix, partitions, replicationFactor,
         historyLimit, maxConcurrency, heartbeatIntervalMs, instanceTimeoutMs, batchSize,
-        shutdownTimeoutMs, logLevel,
+        shutdownTimeoutMs, logLevel, acceptRewoundInput,
     ]
 }

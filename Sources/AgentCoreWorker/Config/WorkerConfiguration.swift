@@ -42,6 +42,11 @@ public struct WorkerConfiguration: Sendable {
     public var changelog = true
     /// How long a partition whose restore failed waits before trying again.
     public var restoreRetryMs = 10_000
+    /// When a partition's input offsets fall below what its store applied (the topic was
+    /// recreated, the cluster replaced), start the partition over on the new topic from
+    /// there, keeping its state. Off (default): the partition stops until an operator
+    /// restarts the worker with this on; no record is skipped silently.
+    public var acceptRewoundInput = false
 
     public init() {}
 
@@ -82,6 +87,12 @@ public struct WorkerConfiguration: Sendable {
         try int(EnvironmentKeys.instanceTimeoutMs) { c.store.instanceTimeoutMillis = Int64($0) }
         try int(EnvironmentKeys.batchSize) { c.batchSize = $0 }
         try int(EnvironmentKeys.shutdownTimeoutMs) { c.shutdownTimeoutMs = $0 }
+        if let v = env[EnvironmentKeys.acceptRewoundInput], !v.isEmpty {
+            guard ["1", "true", "0", "false"].contains(v.lowercased()) else {
+                throw Invalid(description: "\(EnvironmentKeys.acceptRewoundInput)=\(v) is not 1/true or 0/false")
+            }
+            c.acceptRewoundInput = v == "1" || v.lowercased() == "true"
+        }
         for (k, v) in env where k.hasPrefix(EnvironmentKeys.kafkaPrefix) {
             let prop = k.dropFirst(EnvironmentKeys.kafkaPrefix.count).lowercased().replacingOccurrences(of: "_", with: ".")
             c.kafkaProperties[prop] = v

@@ -63,8 +63,10 @@ final class KafkaChangelogLog: ChangelogLog {
             for e in batch.events {
                 switch e {
                 case .endOfPartition(let p, let offset) where p == tp:
-                    next = max(next, offset)  // compaction leaves gaps: the end is reached
-                    if offset >= until { done = true }
+                    // The end of the log: everything that exists below `until` was read
+                    // (compaction leaves gaps), or the range lies beyond the end.
+                    if offset >= until || offset <= next { done = true }
+                    next = max(next, offset)
                 case .error(let err) where err.isFatal: throw err
                 default: break
                 }

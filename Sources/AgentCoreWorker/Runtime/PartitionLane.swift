@@ -51,9 +51,16 @@ final class PartitionLane {
         let last = seen ?? store.resumeOffset(topic: topic).map { $0 - 1 }
         lastSeen[topic] = max(offset, last ?? offset)
         guard let last else { return .inOrder }
-        if seen == nil && offset <= last { return .behindStore(applied: last) }
+        // At or below what was applied or already seen: the topic went backwards (a
+        // recreated topic, a replaced cluster; our own seeks never rewind a lane).
+        if offset <= last { return .behindStore(applied: last) }
         if offset > last + 1 { return .gap((last + 1)...(offset - 1)) }
         return .inOrder
+    }
+
+    /// Starts `topic` over at `offset` (an operator accepted input that went backwards).
+    func restartSeen(topic: String, at offset: Int64) {
+        lastSeen[topic] = offset
     }
 
     /// The next offset of `topic` this lane expects (everything before it was fetched), or

@@ -62,7 +62,7 @@ extension WorkerEngine {
     /// dropped (they are fetched again from the store's offsets), the other partitions go
     /// on, and it is tried again after `restoreRetryMs` (a restore, which keeps an intact
     /// store, then a resume).
-    func failLane(_ lane: PartitionLane, _ error: any Error, consumer: KafkaConsumer) {
+    func failLane(_ lane: PartitionLane, _ error: any Error, consumer: KafkaConsumer, retry: Bool = true) {
         let p = lane.partition
         guard lanes[p] === lane, lane.isActive else { return }
         let fresh = PartitionLane(partition: p, store: lane.store)
@@ -71,18 +71,23 @@ extension WorkerEngine {
         lanes[p] = fresh
         let tps = config.topics.inputs.map { TopicPartition($0, p) }
         do { try consumer.pause(tps) } catch { logger.error("cannot pause partition \(p): \(error)") }
-        markFailed(fresh, "is out of service: \(error)", now: DispatchTime.now().uptimeNanoseconds)
+        markFailed(fresh, "is out of service: \(error)", now: DispatchTime.now().uptimeNanoseconds, retry: retry)
+    }
+
+    /// Input offsets fell below what the store applied (see `WorkerConfiguration.acceptRewoundInput`).
+    struct RewoundInput: Error, CustomStringConvertible {
+        var description: String
     }
 
     /// Records that a partition is out of service (its input stays paused) until `retryAt`.
-    func markFailed(_ lane: PartitionLane, _ reason: String, now: UInt64) {
-        lane.failure = (reason, now + UInt64(config.restoreRetryMs) * 1_000_000)
+    func markFailed(_ lane: PartitionLane, _ reason: String, now: UInt64, retry: Bool = true) {
+        lane.failure = (reason, retry ? now + UInt64(config.restoreRetryMs) * 1_000_000 : UInt64.max)
         statusBox.withLock {
             $0.failed[lane.partition] = reason
             $0.partitionFailures += 1
         }
         logger.error(
-            "partition \(lane.partition) \(reason) (\(diskSpace())). Its input stays paused (no record is skipped); the other partitions go on; retrying in \(config.restoreRetryMs) ms")
+            "partition \(lane.partition) \(reason) (\(diskSpace())). Its input stays paused (no record is skipped); the other partitions go on; \(retry ? "retrying in \(config.restoreRetryMs) ms" : "it stays stopped until the operator acts")")
     }
 
     /// Free space of the data directory, for messages about full disks.
@@ -127,6 +132,10 @@ extension WorkerEngine {
                 let tps = config.topics.inputs.map { TopicPartition($0, p) }
                 let starts = tps.map { TopicPartitionOffset($0, offset: lane.store.resumeOffset(topic: $0.topic) ?? TopicPartitionOffset.beginning) }
                 let seconds = Double(now - r.startedAt) / 1e9
+                if report.wentBack {
+                    logger.warning(
+                        "partition \(p): the store stood behind what it had published to the changelog (its WAL lost, or an older copy of the file?); brought forward from the changelog")
+                }
                 logger.info(
                     "partition \(p) restored (\(report.kind.rawValue)): \(report.rowsApplied) changelog rows applied, \(report.entriesRead) read, \(report.compensated) republished, epoch \(report.epoch), in \(String(format: "%.2f", seconds)) s; input resumes at \(starts.map { "\($0.topicPartition.topic)@\($0.offset)" }.joined(separator: ", "))")
                 statusBox.withLock {

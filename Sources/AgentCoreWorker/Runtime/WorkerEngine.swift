@@ -176,9 +176,27 @@ final class WorkerEngine: @unchecked Sendable {
             case .gap(let gap):
                 logger.warning("records \(gap) of \(r.topic)[\(r.partition)] are no longer in Kafka (retention?) and were never applied")
             case .behindStore(let applied):
-                logger.error(
-                    "\(r.topic)[\(r.partition)] offset \(r.offset) is at or below the store's applied offset \(applied): was the topic recreated? Records up to \(applied) are skipped"
-                )
+                // The input went backwards (topic recreated, cluster replaced): never skip
+                // acknowledged records silently. Stop the partition unless told to start it
+                // over on the new topic.
+                if config.acceptRewoundInput {
+                    logger.warning(
+                        "\(r.topic)[\(r.partition)] offset \(r.offset) is at or below the store's applied offset \(applied) (topic recreated?): --accept-rewound-input is set, so partition \(r.partition) starts over on this topic from offset \(r.offset), keeping its state (commands seen before are answered as repeats)"
+                    )
+                    do { try lane.store.resetInputOffset(topic: r.topic) } catch {
+                        failLane(lane, error, consumer: consumer)
+                        continue
+                    }
+                    lane.restartSeen(topic: r.topic, at: r.offset)
+                } else {
+                    failLane(
+                        lane,
+                        RewoundInput(
+                            description:
+                                "\(r.topic)[\(r.partition)] offset \(r.offset) is at or below the store's applied offset \(applied): the topic was recreated or the cluster replaced. No record is skipped: the partition is stopped. To start it over on the new topic (keeping its state), restart the worker with --accept-rewound-input (AGENTCORE_ACCEPT_REWOUND_INPUT=1)"
+                        ), consumer: consumer, retry: false)
+                    continue
+                }
             }
             lane.enqueue(
                 InputRecord(

@@ -120,13 +120,18 @@ extension BenchCommand {
             let report = try ChangelogRestore(writer: "bench").run(store: restored, log: log)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             let same = try restored.canonicalDump() == store.canonicalDump()
+            // What checking a store after an unclean stop costs (PRAGMA quick_check).
+            let q0 = DispatchTime.now().uptimeNanoseconds
+            try store.quickCheck()
+            let checkSeconds = Double(DispatchTime.now().uptimeNanoseconds - q0) / 1e9
             let rate = Double(report.rowsApplied) / seconds
             if json {
                 print(
-                    #"{"bench":"restore","contexts":\#(contexts),"writes":\#(contexts + writes),"bytes":\#(bytes),"history_limit":\#(historyLimit),"changelog_records":\#(written),"changelog_bytes":\#(historyBytes),"compacted_records":\#(log.records.count),"compacted_bytes":\#(compactedBytes),"store_bytes":\#(storeBytes),"rows_restored":\#(report.rowsApplied),"restore_seconds":\#(String(format: "%.2f", seconds)),"rows_per_second":\#(Int(rate)),"publish_rows_per_second":\#(Int(Double(written) / max(published, 1e-9))),"identical":\#(same)}"#)
+                    #"{"bench":"restore","contexts":\#(contexts),"writes":\#(contexts + writes),"bytes":\#(bytes),"history_limit":\#(historyLimit),"changelog_records":\#(written),"changelog_bytes":\#(historyBytes),"compacted_records":\#(log.records.count),"compacted_bytes":\#(compactedBytes),"store_bytes":\#(storeBytes),"rows_restored":\#(report.rowsApplied),"restore_seconds":\#(String(format: "%.2f", seconds)),"rows_per_second":\#(Int(rate)),"publish_rows_per_second":\#(Int(Double(written) / max(published, 1e-9))),"quick_check_seconds":\#(String(format: "%.2f", checkSeconds)),"identical":\#(same)}"#)
             } else {
                 print("changelog of \(contexts + writes) writes over \(contexts) contexts (history \(historyLimit), \(bytes) B): \(written) records, \(historyBytes / 1_048_576) MiB written; compacted \(log.records.count) records (\(rows) rows), \(compactedBytes / 1_048_576) MiB; store on disk \(storeBytes / 1_048_576) MiB")
                 print("publishing (reading row images): \(Int(Double(written) / max(published, 1e-9))) records/s")
+                print("quick_check of the store (\(storeBytes / 1_048_576) MiB): \(String(format: "%.2f", checkSeconds)) s")
                 print("restore into an empty store: \(report.rowsApplied) rows in \(String(format: "%.2f", seconds)) s = \(Int(rate)) rows/s; identical dump: \(same)")
             }
             if !same { throw CLIError("the restored store differs from the original") }

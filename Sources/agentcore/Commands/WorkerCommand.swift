@@ -35,6 +35,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Group timings for librdkafka's mock cluster (agentcore broker): fast rebalances.") var mockBroker = false
     @Flag(help: "Static group membership with the worker id as group.instance.id.") var staticMembership = false
     @Flag(
+        help:
+            "When a partition's input offsets fall below what its store applied (topic recreated, cluster replaced), start it over on the new topic, keeping its state. Default: $AGENTCORE_ACCEPT_REWOUND_INPUT or off (the partition stops)."
+    )
+    var acceptRewoundInput = false
+    @Flag(
         help: ArgumentHelp(
             "Neither publish the changelog nor restore stores from it (benchmarks only: stores then live only on this disk).",
             visibility: .hidden))
@@ -59,6 +64,7 @@ struct WorkerCommand: AsyncParsableCommand {
         if let v = batchSize { c.batchSize = v }
         if let v = shutdownTimeoutMs { c.shutdownTimeoutMs = v }
         if staticMembership { c.staticMembership = true }
+        if acceptRewoundInput { c.acceptRewoundInput = true }
         if noChangelog {
             c.changelog = false
             c.store.changelog = false

@@ -78,7 +78,9 @@ import Testing
         try await checks.checkEqualsSingleWorkerReplay()
     }
 
-    @Test func sigtermDuringLoadExitsCleanlyAndRestartRepublishesNothing() async throws {
+    /// SIGTERM, and SIGHUP (a closed terminal, a supervisor's hang-up), stop gracefully.
+    @Test(arguments: [SIGTERM, SIGHUP])
+    func signalDuringLoadExitsCleanlyAndRestartRepublishesNothing(signal: Int32) async throws {
         let (h, logs, producer) = try setUp(partitions: 6)
         let workload = MixedWorkload(producer: producer, prefix: h.topics.prefix, workspaces: 60, seed: 13)
         var w = try worker("w1", h, logs)
@@ -87,7 +89,7 @@ import Testing
         var exit: (status: Int32, seconds: Double)?
         try workload.run(count: 6_000, rate: 1_500) { sent in
             if sent == 3_000 && exit == nil {
-                exit = w.terminate(within: 25)
+                exit = w.terminate(within: 25, signal: signal)
                 w = (try? worker("w1", h, logs)) ?? w
             }
         }

@@ -71,9 +71,9 @@ final class WorkerProcess: @unchecked Sendable {
     }
 
     /// Sends SIGTERM and waits; returns the exit status and how long it took.
-    func terminate(within seconds: Double = 30) -> (status: Int32, seconds: Double) {
+    func terminate(within seconds: Double = 30, signal: Int32 = SIGTERM) -> (status: Int32, seconds: Double) {
         let start = Date()
-        kill(pid, SIGTERM)
+        kill(pid, signal)
         if !waitForExit(seconds: seconds) {
             kill(pid, SIGKILL)
             _ = waitForExit(seconds: 10)
