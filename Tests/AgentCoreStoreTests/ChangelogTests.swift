@@ -33,6 +33,13 @@ func liveRows(_ s: PartitionStore) throws -> Int {
     return n
 }
 
+/// A new store restored from `log` alone.
+func restoredCopy(of log: ChangelogLog, writer: String) throws -> StoreFixture {
+    let f = try StoreFixture(options: ChangelogTests.options())
+    try ChangelogRestore(writer: writer).run(store: f.store, log: log)
+    return f
+}
+
 func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
     try s.db.rows("SELECT seq, hkey, workspace_id, command_id, outputs FROM results ORDER BY seq")
 }
@@ -111,8 +118,7 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         log.compact()
         let liveRecords = log.records.filter { if case .row(_, let v?, _) = $0.entry { return v.count > 0 } else { return false } }
         #expect(liveRecords.count == (try liveRows(a.store)))
-        let c = try StoreFixture(options: Self.options())
-        try ChangelogRestore(writer: "c").run(store: c.store, log: log)
+        let c = try restoredCopy(of: log, writer: "c")
         try expectSame(a.store, c.store)
     }
 
@@ -168,8 +174,7 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         try a.store.apply(Array(records[300..<600]))
         try publishUnit(a.store, to: log, epoch: 1, writer: "a")
         #expect(try a.store.canonicalDump() != b.store.canonicalDump())
-        let c = try StoreFixture(options: Self.options())
-        try ChangelogRestore(writer: "c").run(store: c.store, log: log)
+        let c = try restoredCopy(of: log, writer: "c")
         try expectSame(b.store, c.store)
         // The zombie, given the partition back, finds its store diverged and must rebuild.
         #expect(throws: RestoreNeedsRebuild.self) {
@@ -206,8 +211,7 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         let kept = try ChangelogRestore(writer: "b").run(store: b.store, log: log)
         #expect(kept.kind == .keptLocal)
         try publishUnit(b.store, to: log, epoch: kept.epoch, writer: "b")
-        let c = try StoreFixture(options: Self.options())
-        try ChangelogRestore(writer: "c").run(store: c.store, log: log)
+        let c = try restoredCopy(of: log, writer: "c")
         try expectSame(b.store, c.store)
     }
 
@@ -252,8 +256,7 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         let report = try ChangelogRestore(writer: "a").run(store: a.store, log: fresh)
         #expect(report.kind == .bootstrapped)
         try publishUnit(a.store, to: fresh, epoch: report.epoch)
-        let b = try StoreFixture(options: Self.options())
-        try ChangelogRestore(writer: "b").run(store: b.store, log: fresh)
+        let b = try restoredCopy(of: fresh, writer: "b")
         try expectSame(a.store, b.store)
     }
 
@@ -287,8 +290,7 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         let report = try ChangelogRestore(writer: "a").run(store: a.store, log: flaky)
         #expect(report.kind == .keptLocal)
         try publishUnit(a.store, to: log, epoch: report.epoch, writer: "a")
-        let b = try StoreFixture(options: Self.options())
-        try ChangelogRestore(writer: "b").run(store: b.store, log: log)
+        let b = try restoredCopy(of: log, writer: "b")
         try expectSame(a.store, b.store)
     }
 

@@ -81,13 +81,8 @@ public struct ChangelogTimeline: Sendable {
 
     /// The epoch in force at `offset`.
     public func epoch(at offset: Int64) -> Int64 {
-        var lo = 0
-        var hi = claims.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if claims[mid].offset < offset { lo = mid + 1 } else { hi = mid }
-        }
-        return lo == 0 ? startEpoch : claims[lo - 1].epoch
+        let i = firstIndex(count: claims.count) { claims[$0].offset >= offset }
+        return i == 0 ? startEpoch : claims[i - 1].epoch
     }
 
     /// Whether the row at `offset`, written under `epoch`, belongs in the restored store.
@@ -95,4 +90,16 @@ public struct ChangelogTimeline: Sendable {
         guard let m = lastMarker, offset < m.offset else { return false }
         return epoch == self.epoch(at: offset)
     }
+}
+
+/// The first index in `0..<count` where `isAtOrAfter` holds, for a predicate that is false
+/// then true along the indices (a binary search); `count` when it never holds.
+func firstIndex(count: Int, where isAtOrAfter: (Int) -> Bool) -> Int {
+    var lo = 0
+    var hi = count
+    while lo < hi {
+        let mid = (lo + hi) / 2
+        if isAtOrAfter(mid) { hi = mid } else { lo = mid + 1 }
+    }
+    return lo
 }

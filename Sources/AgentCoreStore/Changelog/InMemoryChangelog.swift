@@ -16,7 +16,8 @@ public final class InMemoryChangelog: ChangelogLog {
 
     public func read(from: Int64, until: Int64, _ body: ([(offset: Int64, entry: ChangelogEntry)]) throws -> Bool) throws {
         reads.append(from)
-        var i = firstIndex(atOrAfter: max(from, low))
+        let start = max(from, low)
+        var i = firstIndex(count: records.count) { records[$0].offset >= start }
         while i < records.count, records[i].offset < until {
             var end = i
             while end < records.count, end - i < chunk, records[end].offset < until { end += 1 }
@@ -24,16 +25,6 @@ public final class InMemoryChangelog: ChangelogLog {
             i = end
             if try !body(slice) { return }
         }
-    }
-
-    private func firstIndex(atOrAfter offset: Int64) -> Int {
-        var lo = 0
-        var hi = records.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if records[mid].offset < offset { lo = mid + 1 } else { hi = mid }
-        }
-        return lo
     }
 
     public func append(_ entry: ChangelogEntry) throws -> Int64 {
