@@ -63,8 +63,20 @@ final class ChangeCapture {
         sqlite3_preupdate_hook(db, nil, nil)
     }
 
+    /// The last name pointer seen and its entry in `names`: most changes of a batch hit a
+    /// few tables in turn, so one `strcmp` confirms the guess (the pointer alone is no proof).
+    private var lastName: UnsafePointer<CChar>?
+    private var lastIndex = 0
+
     private func table(_ name: UnsafePointer<CChar>) -> ChangelogTable? {
-        for n in names where n.name.withUnsafeBufferPointer({ strcmp($0.baseAddress!, name) == 0 }) { return n.table }
+        if name == lastName, names[lastIndex].name.withUnsafeBufferPointer({ strcmp($0.baseAddress!, name) == 0 }) {
+            return names[lastIndex].table
+        }
+        for (i, n) in names.enumerated() where n.name.withUnsafeBufferPointer({ strcmp($0.baseAddress!, name) == 0 }) {
+            lastName = name
+            lastIndex = i
+            return n.table
+        }
         return nil
     }
 
