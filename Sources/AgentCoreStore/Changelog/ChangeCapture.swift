@@ -29,11 +29,13 @@ final class ChangeCapture {
     /// The captured tables' names as C strings, for `strcmp` against the name SQLite passes
     /// (its pointer is not stable: a schema reload frees and reallocates table objects, so
     /// an address cached for one table can later name another).
-    private let names: [(name: [CChar], table: ChangelogTable)] = ChangelogTable.all.map { (Array($0.name.utf8CString), $0) }
+    private let names: [(name: [CChar], id: UInt8)] = ChangelogTable.all.map { (Array($0.name.utf8CString), $0.id) }
+    private let headsId = ChangelogTable.heads.id
     /// Per captured table id: the table's column positions of its key columns, and of
     /// `oldest_version` for the heads table.
     private let keyColumns: [UInt8: [Int32]]
     private let oldestColumn: Int32
+    private let headsCidColumn: Int32
 
     var isEmpty: Bool { rows.isEmpty && keys.isEmpty && pruned.isEmpty }
 
@@ -43,6 +45,7 @@ final class ChangeCapture {
         for t in ChangelogTable.all { keyColumns[t.id] = t.key.map { positions[t.id]![$0]! } }
         self.keyColumns = keyColumns
         self.oldestColumn = positions[ChangelogTable.heads.id]!["oldest_version"]!
+        self.headsCidColumn = positions[ChangelogTable.heads.id]!["cid"]!
     }
 
     func reset() {
@@ -68,43 +71,44 @@ final class ChangeCapture {
     private var lastName: UnsafePointer<CChar>?
     private var lastIndex = 0
 
-    private func table(_ name: UnsafePointer<CChar>) -> ChangelogTable? {
+    /// The captured table's id (a small value: the hook runs for every row change).
+    private func tableId(_ name: UnsafePointer<CChar>) -> UInt8? {
         if name == lastName, names[lastIndex].name.withUnsafeBufferPointer({ strcmp($0.baseAddress!, name) == 0 }) {
-            return names[lastIndex].table
+            return names[lastIndex].id
         }
-        for (i, n) in names.enumerated() where n.name.withUnsafeBufferPointer({ strcmp($0.baseAddress!, name) == 0 }) {
+        for i in names.indices where names[i].name.withUnsafeBufferPointer({ strcmp($0.baseAddress!, name) == 0 }) {
             lastName = name
             lastIndex = i
-            return n.table
+            return names[i].id
         }
         return nil
     }
 
     private func note(_ db: OpaquePointer, _ op: Int32, _ name: UnsafePointer<CChar>, _ key1: Int64, _ key2: Int64) {
-        guard !suspended, let t = table(name) else { return }
+        guard !suspended, let id = tableId(name) else { return }
         switch op {
         case SQLITE_INSERT:
-            rows.append((t.id, key2))
+            rows.append((id, key2))
         case SQLITE_UPDATE:
-            rows.append((t.id, key2))
-            if key1 != key2 { keys.append(oldKey(db, t)) }
-            if t.id == ChangelogTable.heads.id {
+            rows.append((id, key2))
+            if key1 != key2 { keys.append(oldKey(db, id)) }
+            if id == headsId {
                 // Versions below a head's new oldest_version are pruned: tombstones.
                 let old = value(db, oldestColumn, old: true).int ?? 0
                 let new = value(db, oldestColumn, old: false).int ?? 0
-                if new > old, let cid = value(db, keyColumns[t.id]![0], old: true).int {
+                if new > old, let cid = value(db, headsCidColumn, old: true).int {
                     for v in old..<new { pruned.append((cid, v)) }
                 }
             }
         case SQLITE_DELETE:
-            keys.append(oldKey(db, t))
+            keys.append(oldKey(db, id))
         default:
             break
         }
     }
 
-    private func oldKey(_ db: OpaquePointer, _ t: ChangelogTable) -> [UInt8] {
-        ChangelogCodec.key(t, keyColumns[t.id]!.map { value(db, $0, old: true) })
+    private func oldKey(_ db: OpaquePointer, _ id: UInt8) -> [UInt8] {
+        ChangelogCodec.key(ChangelogTable.byId(id)!, keyColumns[id]!.map { value(db, $0, old: true) })
     }
 
     private func value(_ db: OpaquePointer, _ column: Int32, old: Bool) -> SQLValue {
