@@ -84,6 +84,10 @@ public final class PartitionStore {
     /// The store's WAL was there, not empty, when it was opened: the last user did not
     /// close it (a crash, a kill, a lost node). Such a store is checked before a worker uses it.
     public let openedAfterUncleanStop: Bool
+    /// Set when the store must be checked (`quickCheck`) before it is trusted: SQLite
+    /// reported it damaged while in use, or the worker opens it for the first time (a file
+    /// can be damaged at rest). The next restore checks it.
+    public var suspectDamage = false
 
     public init(path: String, partition: Int32, options: StoreOptions = StoreOptions()) throws {
         let walBytes = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.int64Value ?? 0

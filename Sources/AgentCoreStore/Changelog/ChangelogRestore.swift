@@ -81,7 +81,10 @@ public struct ChangelogRestore {
         for _ in 0..<attempts {
             do {
                 // A store left by a crash is checked before it is trusted.
-                if store.openedAfterUncleanStop { try store.quickCheck() }
+                if store.openedAfterUncleanStop || store.suspectDamage {
+                    try store.quickCheck()
+                    store.suspectDamage = false
+                }
                 return try runOnce(store: store, log: log)
             } catch let e as CompetingClaim {
                 lastError = e

@@ -65,6 +65,7 @@ extension WorkerEngine {
     func failLane(_ lane: PartitionLane, _ error: any Error, consumer: KafkaConsumer, retry: Bool = true) {
         let p = lane.partition
         guard lanes[p] === lane, lane.isActive else { return }
+        if PartitionStore.isDamage(error) { lane.store.suspectDamage = true }
         let fresh = PartitionLane(partition: p, store: lane.store)
         fresh.epoch = lane.epoch
         fresh.markerPublishedThrough = lane.markerPublishedThrough

@@ -24,6 +24,8 @@ final class WorkerEngine: @unchecked Sendable {
     private var rebalanceFailure: (any Error)?
     private var lastPollFull = false
     var paused = false
+    /// Partitions whose store this process has checked once (see `assign`).
+    private var checkedPartitions: Set<Int32> = []
     private var inflight: PublishRound?
     let stopRequested = Atomic<Bool>(false)
     let statusBox: Mutex<WorkerStatus>
@@ -432,6 +434,9 @@ final class WorkerEngine: @unchecked Sendable {
         for p in Set(tps.map(\.partition)).sorted() where lanes[p] == nil {
             do {
                 let lane = PartitionLane(partition: p, store: try openStore(p))
+                // The first time this process opens a store, its restore checks the file
+                // (about 0.1 s per 200 MiB, docs/operations.md); later rebalances do not.
+                if checkedPartitions.insert(p).inserted { lane.store.suspectDamage = true }
                 lanes[p] = lane
                 opened.append(lane)
             } catch {

@@ -37,6 +37,8 @@ struct BenchCommand: AsyncParsableCommand {
         var helperThreads = true
         @Flag(inversion: .prefixedNo, help: "Note changed rows for the changelog (StoreOptions.changelog).")
         var changelog = true
+        @Option(help: "WAL pages at which a batch waits for a full checkpoint (StoreOptions.walLimitFrames).")
+        var walLimitFrames: Int32 = StoreOptions().walLimitFrames
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
@@ -47,6 +49,8 @@ struct BenchCommand: AsyncParsableCommand {
             options.maxConcurrency = 1_000
             options.helperThreads = helperThreads
             options.changelog = changelog
+            options.walLimitFrames = walLimitFrames
+            options.checkpointStepFrames = min(options.checkpointStepFrames, max(1, walLimitFrames / 4))
             let store = try PartitionStore(path: path, partition: 0, options: options)
             defer { store.close() }
             var feed = BenchFeed()

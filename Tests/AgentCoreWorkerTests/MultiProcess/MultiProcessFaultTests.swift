@@ -1,0 +1,106 @@
+import AgentCoreClient
+import AgentCoreKafka
+import AgentCoreModel
+import Foundation
+import Testing
+
+@testable import AgentCoreWorker
+
+/// Issue 15's faults with the real binary: damaged and lost store files and a full disk take
+/// one partition out of service at a time, the worker never exits, and in the end every
+/// command is answered and the stores equal a replay of the input.
+/// Slow (about a minute each): `swift test --filter MultiProcess`.
+@Suite(.serialized) struct MultiProcessFaultTests {
+    func worker(_ h: WorkerHarness, _ logs: URL, dir: String, extra: [String] = []) throws -> WorkerProcess {
+        try WorkerProcess(
+            id: "w1", brokers: h.cluster.bootstrapServers, prefix: h.topics.prefix, dataDir: dir, logDir: logs,
+            extra: MultiProcessWorkerTests.mpArgs + extra)
+    }
+
+    func path(_ dir: String, _ p: Int) -> String { (dir as NSString).appendingPathComponent("partition-\(p).sqlite") }
+
+    @Test func truncatedGarbledAndLostWALStoresAreRepairedWhileTheWorkerRuns() async throws {
+        let (h, logs, producer) = try MultiProcessWorkerTests().setUp(partitions: 6)
+        let dir = h.dataDir + "-w1"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let workload = MixedWorkload(producer: producer, prefix: h.topics.prefix, workspaces: 60, seed: 31)
+        var w = try worker(h, logs, dir: dir)
+        #expect(w.waitUntilAssigned())
+        try workload.setUp()
+        try workload.run(count: 3_000, rate: 2_000)
+        #expect(w.terminate().status == 0)  // a clean stop: the files hold everything
+        // At rest: partition 1 truncated, partition 2 with garbage in the middle.
+        let size1 = try FileManager.default.attributesOfItem(atPath: path(dir, 1))[.size] as! Int
+        let t = try FileHandle(forWritingTo: URL(fileURLWithPath: path(dir, 1)))
+        try t.truncate(atOffset: UInt64(size1 / 2))
+        try t.close()
+        let size2 = try FileManager.default.attributesOfItem(atPath: path(dir, 2))[.size] as! Int
+        let g = try FileHandle(forWritingTo: URL(fileURLWithPath: path(dir, 2)))
+        try g.seek(toOffset: UInt64(max(4096, size2 / 2 / 4096 * 4096)))
+        try g.write(contentsOf: Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }))
+        try g.close()
+        w = try worker(h, logs, dir: dir)
+        #expect(w.waitUntilAssigned())
+        try workload.run(count: 3_000, rate: 2_000, startAt: 3_000)
+        // Killed, and partition 3 loses its WAL: its store goes back.
+        w.kill9()
+        try? FileManager.default.removeItem(atPath: path(dir, 3) + "-wal")
+        try? FileManager.default.removeItem(atPath: path(dir, 3) + "-shm")
+        w = try worker(h, logs, dir: dir)
+        #expect(w.waitUntilAssigned())
+        try workload.run(count: 2_000, rate: 2_000, startAt: 6_000)
+        let checks = RunChecks(h: h, workload: workload)
+        let status = try checks.waitForAllResults()
+        #expect(!w.hasExited, "the worker exited: \(w.output.suffix(2000))")
+        let r = w.terminate()
+        #expect(r.status == 0, "exit \(r.status): \(w.output.suffix(2000))")
+        let aside = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".damaged-") }
+        #expect(aside.contains { $0.hasPrefix("partition-1.sqlite.damaged-") }, "\(aside)")
+        #expect(aside.contains { $0.hasPrefix("partition-2.sqlite.damaged-") }, "\(aside)")
+        _ = checks.checkDuplicatesIdentical(status)
+        try MultiProcessStatelessTests().restoreEverythingOnAnEmptyDisk(h, logs)
+        try checks.checkVersionsGapFree()
+        try await checks.checkEqualsSingleWorkerReplay()
+    }
+
+    @Test(.enabled(if: getuid() == 0, "mounts a tmpfs: run as root (CI does)"))
+    func fullDiskPausesPartitionsUntilSpaceReturns() async throws {
+        let (h, logs, producer) = try MultiProcessWorkerTests().setUp(partitions: 6)
+        let dir = h.dataDir + "-tmpfs"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func mount(_ args: [String]) throws -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/mount")
+            p.arguments = args
+            try p.run()
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        #expect(try mount(["-t", "tmpfs", "-o", "size=2m", "tmpfs", dir]) == 0)
+        defer {
+            let u = Process()
+            u.executableURL = URL(fileURLWithPath: "/bin/umount")
+            u.arguments = [dir]
+            try? u.run()
+            u.waitUntilExit()
+        }
+        let workload = MixedWorkload(producer: producer, prefix: h.topics.prefix, workspaces: 60, seed: 32)
+        let w = try worker(h, logs, dir: dir)
+        #expect(w.waitUntilAssigned())
+        try workload.setUp()
+        try workload.run(count: 6_000, rate: 2_000)
+        #expect(w.waitForLog("database or disk is full", seconds: 60), "the disk never filled: \(w.output.suffix(1500))")
+        #expect(!w.hasExited)
+        #expect(try mount(["-o", "remount,size=256m", dir]) == 0)
+        let checks = RunChecks(h: h, workload: workload)
+        let status = try checks.waitForAllResults()
+        #expect(!w.hasExited, "the worker exited: \(w.output.suffix(2000))")
+        let r = w.terminate()
+        #expect(r.status == 0)
+        #expect(checks.checkDuplicatesIdentical(status) >= 0)
+        try MultiProcessStatelessTests().restoreEverythingOnAnEmptyDisk(h, logs)
+        try checks.checkVersionsGapFree()
+        try await checks.checkEqualsSingleWorkerReplay()
+    }
+}
