@@ -167,7 +167,13 @@ public struct ChangelogRestore {
                 throw RestoreNeedsRebuild(
                     reason: "the store has changes that never reached the changelog, and another worker wrote the partition since (epoch \(timeline.currentEpoch))")
             }
-            if mark != nil { report.kind = .appliedTail }
+            if mark != nil {
+                report.kind = .appliedTail
+                // Units this writer published after the store's mark: the store lost them.
+                if inProgress == nil && isBehind(store, timeline) && timeline.markerWriters.contains(writer) {
+                    report.wentBack = true
+                }
+            }
             try store.beginRestore(from: from)
             let resumeAfter = try store.restoreProgress()?.through ?? (from - 1)
             if let m = timeline.lastMarker, m.offset > resumeAfter + 1 {

@@ -37,6 +37,8 @@ public struct ChangelogTimeline: Sendable {
     public var keysAfterMarker: Set<[UInt8]> { Set(rowsAfterMarker.keys) }
     /// Rows that count up to `lastMarker`: what the second pass applies.
     public private(set) var rowsThroughMarker = 0
+    /// Writers of the effective markers read.
+    public private(set) var markerWriters: Set<String> = []
     /// Offset after the last entry read.
     public private(set) var nextOffset: Int64
     private var countingRows = 0
@@ -69,6 +71,7 @@ public struct ChangelogTimeline: Sendable {
             maxEpoch = max(maxEpoch, epoch)
             if epoch == currentEpoch {
                 lastMarker = Marker(offset: offset, epoch: epoch, writer: writer, position: position)
+                markerWriters.insert(writer)
                 rowsAfterMarker.removeAll()
                 rowsThroughMarker = countingRows
             }

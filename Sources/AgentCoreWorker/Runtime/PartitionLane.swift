@@ -16,6 +16,8 @@ final class PartitionLane {
     var failure: (reason: String, retryAt: UInt64)?
     /// The store was closed (set aside) and a new one could not be opened yet.
     var storeClosed = false
+    /// Failures in a row (the retry delay doubles with each).
+    var failures = 0
     /// The epoch this worker writes the partition's changelog under (from its claim).
     var epoch: Int64 = 0
     /// `published_through` carried by the last changelog marker published (-1: none yet).

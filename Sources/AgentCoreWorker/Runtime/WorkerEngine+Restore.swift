@@ -67,6 +67,7 @@ extension WorkerEngine {
         guard lanes[p] === lane, lane.isActive else { return }
         if PartitionStore.isDamage(error) { lane.store.suspectDamage = true }
         let fresh = PartitionLane(partition: p, store: lane.store)
+        fresh.failures = lane.failures
         fresh.epoch = lane.epoch
         fresh.markerPublishedThrough = lane.markerPublishedThrough
         lanes[p] = fresh
@@ -82,13 +83,16 @@ extension WorkerEngine {
 
     /// Records that a partition is out of service (its input stays paused) until `retryAt`.
     func markFailed(_ lane: PartitionLane, _ reason: String, now: UInt64, retry: Bool = true) {
-        lane.failure = (reason, retry ? now + UInt64(config.restoreRetryMs) * 1_000_000 : UInt64.max)
+        // Backoff: the retry delay doubles with each failure in a row, up to 5 minutes.
+        lane.failures += 1
+        let delayMs = min(config.restoreRetryMs << min(lane.failures - 1, 16), max(config.restoreRetryMs, 300_000))
+        lane.failure = (reason, retry ? now + UInt64(delayMs) * 1_000_000 : UInt64.max)
         statusBox.withLock {
             $0.failed[lane.partition] = reason
             $0.partitionFailures += 1
         }
         logger.error(
-            "partition \(lane.partition) \(reason) (\(diskSpace())). Its input stays paused (no record is skipped); the other partitions go on; \(retry ? "retrying in \(config.restoreRetryMs) ms" : "it stays stopped until the operator acts")")
+            "partition \(lane.partition) \(reason) (\(diskSpace())). Its input stays paused (no record is skipped); the other partitions go on; \(retry ? "retrying in \(delayMs) ms" : "it stays stopped until the operator acts")")
     }
 
     /// Free space of the data directory, for messages about full disks.
@@ -128,6 +132,7 @@ extension WorkerEngine {
             lane.restorer = nil
             switch outcome {
             case .success(let report):
+                lane.failures = 0
                 lane.epoch = report.epoch
                 lane.markerPublishedThrough = -1
                 let tps = config.topics.inputs.map { TopicPartition($0, p) }

@@ -57,10 +57,61 @@ import Testing
         let aside = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".damaged-") }
         #expect(aside.contains { $0.hasPrefix("partition-1.sqlite.damaged-") }, "\(aside)")
         #expect(aside.contains { $0.hasPrefix("partition-2.sqlite.damaged-") }, "\(aside)")
+        // The store that lost its WAL was noticed behind what it had published, and said so.
+        #expect(w.output.contains("partition 3: the store stood behind"), "\(w.output.suffix(3000))")
         _ = checks.checkDuplicatesIdentical(status)
         try MultiProcessStatelessTests().restoreEverythingOnAnEmptyDisk(h, logs)
         try checks.checkVersionsGapFree()
         try await checks.checkEqualsSingleWorkerReplay()
+    }
+
+    /// A new cluster whose input topics start again at offset 0 (the cluster replaced, the
+    /// topics recreated): the partition stops, the worker stays up and reports it; the
+    /// documented flag starts it over.
+    @Test func rewoundInputStopsThePartitionUntilTheOperatorAccepts() async throws {
+        let first = try WorkerHarness(partitions: 2)
+        let dir = first.dataDir + "-w1"
+        let logs = URL(fileURLWithPath: first.dataDir + "-logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ws = Commands(workspace: "acme", project: "p", actor: "t")
+        func send(_ h: WorkerHarness, _ envelopes: [CommandEnvelope]) async throws {
+            let producer = try AgentCoreProducer(config: h.kafka, topicPrefix: h.topics.prefix)
+            defer { producer.close() }
+            for e in envelopes { try await producer.enqueue(e) }
+        }
+        var w = try worker(first, logs, dir: dir)
+        #expect(w.waitUntilAssigned())
+        try await send(
+            first,
+            [ws.registerDefinition(slug: "d", name: "D", agentType: "t"), ws.spawn(definition: "d", name: "i", instanceId: "i")]
+                + (0..<40).map { ws.writeContext(instanceId: "i", name: "c", data: ["n": .int(Int64($0))], id: "a-\($0)") })
+        let reader1 = try first.reader([first.topics.status])
+        var seen = Set<String>()
+        #expect(eventually(seconds: 60) {
+            for r in reader1.poll() { if let id = r.event.commandId { seen.insert(id) } }
+            return seen.contains("a-39")
+        })
+        #expect(w.terminate().status == 0)
+
+        let second = try WorkerHarness(partitions: 2, prefix: first.topics.prefix)
+        try await send(second, (0..<5).map { ws.writeContext(instanceId: "i", name: "c", data: ["m": .int(Int64($0))], id: "b-\($0)") })
+        w = try worker(second, logs, dir: dir)
+        #expect(w.waitForLog("the partition is stopped", seconds: 60), "\(w.output.suffix(2000))")
+        #expect(!w.hasExited)
+        #expect(w.terminate().status == 0)
+        w = try worker(second, logs, dir: dir, extra: ["--accept-rewound-input"])
+        let reader2 = try second.reader([second.topics.status])
+        var versions: [String: Int64] = [:]
+        #expect(eventually(seconds: 60) {
+            for r in reader2.poll() where r.event.type == .contextVersionCreated {
+                if let id = r.event.commandId { versions[id] = r.event.payload["version"]?.intValue }
+            }
+            return versions.count == 5
+        }, "answered: \(versions)")
+        // Applied on top of the kept state: versions 41...45.
+        #expect(Set(versions.values) == Set(41...45))
+        #expect(w.terminate().status == 0)
     }
 
     @Test(.enabled(if: getuid() == 0, "mounts a tmpfs: run as root (CI does)"))
