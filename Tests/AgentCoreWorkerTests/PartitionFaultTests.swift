@@ -14,28 +14,8 @@ import Testing
     @Test(.enabled(if: getuid() == 0, "mounts a tmpfs: run as root (CI does)"))
     func fullDiskPausesPartitionsAndTheyResumeWhenSpaceReturns() async throws {
         let h = try WorkerHarness(partitions: 4)
-        let mountPoint = h.dataDir + "-tmpfs"
-        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: mountPoint) }
-        func sh(_ args: [String]) throws -> Int32 {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/mount")
-            p.arguments = args
-            try p.run()
-            p.waitUntilExit()
-            return p.terminationStatus
-        }
-        guard try sh(["-t", "tmpfs", "-o", "size=3m", "tmpfs", mountPoint]) == 0 else {
-            Issue.record("cannot mount a tmpfs here although running as root")
-            return
-        }
-        defer {
-            let u = Process()
-            u.executableURL = URL(fileURLWithPath: "/bin/umount")
-            u.arguments = [mountPoint]
-            try? u.run()
-            u.waitUntilExit()
-        }
+        let disk = try Tmpfs(path: h.dataDir + "-tmpfs", megabytes: 3)
+        let mountPoint = disk.path
         let w = h.startWorker("w1") {
             $0.dataDirectory = mountPoint
             $0.restoreRetryMs = 500
@@ -59,7 +39,7 @@ import Testing
         #expect(filled, "no partition reported out of service")
         let answeredBefore = Self.processed(w)
         #expect(answeredBefore < 3_000 + 8 + h.partitions)
-        #expect(try sh(["-o", "remount,size=256m", mountPoint]) == 0)
+        #expect(try disk.resize(megabytes: 256))
         let total = 3_000 + 8 + h.partitions
         #expect(eventually(seconds: 120) { Self.processed(w) >= total }, "processed \(Self.processed(w)) of \(total)")
         // Every write answered exactly once (re-published copies carry the same id).

@@ -134,3 +134,36 @@ final class WorkerRun: Sendable {
         }
     }
 }
+
+/// A tmpfs of a given size mounted on a new directory (tests run as root), unmounted and
+/// removed on deinit: a disk that fills up.
+final class Tmpfs {
+    let path: String
+
+    init(path: String, megabytes: Int) throws {
+        self.path = path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        guard try Self.mount(["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", path]) == 0 else {
+            throw CLIMissing(message: "cannot mount a tmpfs on \(path)")
+        }
+    }
+
+    /// Grows (or shrinks) the filesystem in place.
+    func resize(megabytes: Int) throws -> Bool { try Self.mount(["-o", "remount,size=\(megabytes)m", path]) == 0 }
+
+    deinit {
+        _ = try? Self.run("/bin/umount", [path])
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    static func mount(_ args: [String]) throws -> Int32 { try run("/bin/mount", args) }
+
+    static func run(_ tool: String, _ args: [String]) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: tool)
+        p.arguments = args
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+}

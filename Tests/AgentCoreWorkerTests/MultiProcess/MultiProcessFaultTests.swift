@@ -117,25 +117,8 @@ import Testing
     @Test(.enabled(if: getuid() == 0, "mounts a tmpfs: run as root (CI does)"))
     func fullDiskPausesPartitionsUntilSpaceReturns() async throws {
         let (h, logs, producer) = try MultiProcessWorkerTests().setUp(partitions: 6)
-        let dir = h.dataDir + "-tmpfs"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        func mount(_ args: [String]) throws -> Int32 {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/mount")
-            p.arguments = args
-            try p.run()
-            p.waitUntilExit()
-            return p.terminationStatus
-        }
-        #expect(try mount(["-t", "tmpfs", "-o", "size=2m", "tmpfs", dir]) == 0)
-        defer {
-            let u = Process()
-            u.executableURL = URL(fileURLWithPath: "/bin/umount")
-            u.arguments = [dir]
-            try? u.run()
-            u.waitUntilExit()
-        }
+        let disk = try Tmpfs(path: h.dataDir + "-tmpfs", megabytes: 2)
+        let dir = disk.path
         let workload = MixedWorkload(producer: producer, prefix: h.topics.prefix, workspaces: 60, seed: 32)
         let w = try worker(h, logs, dir: dir)
         #expect(w.waitUntilAssigned())
@@ -143,7 +126,7 @@ import Testing
         try workload.run(count: 6_000, rate: 2_000)
         #expect(w.waitForLog("database or disk is full", seconds: 60), "the disk never filled: \(w.output.suffix(1500))")
         #expect(!w.hasExited)
-        #expect(try mount(["-o", "remount,size=256m", dir]) == 0)
+        #expect(try disk.resize(megabytes: 256))
         let checks = RunChecks(h: h, workload: workload)
         let status = try checks.waitForAllResults()
         #expect(!w.hasExited, "the worker exited: \(w.output.suffix(2000))")
