@@ -176,12 +176,25 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         #expect(try a.store.canonicalDump() != b.store.canonicalDump())
         let c = try restoredCopy(of: log, writer: "c")
         try expectSame(b.store, c.store)
-        // The zombie, given the partition back, finds its store diverged and must rebuild.
-        #expect(throws: RestoreNeedsRebuild.self) {
-            try a.store.apply(Array(records[0..<1]))  // nothing new: skipped, but leaves the store as it was
-            try a.store.markAllChanged()
-            _ = try ChangelogRestore(writer: "a").run(store: a.store, log: log)
-        }
+        // The zombie's own mark (its last acknowledged marker) lies after the newer owner's
+        // claim and units, and it has nothing unpublished: from the tail alone its store
+        // looks current. The worker records the lost session (`markLostOwnership`, on a lost
+        // revoke), so the store is rebuilt instead of trusted.
+        #expect(try a.store.changelogDirtyThrough() == 0)
+        try a.store.markLostOwnership()
+        #expect(throws: RestoreNeedsRebuild.self) { _ = try ChangelogRestore(writer: "a").run(store: a.store, log: log) }
+        // Newer epochs' units after the zombie's mark, with no claim between: rebuilt too.
+        let z = try StoreFixture(options: Self.options())
+        let zlog = MemoryLog()
+        try ChangelogRestore(writer: "z").run(store: z.store, log: zlog)  // epoch 1
+        try z.store.apply(Array(records[0..<100]))
+        try publishUnit(z.store, to: zlog, epoch: 1, writer: "z")
+        let y = try restoredCopy(of: zlog, writer: "y")  // claims epoch 2
+        try z.store.apply(Array(records[100..<200]))
+        try publishUnit(z.store, to: zlog, epoch: 1, writer: "z")  // the zombie's mark: after y's claim
+        try y.store.apply(Array(records[100..<300]))
+        try publishUnit(y.store, to: zlog, epoch: 2, writer: "y")
+        #expect(throws: RestoreNeedsRebuild.self) { _ = try ChangelogRestore(writer: "z").run(store: z.store, log: zlog) }
     }
 
     /// An intact local store (a restart on the same disk) is never rebuilt: behind, it gets

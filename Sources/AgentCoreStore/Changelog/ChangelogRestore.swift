@@ -76,23 +76,21 @@ public struct ChangelogRestore {
 
     public init(writer: String) { self.writer = writer }
 
-    public func run(store: PartitionStore, log: ChangelogLog, attempts: Int = 3) throws -> RestoreReport {
-        var lastError: (any Error)?
-        for _ in 0..<attempts {
-            do {
-                // A store left by a crash is checked before it is trusted.
-                if store.openedAfterUncleanStop || store.suspectDamage {
-                    try store.quickCheck()
-                    store.suspectDamage = false
-                }
-                return try runOnce(store: store, log: log)
-            } catch let e as CompetingClaim {
-                lastError = e
-            } catch where PartitionStore.isDamage(error) {
-                throw RestoreNeedsRebuild(reason: "the store is damaged: \(error)")
+    /// A competing claim (another worker claimed between this one's read and its claim) is
+    /// thrown, not retried: which of the two the group really assigned the partition to is
+    /// not for the restore to decide, and out-claiming the rightful owner would void its
+    /// writes. The worker retries later, after a rebalance has settled it.
+    public func run(store: PartitionStore, log: ChangelogLog) throws -> RestoreReport {
+        do {
+            // A store left by a crash is checked before it is trusted.
+            if store.openedAfterUncleanStop || store.suspectDamage {
+                try store.quickCheck()
+                store.suspectDamage = false
             }
+            return try runOnce(store: store, log: log)
+        } catch where PartitionStore.isDamage(error) {
+            throw RestoreNeedsRebuild(reason: "the store is damaged: \(error)")
         }
-        throw lastError ?? CompetingClaim(epoch: -1)
     }
 
     /// Whether the last marker stands past the store on some input topic.
@@ -101,9 +99,9 @@ public struct ChangelogRestore {
         return m.position.appliedOffsets.contains { topic, offset in (store.appliedOffsets[topic] ?? -1) < offset }
     }
 
-    struct CompetingClaim: Error, CustomStringConvertible {
-        var epoch: Int64
-        var description: String { "another worker claimed the partition at epoch \(epoch) while it was being restored" }
+    public struct CompetingClaim: Error, CustomStringConvertible {
+        public var epoch: Int64
+        public var description: String { "another worker claimed the partition at epoch \(epoch) while it was being restored" }
     }
 
     private func runOnce(store: PartitionStore, log: ChangelogLog) throws -> RestoreReport {
@@ -151,6 +149,16 @@ public struct ChangelogRestore {
         // whose restore did not finish (`changelog_claiming`) is not someone else.
         let pending = try store.pendingClaim()
         let foreign = timeline.claims.contains { !($0.epoch == pending && $0.writer == writer) }
+        if mark != nil && inProgress == nil, try store.lostOwnership() {
+            throw RestoreNeedsRebuild(
+                reason: "this worker lost the partition (its session expired) while holding the store; what it wrote since may have been voided by a newer owner")
+        }
+        if mark != nil && inProgress == nil && timeline.claims.isEmpty && timeline.maxEpoch > startEpoch {
+            // Newer epochs' records follow the store's mark with no claim between: the mark
+            // itself came after a newer owner's claim (this store was a zombie's).
+            throw RestoreNeedsRebuild(
+                reason: "the store's changelog mark follows a newer owner's claim (epoch \(timeline.maxEpoch)): its state was a zombie's")
+        }
         var position: ChangelogPosition?
         if report.kind == .bootstrapped {
             try store.markAllChanged()
@@ -203,6 +211,7 @@ public struct ChangelogRestore {
             }
             position = timeline.lastMarker?.position
         }
+        if isCancelled() { throw Cancelled() }
         // Claim, then read up to the claim: whatever came in meanwhile is published again.
         // The claim repeats the marker the store stands at (read back when it was the
         // store's own mark, before this read).
@@ -234,6 +243,7 @@ public struct ChangelogRestore {
             return true
         }
         if let competing { throw CompetingClaim(epoch: competing) }
+        if isCancelled() { throw Cancelled() }  // the read up to the claim was cut short
         try store.finishRestore(position: position, epoch: epoch, offset: claimOffset, compensate: compensate)
         report.epoch = epoch
         report.claimOffset = claimOffset

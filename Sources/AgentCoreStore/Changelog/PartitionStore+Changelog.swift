@@ -189,6 +189,17 @@ extension PartitionStore {
 
     // MARK: restoring
 
+    /// Records that the worker lost the partition while holding this store (its group
+    /// session expired: another worker may have claimed it and voided what this one wrote
+    /// since). The next restore rebuilds the store instead of trusting it.
+    public func markLostOwnership() throws {
+        try setMeta("changelog_lost", .int(1))
+    }
+
+    func lostOwnership() throws -> Bool {
+        try db.rows("SELECT value FROM store_meta WHERE key='changelog_lost'").first?.first?.int == 1
+    }
+
     /// The epoch of a claim this store is about to append or appended without finishing its
     /// restore (a full disk at the end, say): the next restore knows that claim is its own.
     public func pendingClaim() throws -> Int64? {

@@ -40,6 +40,9 @@ extension WorkerEngine {
         round.changelog.withLock {
             $0[p] = ChangelogUnit(through: through, epoch: lane.epoch, publishedThrough: position.publishedThrough, rows: rows)
         }
+        // A row that could not even be queued: no marker, or it would vouch for a unit
+        // that is not whole. The round fails and the unit is sent again.
+        guard round.failures.load(ordering: .relaxed) == 0 else { return }
         let marker = ChangelogEntry.marker(epoch: lane.epoch, writer: config.workerId, position: position).encoded
         do throws(KafkaError) {
             try producer.produce(topic: topic, partition: p, key: marker.key, value: marker.value) { r in
@@ -56,7 +59,11 @@ extension WorkerEngine {
     /// After a round without failures: the changelog holds the units it sent.
     func acknowledgeChangelog(_ round: PublishRound, consumer: KafkaConsumer) {
         for (p, unit) in round.changelog.withLock({ $0 }) {
-            guard let lane = lanes[p], lane.isActive, let offset = unit.markerOffset else { continue }
+            // The lane must still write under the unit's epoch: a round that outlived a
+            // failure or a reassignment (it was awaited later) belongs to an older claim.
+            guard let lane = lanes[p], lane.isActive, lane.epoch == unit.epoch, let offset = unit.markerOffset else {
+                continue
+            }
             do {
                 try lane.store.acknowledgeChangelog(through: unit.through, epoch: unit.epoch, offset: offset)
                 lane.markerPublishedThrough = unit.publishedThrough

@@ -124,7 +124,9 @@ extension WorkerEngine {
                 } else {
                     lane.failure = nil
                     statusBox.withLock { $0.failed[p] = nil }
-                    try resumeInput(lane, consumer: consumer)
+                    do { try resumeInput(lane, consumer: consumer) } catch {
+                        markFailed(lane, "cannot resume its input: \(error)", now: now)
+                    }
                 }
                 continue
             }
@@ -149,8 +151,12 @@ extension WorkerEngine {
                     $0.restores.append(WorkerStatus.Restore(partition: p, report: report, seconds: seconds))
                     if $0.restores.count > 100 { $0.restores.removeFirst() }
                 }
-                try consumer.seek(starts)
-                if !paused { try consumer.resume(tps) }
+                do {
+                    try consumer.seek(starts)
+                    if !paused { try consumer.resume(tps) }
+                } catch {
+                    markFailed(lane, "cannot resume its input: \(error)", now: now)
+                }
             case .failure(let e as RestoreNeedsRebuild):
                 lane.store.close()
                 lane.storeClosed = true

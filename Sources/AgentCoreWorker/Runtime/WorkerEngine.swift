@@ -476,6 +476,17 @@ final class WorkerEngine: @unchecked Sendable {
             }
             commit(leaving, consumer: consumer, async: false)
         }
+        if lost {
+            // Another worker may already own these partitions and have voided what this one
+            // wrote since: the next time, the store is rebuilt, not trusted.
+            for lane in leaving {
+                do { try lane.store.markLostOwnership() } catch {
+                    logger.error("partition \(lane.partition): cannot record the lost ownership (\(error)); moving the store aside")
+                    lane.store.close()
+                    _ = try? PartitionStore.moveAside(path: storePath(lane.partition))
+                }
+            }
+        }
         for p in parts { lanes[p]?.store.close() }
         for p in parts {
             lanes[p] = nil
