@@ -61,7 +61,7 @@ public struct ChangelogGap: Error, Sendable, CustomStringConvertible {
 ///    store that has changes of its own not in the log while someone else wrote after it
 ///    diverged: `RestoreNeedsRebuild`.
 /// 4. Claim with an epoch above every one seen; read up to the claim (a zombie may have
-///    written meanwhile; a competing claim restarts the procedure), and note every key read
+///    written meanwhile; a competing claim fails the restore), and note every key read
 ///    after the last marker for publishing again.
 public struct ChangelogRestore {
     public var writer: String
@@ -69,7 +69,7 @@ public struct ChangelogRestore {
     public var chunkRows = 5_000
     /// Called with (rows applied, rows to apply) after each chunk.
     public var progress: (Int, Int) -> Void = { _, _ in }
-    /// Checked between chunks; a restore that is cancelled throws `CancellationError`-like `RestoreCancelled`.
+    /// Checked between chunks and before the claim; a cancelled restore throws `Cancelled`.
     public var isCancelled: () -> Bool = { false }
 
     public struct Cancelled: Error {}

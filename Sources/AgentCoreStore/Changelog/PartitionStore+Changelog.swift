@@ -302,8 +302,7 @@ extension PartitionStore {
             try? db.execute("ROLLBACK")
             throw error
         }
-        commandIndexLoaded = false
-        nextSeq = 0  // forces the command index to be rebuilt
+        commandIndexLoaded = false  // the command index is rebuilt from the restored rows
         try loadPositions()
     }
 }

@@ -43,10 +43,14 @@ extension WorkerEngine {
     }
 
     /// Seeks the partition's input to its store's offsets and resumes it.
-    func resumeInput(_ lane: PartitionLane, consumer: KafkaConsumer) throws {
+    /// Returns where each input topic resumes.
+    @discardableResult
+    func resumeInput(_ lane: PartitionLane, consumer: KafkaConsumer) throws -> [TopicPartitionOffset] {
         let tps = config.topics.inputs.map { TopicPartition($0, lane.partition) }
-        try consumer.seek(tps.map { TopicPartitionOffset($0, offset: lane.store.resumeOffset(topic: $0.topic) ?? TopicPartitionOffset.beginning) })
+        let starts = tps.map { TopicPartitionOffset($0, offset: lane.store.resumeOffset(topic: $0.topic) ?? TopicPartitionOffset.beginning) }
+        try consumer.seek(starts)
         if !paused { try consumer.resume(tps) }
+        return starts
     }
 
     /// Inside the rebalance callback, right after the assignment: partitions being
@@ -137,26 +141,23 @@ extension WorkerEngine {
                 lane.failures = 0
                 lane.epoch = report.epoch
                 lane.markerPublishedThrough = -1
-                let tps = config.topics.inputs.map { TopicPartition($0, p) }
-                let starts = tps.map { TopicPartitionOffset($0, offset: lane.store.resumeOffset(topic: $0.topic) ?? TopicPartitionOffset.beginning) }
                 let seconds = Double(now - r.startedAt) / 1e9
                 if report.wentBack {
                     logger.warning(
                         "partition \(p): the store stood behind what it had published to the changelog (its WAL lost, or an older copy of the file?); brought forward from the changelog")
                 }
-                logger.info(
-                    "partition \(p) restored (\(report.kind.rawValue)): \(report.rowsApplied) changelog rows applied, \(report.entriesRead) read, \(report.compensated) republished, epoch \(report.epoch), in \(String(format: "%.2f", seconds)) s; input resumes at \(starts.map { "\($0.topicPartition.topic)@\($0.offset)" }.joined(separator: ", "))")
                 statusBox.withLock {
                     $0.failed[p] = nil
                     $0.restores.append(WorkerStatus.Restore(partition: p, report: report, seconds: seconds))
                     if $0.restores.count > 100 { $0.restores.removeFirst() }
                 }
-                do {
-                    try consumer.seek(starts)
-                    if !paused { try consumer.resume(tps) }
-                } catch {
+                let starts: [TopicPartitionOffset]
+                do { starts = try resumeInput(lane, consumer: consumer) } catch {
                     markFailed(lane, "cannot resume its input: \(error)", now: now)
+                    continue
                 }
+                logger.info(
+                    "partition \(p) restored (\(report.kind.rawValue)): \(report.rowsApplied) changelog rows applied, \(report.entriesRead) read, \(report.compensated) republished, epoch \(report.epoch), in \(String(format: "%.2f", seconds)) s; input resumes at \(starts.map { "\($0.topicPartition.topic)@\($0.offset)" }.joined(separator: ", "))")
             case .failure(let e as RestoreNeedsRebuild):
                 lane.store.close()
                 lane.storeClosed = true
