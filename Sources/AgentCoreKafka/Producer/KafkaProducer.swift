@@ -19,6 +19,8 @@ public final class KafkaProducer: Sendable {
 
     let client: KafkaClient
     private let pollThread: PollThread
+    /// Topic handles held for the producer's lifetime (see `register(topics:)`).
+    private let registered = Mutex<[String: TopicHandle]>([:])
     private let closed = Atomic<Bool>(false)
     public let isTransactional: Bool
 
@@ -162,6 +164,25 @@ public final class KafkaProducer: Sendable {
         return try client.partitionCount(topic: topic, timeoutMs: timeoutMs)
     }
 
+    /// Looks up each topic's metadata now and keeps its handle for the producer's lifetime,
+    /// so that the first record to a topic does not wait for librdkafka to learn its
+    /// partitions (about a metadata refresh interval, during which a publishing round that
+    /// waits for every delivery stalls). Returns each topic's partition count, nil for a
+    /// topic that does not exist.
+    @discardableResult
+    public func register(topics: [String], timeoutMs: Int32 = 10_000) throws(KafkaError) -> [String: Int?] {
+        if closed.load(ordering: .acquiring) { throw .invalidArgument("producer is closed") }
+        var counts: [String: Int?] = [:]
+        for topic in topics {
+            let known = registered.withLock { $0[topic] != nil }
+            if !known, let rkt = rd_kafka_topic_new(client.handle, topic, nil) {
+                registered.withLock { $0[topic] = TopicHandle(rkt: rkt) }
+            }
+            counts[topic] = try client.partitionCount(topic: topic, timeoutMs: timeoutMs)
+        }
+        return counts
+    }
+
     /// Flushes (up to `timeoutMs`), fails whatever is still undelivered (its callbacks run
     /// with `_PURGE_QUEUE`/`_PURGE_INFLIGHT`, so no `send` waits forever), and destroys the
     /// client. Idempotent; the producer is unusable afterwards.
@@ -176,8 +197,17 @@ public final class KafkaProducer: Sendable {
             return Array(d.values)
         }
         for callback in left { callback(.failure(KafkaError(RD_KAFKA_RESP_ERR__DESTROY, "producer closed"))) }
+        registered.withLock { handles in
+            for h in handles.values { rd_kafka_topic_destroy(h.rkt) }
+            handles.removeAll()
+        }
         client.destroy()
     }
+}
+
+/// A librdkafka topic handle (`rd_kafka_topic_t`, thread safe).
+struct TopicHandle: @unchecked Sendable {
+    let rkt: OpaquePointer
 }
 
 func withBytes<R>(_ b: [UInt8]?, _ body: (UnsafeRawPointer?, Int) -> R) -> R {

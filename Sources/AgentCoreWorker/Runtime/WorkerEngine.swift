@@ -143,6 +143,12 @@ final class WorkerEngine: @unchecked Sendable {
                     "\(config.topics.commands) has \(c) partitions but \(config.topics.contextWrites) has \(w): input topics must be co-partitioned"
             )
         }
+        // Learn the output topics now: a first record to a topic librdkafka has not seen
+        // waits for a metadata refresh, and the whole publishing round with it.
+        let outputs = OutputTopic.allCases.map(config.topics.output) + (config.changelog ? [config.topics.changelog] : [])
+        for (topic, count) in try producer.register(topics: outputs) where count == nil {
+            throw WorkerConfiguration.Invalid(description: "topic \(topic) does not exist: run `agentcore topics create` first")
+        }
         return c
     }
 
