@@ -98,7 +98,7 @@ public final class PartitionStore {
         self.decoder = CommandDecoder(limits: options.limits)
         try db.execute(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=\(options.synchronous.rawValue); PRAGMA secure_delete=OFF;"
-                + " PRAGMA foreign_keys=ON; PRAGMA cache_size=-\(options.cacheSizeKiB); PRAGMA mmap_size=1073741824; PRAGMA wal_autocheckpoint=8192;")
+                + " PRAGMA foreign_keys=ON; PRAGMA cache_size=-\(options.cacheSizeKiB); PRAGMA mmap_size=\(options.mmapSizeBytes); PRAGMA wal_autocheckpoint=8192;")
         try Migrations.migrate(db)
         if let p = try db.rows("SELECT value FROM store_meta WHERE key='partition'").first?.first?.int, p != Int64(partition) {
             throw StoreError("wrong_store", "\(path) holds partition \(p), not \(partition)")

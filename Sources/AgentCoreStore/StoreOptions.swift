@@ -26,6 +26,9 @@ public struct StoreOptions: Sendable, Equatable {
     /// SQLite page cache per store, in KiB: a worker holds one store per owned partition,
     /// so its memory grows by this much per partition (plus what librdkafka buffers).
     public var cacheSizeKiB = 16_384
+    /// SQLite `mmap_size` per store, in bytes (0: off). Mapped pages a store has touched
+    /// count as the process's resident memory (and against a container's memory limit).
+    public var mmapSizeBytes: Int64 = 1 << 30
     /// Whether `apply` uses a helper thread per batch of 32 records or more (decoding ahead,
     /// rendering results rows behind). Off, a worker uses one core per applying partition;
     /// the results are the same either way.

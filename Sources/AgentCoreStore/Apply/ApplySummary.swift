@@ -12,6 +12,13 @@ public struct ApplySummary: Sendable, Equatable {
     public var skipped = 0
     /// Events and dead letters written to the outbox.
     public var outputs = 0
+    /// `applied` and `rejected` by the record's `type` (as sent; "unknown" when it names no
+    /// command type), for metrics.
+    public var byType: [String: Int] = [:]
+    /// `rejected` by rejection code.
+    public var rejectedByCode: [String: Int] = [:]
+    /// `deadLettered` by reason.
+    public var deadLettersByReason: [String: Int] = [:]
 
     public init() {}
 }

@@ -128,6 +128,7 @@ extension PartitionStore {
                     value: DeadLetter.json(for: record, id: id, error: err).canonicalBytes, eventId: id))
             ctx.nextIndex = 1
             summary.deadLettered += 1
+            summary.deadLettersByReason[err.reason.rawValue, default: 0] += 1
         case .command(let envelope, let command, let replica, let prepared):
             ctx.envelope = envelope
             ctx.hkey = prepared.hkey
@@ -135,6 +136,7 @@ extension PartitionStore {
             ctx.headKey = prepared.headKey
             ctx.commandType = prepared.commandType
             try handle(envelope: envelope, command: command, replica: replica, ctx: &ctx, summary: &summary)
+            summary.byType[prepared.commandType?.rawValue ?? "unknown", default: 0] += 1
         }
         if let now = streamTime, Self.sweepDue(previous: previousStreamTime, now: now) {
             try sweepLiveness(now: now, ctx: &ctx)
@@ -266,6 +268,7 @@ extension PartitionStore {
                     "field": rejection.field.map(JSONValue.string) ?? .null, "command_type": .string(envelope.type),
                 ])
             summary.rejected += 1
+            summary.rejectedByCode[rejection.code.rawValue, default: 0] += 1
         }
         if replica { ctx.outputs.removeAll() }
     }

@@ -87,6 +87,8 @@ public struct WorkerConfiguration: Sendable {
         try int(EnvironmentKeys.instanceTimeoutMs) { c.store.instanceTimeoutMillis = Int64($0) }
         try int(EnvironmentKeys.batchSize) { c.batchSize = $0 }
         try int(EnvironmentKeys.shutdownTimeoutMs) { c.shutdownTimeoutMs = $0 }
+        try int(EnvironmentKeys.storeCacheKiB) { c.store.cacheSizeKiB = $0 }
+        try int(EnvironmentKeys.storeMmapMiB) { c.store.mmapSizeBytes = Int64($0) << 20 }
         if let v = env[EnvironmentKeys.acceptRewoundInput], !v.isEmpty {
             guard ["1", "true", "0", "false"].contains(v.lowercased()) else {
                 throw Invalid(description: "\(EnvironmentKeys.acceptRewoundInput)=\(v) is not 1/true or 0/false")
@@ -106,6 +108,8 @@ public struct WorkerConfiguration: Sendable {
         if batchSize < 1 { throw Invalid(description: "batch size must be at least 1") }
         if store.historyLimit < 1 { throw Invalid(description: "history limit must be at least 1") }
         if heartbeatIntervalMs < 100 { throw Invalid(description: "heartbeat interval must be at least 100 ms") }
+        if store.cacheSizeKiB < 64 { throw Invalid(description: "store cache must be at least 64 KiB") }
+        if store.mmapSizeBytes < 0 { throw Invalid(description: "store mmap size must be 0 (off) or more") }
     }
 
     /// The Kafka client configuration for this worker.

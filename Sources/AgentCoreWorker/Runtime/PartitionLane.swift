@@ -86,11 +86,17 @@ final class PartitionLane {
     private func pop(_ s: CommandStream) -> InputRecord {
         let r = queues[s]![heads[s]!].record
         heads[s]! += 1
-        if heads[s]! > 4096 {
+        return r
+    }
+
+    /// Drops the records taken from the queues' fronts, so that their buffers are freed
+    /// now rather than after thousands more (once per `takeReady`: what stays behind is
+    /// what waits for the other stream, usually nothing).
+    private func compact() {
+        for s in [CommandStream.commands, .contextWrites] where heads[s]! > 0 {
             queues[s]!.removeFirst(heads[s]!)
             heads[s] = 0
         }
-        return r
     }
 
     /// Takes records in apply order: the two streams merged by (timestamp, stream rank,
@@ -98,6 +104,7 @@ final class PartitionLane {
     /// stream is caught up (`otherCaughtUp`) or it has waited `maxWaitNanos`.
     func takeReady(max: Int, now: UInt64, maxWaitNanos: UInt64, caughtUp: (CommandStream) -> Bool) -> [InputRecord] {
         var out: [InputRecord] = []
+        defer { compact() }
         while out.count < max {
             let c = head(.commands)
             let w = head(.contextWrites)

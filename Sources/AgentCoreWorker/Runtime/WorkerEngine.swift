@@ -22,7 +22,6 @@ final class WorkerEngine: @unchecked Sendable {
     private var assignedThisPoll: Set<Int32> = []
     var storeOptions: StoreOptions
     private var rebalanceFailure: (any Error)?
-    private var lastPollFull = false
     var paused = false
     /// Partitions whose store this process has checked once (see `assign`).
     private var checkedPartitions: Set<Int32> = []
@@ -34,6 +33,11 @@ final class WorkerEngine: @unchecked Sendable {
     var lastHeartbeatApplied = 0
 
     static let eventIdHeader = "agentcore-event-id"
+    /// Results rows one publishing round takes from a lane: bounds the events held in
+    /// memory (and queued in librdkafka) at once; a backlog drains over several rounds.
+    static let outboxRowsPerRound = 4_096
+    /// Polls gathered into one step while they come back full (see `step`).
+    static let maxPollsPerStep = 16
 
     init(config: WorkerConfiguration, bootstrap: String, logger: Logger) {
         self.config = config
@@ -157,9 +161,28 @@ final class WorkerEngine: @unchecked Sendable {
         revokedThisPoll = []
         assignedThisPoll = []
         let anyBuffered = lanes.values.contains { $0.buffered > 0 }
-        let batch = consumer.poll(maxRecords: config.batchSize, timeoutMs: anyBuffered ? 5 : 100)
+        var batch = consumer.poll(maxRecords: config.batchSize, timeoutMs: anyBuffered ? 5 : 100)
+        try intake(batch, consumer: consumer)
+        // While a backlog drains, polls come back full: take more before applying, so that
+        // batches stay large (one transaction and one publishing round serve them all),
+        // up to a bound on what waits in memory. A rebalance ends the gathering.
+        let bound = config.batchSize * max(1, activeLanes.count)
+        var polls = 1
+        while batch.records.count >= config.batchSize, polls < Self.maxPollsPerStep, assignedThisPoll.isEmpty,
+            revokedThisPoll.isEmpty, lanes.values.reduce(0, { $0 + $1.buffered }) < bound
+        {
+            batch = consumer.poll(maxRecords: config.batchSize, timeoutMs: 0)
+            try intake(batch, consumer: consumer)
+            polls += 1
+        }
+        try processLanes(producer: producer, consumer: consumer)
+        try heartbeatIfDue(producer: producer, consumer: consumer, now: DispatchTime.now().uptimeNanoseconds)
+        if let fatal = consumer.fatalError { throw fatal }
+    }
+
+    /// Sorts one poll's records into their lanes.
+    private func intake(_ batch: ConsumerBatch, consumer: KafkaConsumer) throws {
         if let f = rebalanceFailure { throw f }
-        lastPollFull = batch.records.count >= config.batchSize
         try checkRestores(consumer: consumer)
         for e in batch.events {
             if case .error(let err) = e {
@@ -215,9 +238,6 @@ final class WorkerEngine: @unchecked Sendable {
         if !rewind.isEmpty {
             try consumer.seek(rewind.map { TopicPartitionOffset($0.key, offset: $0.value) })
         }
-        try processLanes(producer: producer, consumer: consumer)
-        try heartbeatIfDue(producer: producer, consumer: consumer, now: now)
-        if let fatal = consumer.fatalError { throw fatal }
     }
 
     /// Applies what is ready in every lane, publishes all outboxes, commits offsets.
@@ -253,10 +273,12 @@ final class WorkerEngine: @unchecked Sendable {
         if !applied.isEmpty { commit(applied, consumer: consumer) }
     }
 
-    /// A stream of partition p is caught up when everything fetched was handed to us and the
-    /// fetch position reached the high watermark last seen.
+    /// A stream of partition p is caught up when the records handed to us reached the high
+    /// watermark of the last fetch response: librdkafka's queue holds nothing more of it
+    /// (its records come from responses that carried that watermark or a lower one). A full
+    /// poll says nothing about this partition: treating it as "maybe more" held every record
+    /// of the busy stream for the whole merge wait while a backlog drained, tens of MB.
     private func caughtUp(_ consumer: KafkaConsumer, partition: Int32, stream: CommandStream) -> Bool {
-        if lastPollFull { return false }
         let tp = TopicPartition(config.topics.input(stream), partition)
         guard let w = consumer.cachedWatermarks(tp), let lane = lanes[partition] else { return false }
         return (lane.nextOffset(topic: tp.topic) ?? w.low) >= w.high
@@ -308,7 +330,7 @@ final class WorkerEngine: @unchecked Sendable {
             let rows: [OutboxRecord]
             do {
                 guard try lane.store.outboxDepth() > 0 else { continue }
-                rows = try lane.store.outbox(limit: 50_000)
+                rows = try lane.store.outbox(limit: Self.outboxRowsPerRound)
             } catch {
                 failLane(lane, error, consumer: consumer)
                 continue

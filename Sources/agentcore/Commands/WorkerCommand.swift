@@ -31,6 +31,10 @@ struct WorkerCommand: AsyncParsableCommand {
     var instanceTimeoutMs: Int?
     @Option(help: "Most records per poll. Default: $AGENTCORE_BATCH_SIZE or 1000.") var batchSize: Int?
     @Option(help: "Bound on graceful shutdown. Default: $AGENTCORE_SHUTDOWN_TIMEOUT_MS or 30000.") var shutdownTimeoutMs: Int?
+    @Option(help: "SQLite page cache per partition store, KiB. Default: $AGENTCORE_STORE_CACHE_KIB or 16384.")
+    var storeCacheKib: Int?
+    @Option(help: "SQLite memory map per partition store, MiB (0: off). Default: $AGENTCORE_STORE_MMAP_MIB or 1024.")
+    var storeMmapMib: Int?
     @Flag(help: "Create the topics if they are missing.") var createTopics = false
     @Flag(help: "Group timings for librdkafka's mock cluster (agentcore broker): fast rebalances.") var mockBroker = false
     @Flag(help: "Static group membership with the worker id as group.instance.id.") var staticMembership = false
@@ -63,6 +67,8 @@ struct WorkerCommand: AsyncParsableCommand {
         if let v = instanceTimeoutMs { c.store.instanceTimeoutMillis = Int64(v) }
         if let v = batchSize { c.batchSize = v }
         if let v = shutdownTimeoutMs { c.shutdownTimeoutMs = v }
+        if let v = storeCacheKib { c.store.cacheSizeKiB = v }
+        if let v = storeMmapMib { c.store.mmapSizeBytes = Int64(v) << 20 }
         if staticMembership { c.staticMembership = true }
         if acceptRewoundInput { c.acceptRewoundInput = true }
         if noChangelog {
