@@ -23,12 +23,13 @@ public struct StoreOptions: Sendable, Equatable {
     /// another partition are dead-lettered `wrong_partition`.
     public var partitionCount: Int32?
     public var synchronous = Synchronous.normal
-    /// SQLite page cache per store, in KiB: a worker holds one store per owned partition,
-    /// so its memory grows by this much per partition (plus what librdkafka buffers).
+    /// SQLite page cache per store, in KiB. Workers set it from their budget for all their
+    /// stores (`WorkerConfiguration.storeCacheBudgetMiB`) divided by the partitions they own.
     public var cacheSizeKiB = 16_384
-    /// SQLite `mmap_size` per store, in bytes (0: off). Mapped pages a store has touched
-    /// count as the process's resident memory (and against a container's memory limit).
-    public var mmapSizeBytes: Int64 = 1 << 30
+    /// SQLite `mmap_size` per store, in bytes (0, the default: off). Mapped pages a store
+    /// has touched count as the process's resident memory (and against a container's
+    /// memory limit); measured, the map gave the store no speed (docs/benchmarks.md).
+    public var mmapSizeBytes: Int64 = 0
     /// Whether `apply` uses a helper thread per batch of 32 records or more (decoding ahead,
     /// rendering results rows behind). Off, a worker uses one core per applying partition;
     /// the results are the same either way.

@@ -19,6 +19,9 @@ public struct ConsumerOptions: Sendable {
     public var maxPollIntervalMs = 300_000
     /// Report reaching the end of a partition as a `ConsumerEvent.endOfPartition`.
     public var enablePartitionEOF = false
+    /// `queued.max.messages.kbytes`: fetched records librdkafka holds before `poll` takes
+    /// them (nil: librdkafka's default, 64 MiB). A `-X` property of the same name wins.
+    public var prefetchKiB: Int?
 
     public init(groupId: String) { self.groupId = groupId }
 }
@@ -73,7 +76,9 @@ public final class KafkaConsumer: @unchecked Sendable {
             ("enable.partition.eof", options.enablePartitionEOF ? "true" : "false"),
         ]
         if let id = options.groupInstanceId { overrides.append(("group.instance.id", id)) }
-        let conf = try config.makeConf(extra: [("statistics.interval.ms", "0")], overrides: overrides)
+        var extra = [("statistics.interval.ms", "0")]
+        if let kib = options.prefetchKiB { extra.append(("queued.max.messages.kbytes", String(kib))) }
+        let conf = try config.makeConf(extra: extra, overrides: overrides)
         rd_kafka_conf_set_rebalance_cb(conf) { rk, err, partitions, _ in
             guard let rk, let partitions, let ctx = KafkaClientContext.from(rk) else { return }
             KafkaConsumer.rebalance(rk: rk, err: err, partitions: partitions, ctx: ctx)

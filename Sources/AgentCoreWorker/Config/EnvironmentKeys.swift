@@ -13,7 +13,7 @@ public enum EnvironmentKeys {
     public static let instanceTimeoutMs = "AGENTCORE_INSTANCE_TIMEOUT_MS"
     public static let batchSize = "AGENTCORE_BATCH_SIZE"
     public static let shutdownTimeoutMs = "AGENTCORE_SHUTDOWN_TIMEOUT_MS"
-    public static let storeCacheKiB = "AGENTCORE_STORE_CACHE_KIB"
+    public static let storeCacheMiB = "AGENTCORE_STORE_CACHE_MIB"
     public static let storeMmapMiB = "AGENTCORE_STORE_MMAP_MIB"
     public static let logLevel = "AGENTCORE_LOG_LEVEL"
     /// 1: start partitions whose input went backwards over on the new topic (see

@@ -47,6 +47,18 @@ public struct WorkerConfiguration: Sendable {
     /// there, keeping its state. Off (default): the partition stops until an operator
     /// restarts the worker with this on; no record is skipped silently.
     public var acceptRewoundInput = false
+    /// SQLite page cache for all the worker's stores together, MiB: each owned partition's
+    /// store gets an equal share (at least 1 MiB). The largest part of a worker's memory
+    /// that grows with its data (docs/operations.md, "Memory").
+    public var storeCacheBudgetMiB = 16
+    /// Most KiB of fetched records librdkafka holds for the worker's consumer before the
+    /// loop takes them (`queued.max.messages.kbytes`; librdkafka's default is 64 MiB).
+    public var consumerPrefetchKiB = 16_384
+
+    /// The page cache each store gets when the worker owns `partitions` partitions.
+    public func storeCacheKiB(owning partitions: Int) -> Int {
+        max(1_024, storeCacheBudgetMiB * 1_024 / max(1, partitions))
+    }
 
     public init() {}
 
@@ -87,7 +99,7 @@ public struct WorkerConfiguration: Sendable {
         try int(EnvironmentKeys.instanceTimeoutMs) { c.store.instanceTimeoutMillis = Int64($0) }
         try int(EnvironmentKeys.batchSize) { c.batchSize = $0 }
         try int(EnvironmentKeys.shutdownTimeoutMs) { c.shutdownTimeoutMs = $0 }
-        try int(EnvironmentKeys.storeCacheKiB) { c.store.cacheSizeKiB = $0 }
+        try int(EnvironmentKeys.storeCacheMiB) { c.storeCacheBudgetMiB = $0 }
         try int(EnvironmentKeys.storeMmapMiB) { c.store.mmapSizeBytes = Int64($0) << 20 }
         if let v = env[EnvironmentKeys.acceptRewoundInput], !v.isEmpty {
             guard ["1", "true", "0", "false"].contains(v.lowercased()) else {
@@ -108,7 +120,7 @@ public struct WorkerConfiguration: Sendable {
         if batchSize < 1 { throw Invalid(description: "batch size must be at least 1") }
         if store.historyLimit < 1 { throw Invalid(description: "history limit must be at least 1") }
         if heartbeatIntervalMs < 100 { throw Invalid(description: "heartbeat interval must be at least 100 ms") }
-        if store.cacheSizeKiB < 64 { throw Invalid(description: "store cache must be at least 64 KiB") }
+        if storeCacheBudgetMiB < 1 { throw Invalid(description: "store cache budget must be at least 1 MiB") }
         if store.mmapSizeBytes < 0 { throw Invalid(description: "store mmap size must be 0 (off) or more") }
     }
 

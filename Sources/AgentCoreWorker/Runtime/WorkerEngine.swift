@@ -68,6 +68,7 @@ final class WorkerEngine: @unchecked Sendable {
         options.sessionTimeoutMs = config.sessionTimeoutMs
         options.heartbeatIntervalMs = config.heartbeatGroupIntervalMs
         options.maxPollIntervalMs = config.maxPollIntervalMs
+        options.prefetchKiB = config.consumerPrefetchKiB
         if config.staticMembership { options.groupInstanceId = config.workerId }
         let consumer = try KafkaConsumer(
             config: kafka, options: options,
@@ -458,6 +459,8 @@ final class WorkerEngine: @unchecked Sendable {
 
     private func assign(_ tps: [TopicPartition]) -> [TopicPartitionOffset] {
         assignedThisPoll.formUnion(tps.map(\.partition))
+        // The stores share the cache budget (an eager assignment names every partition).
+        storeOptions.cacheSizeKiB = config.storeCacheKiB(owning: Set(tps.map(\.partition)).union(lanes.keys).count)
         var opened: [PartitionLane] = []
         for p in Set(tps.map(\.partition)).sorted() where lanes[p] == nil {
             do {

@@ -39,6 +39,8 @@ struct BenchCommand: AsyncParsableCommand {
         var changelog = true
         @Option(help: "WAL pages at which a batch waits for a full checkpoint (StoreOptions.walLimitFrames).")
         var walLimitFrames: Int32 = StoreOptions().walLimitFrames
+        @Option(help: "SQLite page cache, KiB (StoreOptions.cacheSizeKiB).") var cacheKib = StoreOptions().cacheSizeKiB
+        @Option(help: "SQLite memory map, MiB (StoreOptions.mmapSizeBytes).") var mmapMib = Int(StoreOptions().mmapSizeBytes >> 20)
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
@@ -50,6 +52,8 @@ struct BenchCommand: AsyncParsableCommand {
             options.helperThreads = helperThreads
             options.changelog = changelog
             options.walLimitFrames = walLimitFrames
+            options.cacheSizeKiB = cacheKib
+            options.mmapSizeBytes = Int64(mmapMib) << 20
             options.checkpointStepFrames = min(options.checkpointStepFrames, max(1, walLimitFrames / 4))
             let store = try PartitionStore(path: path, partition: 0, options: options)
             defer { store.close() }

@@ -31,9 +31,9 @@ struct WorkerCommand: AsyncParsableCommand {
     var instanceTimeoutMs: Int?
     @Option(help: "Most records per poll. Default: $AGENTCORE_BATCH_SIZE or 1000.") var batchSize: Int?
     @Option(help: "Bound on graceful shutdown. Default: $AGENTCORE_SHUTDOWN_TIMEOUT_MS or 30000.") var shutdownTimeoutMs: Int?
-    @Option(help: "SQLite page cache per partition store, KiB. Default: $AGENTCORE_STORE_CACHE_KIB or 16384.")
-    var storeCacheKib: Int?
-    @Option(help: "SQLite memory map per partition store, MiB (0: off). Default: $AGENTCORE_STORE_MMAP_MIB or 1024.")
+    @Option(help: "SQLite page cache for all partition stores together, MiB. Default: $AGENTCORE_STORE_CACHE_MIB or 16.")
+    var storeCacheMib: Int?
+    @Option(help: "SQLite memory map per partition store, MiB (0: off). Default: $AGENTCORE_STORE_MMAP_MIB or 0.")
     var storeMmapMib: Int?
     @Flag(help: "Create the topics if they are missing.") var createTopics = false
     @Flag(help: "Group timings for librdkafka's mock cluster (agentcore broker): fast rebalances.") var mockBroker = false
@@ -67,7 +67,7 @@ struct WorkerCommand: AsyncParsableCommand {
         if let v = instanceTimeoutMs { c.store.instanceTimeoutMillis = Int64(v) }
         if let v = batchSize { c.batchSize = v }
         if let v = shutdownTimeoutMs { c.shutdownTimeoutMs = v }
-        if let v = storeCacheKib { c.store.cacheSizeKiB = v }
+        if let v = storeCacheMib { c.storeCacheBudgetMiB = v }
         if let v = storeMmapMib { c.store.mmapSizeBytes = Int64(v) << 20 }
         if staticMembership { c.staticMembership = true }
         if acceptRewoundInput { c.acceptRewoundInput = true }
@@ -125,3 +125,4 @@ func runUntilSignal(_ worker: Worker, shutdownTimeoutMs: Int, logger: Logger) as
     }
     signals.cancel()
 }
+
