@@ -13,11 +13,16 @@ let package = Package(
         .library(name: "AgentCoreKafka", targets: ["AgentCoreKafka"]),
         .library(name: "AgentCoreWorker", targets: ["AgentCoreWorker"]),
         .library(name: "AgentCoreClient", targets: ["AgentCoreClient"]),
+        .library(name: "AgentCoreHTTP", targets: ["AgentCoreHTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(
@@ -48,6 +53,22 @@ let package = Package(
                 "AgentCoreModel", "AgentCoreStore", "AgentCoreKafka",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "AgentCoreHTTP",
+            dependencies: [
+                "AgentCoreModel", "AgentCoreStore", "AgentCoreKafka", "AgentCoreWorker",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [
+                .embedInCode("Console/index.html"), .embedInCode("Console/app.js"), .embedInCode("Console/style.css"),
             ],
             swiftSettings: strict),
         .target(
@@ -61,8 +82,9 @@ let package = Package(
             name: "agentcore",
             dependencies: [
                 "AgentCoreModel", "AgentCoreStore", "AgentCoreKafka", "AgentCoreWorker",
-                "AgentCoreClient",
+                "AgentCoreClient", "AgentCoreHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -75,7 +97,9 @@ let package = Package(
             name: "AgentCoreKafkaTests", dependencies: ["AgentCoreKafka"], swiftSettings: strict),
         .testTarget(
             name: "AgentCoreWorkerTests",
-            dependencies: ["AgentCoreModel", "AgentCoreStore", "AgentCoreKafka", "AgentCoreWorker", "AgentCoreClient"],
+            dependencies: [
+                "AgentCoreModel", "AgentCoreStore", "AgentCoreKafka", "AgentCoreWorker", "AgentCoreClient", "AgentCoreHTTP",
+            ],
             swiftSettings: strict),
     ]
 )

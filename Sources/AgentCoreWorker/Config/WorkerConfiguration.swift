@@ -54,6 +54,10 @@ public struct WorkerConfiguration: Sendable {
     /// Most KiB of fetched records librdkafka holds for the worker's consumer before the
     /// loop takes them (`queued.max.messages.kbytes`; librdkafka's default is 64 MiB).
     public var consumerPrefetchKiB = 16_384
+    /// The worker's HTTP server as other workers and clients reach it (`http://host:port`),
+    /// advertised in heartbeats so that reads are forwarded to a partition's owner; nil
+    /// when the worker serves no HTTP.
+    public var httpURL: String?
 
     /// The page cache each store gets when the worker owns `partitions` partitions.
     public func storeCacheKiB(owning partitions: Int) -> Int {

@@ -1,4 +1,5 @@
 import AgentCoreKafka
+import CoreMetrics
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -12,12 +13,29 @@ public final class Worker: Service, Sendable {
 
     /// - Parameter bootstrap: the brokers to use (an embedded cluster's bootstrap string or
     ///   `configuration.brokers`).
-    public init(configuration: WorkerConfiguration, bootstrap: String, logger: Logger) {
-        engine = WorkerEngine(config: configuration, bootstrap: bootstrap, logger: logger)
+    /// - Parameter metrics: where the worker's metrics go (docs/http-api.md lists them);
+    ///   by default nowhere.
+    public init(
+        configuration: WorkerConfiguration, bootstrap: String, logger: Logger,
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance
+    ) {
+        engine = WorkerEngine(config: configuration, bootstrap: bootstrap, logger: logger, metrics: metrics)
     }
 
     /// Counters, partitions and recent events, refreshed every loop and heartbeat.
     public var status: WorkerStatus { engine.statusBox.withLock { $0 } }
+
+    public var configuration: WorkerConfiguration { engine.config }
+
+    /// The store file of partition `p` in this worker's data directory.
+    public func storePath(partition p: Int32) -> String { engine.storePath(p) }
+
+    /// Seconds since the loop last completed a step (nil before the first one).
+    public var secondsSinceProgress: Double? {
+        let last = engine.lastStepNanos.load(ordering: .acquiring)
+        guard last > 0 else { return nil }
+        return Double(DispatchTime.now().uptimeNanoseconds &- last) / 1e9
+    }
 
     /// Asks the loop to stop after the current round.
     public func stop() { engine.requestStop() }

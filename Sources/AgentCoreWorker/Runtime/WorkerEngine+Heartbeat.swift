@@ -22,14 +22,16 @@ extension WorkerEngine {
             }
             if let f = lane.failure { failed[lane.partition] = f.reason }
         }
-        statusBox.withLock {
+        let status = statusBox.withLock {
             $0.partitions = snapshot
             $0.recordsPerSecond = rate
             $0.restoring = restoring
             $0.failed = failed
+            return $0
         }
+        metrics.refresh(status, topics: config.topics.inputs)
         let wallMillis = Int64(Date().timeIntervalSince1970 * 1000)
-        let body: JSONValue = .object([
+        var fields: [String: JSONValue] = [
             "schema": "agentcore.worker-heartbeat/v1", "worker_id": .string(config.workerId), "version": .string(Self.version),
             "at": .string(Timestamp.iso8601(millis: wallMillis)), "uptime_ms": .int(Int64((now &- startedAtNanos) / 1_000_000)),
             "records_per_second": .double((rate * 10).rounded() / 10),
@@ -51,7 +53,10 @@ extension WorkerEngine {
                     + failed.keys.sorted().map { p in
                         .object(["partition": .int(Int64(p)), "state": "failed", "error": .string(failed[p]!)])
                     }),
-        ])
+            "partition_count": .int(Int64(storeOptions.partitionCount ?? 0)),
+        ]
+        if let url = config.httpURL { fields["http_url"] = .string(url) }
+        let body = JSONValue.object(fields)
         try producer.produce(
             topic: config.topics.heartbeats, key: Array(config.workerId.utf8), value: body.canonicalBytes
         ) { [logger] r in

@@ -1,6 +1,7 @@
 import AgentCoreKafka
 import AgentCoreModel
 import AgentCoreStore
+import CoreMetrics
 import Foundation
 import Logging
 import Synchronization
@@ -31,6 +32,11 @@ final class WorkerEngine: @unchecked Sendable {
     let startedAtNanos = DispatchTime.now().uptimeNanoseconds
     var lastHeartbeatNanos: UInt64 = 0
     var lastHeartbeatApplied = 0
+    let metrics: WorkerMetrics
+    /// Uptime nanoseconds at the end of the loop's last step (liveness).
+    let lastStepNanos = Atomic<UInt64>(0)
+    /// The partition states last copied into `statusBox`.
+    private var publishedStates: [Int32: WorkerStatus.PartitionState] = [:]
 
     static let eventIdHeader = "agentcore-event-id"
     /// Results rows one publishing round takes from a lane: bounds the events held in
@@ -39,10 +45,11 @@ final class WorkerEngine: @unchecked Sendable {
     /// Polls gathered into one step while they come back full (see `step`).
     static let maxPollsPerStep = 16
 
-    init(config: WorkerConfiguration, bootstrap: String, logger: Logger) {
+    init(config: WorkerConfiguration, bootstrap: String, logger: Logger, metrics: any MetricsFactory) {
         self.config = config
         self.bootstrap = bootstrap
         self.logger = logger
+        self.metrics = WorkerMetrics(factory: metrics)
         self.storeOptions = config.store
         self.statusBox = Mutex(WorkerStatus(workerId: config.workerId))
     }
@@ -62,6 +69,7 @@ final class WorkerEngine: @unchecked Sendable {
         defer { producer.close(timeoutMs: Int32(min(config.shutdownTimeoutMs, 10_000))) }
         let count = try checkTopics(producer)
         storeOptions.partitionCount = Int32(count)
+        statusBox.withLock { $0.partitionCount = count }
 
         var options = ConsumerOptions(groupId: config.groupId)
         options.assignmentStrategy = "range"  // co-partitioning: partition p of both inputs to one member
@@ -179,6 +187,20 @@ final class WorkerEngine: @unchecked Sendable {
         try processLanes(producer: producer, consumer: consumer)
         try heartbeatIfDue(producer: producer, consumer: consumer, now: DispatchTime.now().uptimeNanoseconds)
         if let fatal = consumer.fatalError { throw fatal }
+        publishStates()
+        lastStepNanos.store(DispatchTime.now().uptimeNanoseconds, ordering: .releasing)
+    }
+
+    /// Copies each owned partition's state into `statusBox` when one changed (readers
+    /// such as the HTTP API route by it).
+    private func publishStates() {
+        var states: [Int32: WorkerStatus.PartitionState] = [:]
+        for (p, lane) in lanes {
+            states[p] = lane.restorer != nil ? .restoring : lane.failure != nil ? .failed : .active
+        }
+        guard states != publishedStates else { return }
+        publishedStates = states
+        statusBox.withLock { $0.states = states }
     }
 
     /// Sorts one poll's records into their lanes.
@@ -252,6 +274,7 @@ final class WorkerEngine: @unchecked Sendable {
                 caughtUp: { [self] stream in self.caughtUp(consumer, partition: p, stream: stream) })
             guard !ready.isEmpty else { continue }
             let summary: ApplySummary
+            let t0 = DispatchTime.now().uptimeNanoseconds
             do { summary = try lane.store.apply(ready) } catch {
                 // The batch rolled back; the partition goes out of service alone.
                 failLane(lane, error, consumer: consumer)
@@ -263,6 +286,7 @@ final class WorkerEngine: @unchecked Sendable {
             }
             lane.appliedCount += ready.count
             applied.append(lane)
+            metrics.recordBatch(partition: p, summary: summary, nanos: DispatchTime.now().uptimeNanoseconds &- t0)
             statusBox.withLock {
                 $0.applied += summary.applied
                 $0.rejected += summary.rejected
@@ -297,6 +321,8 @@ final class WorkerEngine: @unchecked Sendable {
         let firstError = Mutex<KafkaError?>(nil)
         /// Per partition, the changelog unit sent in this round (see `ChangelogUnit`).
         let changelog: Mutex<[Int32: ChangelogUnit]> = Mutex([:])
+        /// When its records were queued (uptime nanoseconds), for the round's timing.
+        nonisolated(unsafe) var startedNanos: UInt64 = 0
 
         init(upTo: [Int32: Int64], count: Int, recent: [String]) {
             self.upTo = upTo
@@ -354,6 +380,7 @@ final class WorkerEngine: @unchecked Sendable {
             return
         }
         let round = PublishRound(upTo: upTo, count: count, recent: recent)
+        round.startedNanos = DispatchTime.now().uptimeNanoseconds
         let onDelivery: @Sendable (Result<DeliveryReport, KafkaError>) -> Void = { result in
             if case .failure(let e) = result { round.fail(e) }
         }
@@ -393,6 +420,7 @@ final class WorkerEngine: @unchecked Sendable {
                 do { try lane.store.acknowledgeOutbox(through: seq) } catch { failLane(lane, error, consumer: consumer) }
             }
             acknowledgeChangelog(round, consumer: consumer)
+            metrics.recordPublishRound(events: round.count, nanos: DispatchTime.now().uptimeNanoseconds &- round.startedNanos)
             statusBox.withLock {
                 $0.published += round.count
                 $0.recentEvents = Array(($0.recentEvents + round.recent).suffix(20))
@@ -459,6 +487,9 @@ final class WorkerEngine: @unchecked Sendable {
 
     private func assign(_ tps: [TopicPartition]) -> [TopicPartitionOffset] {
         assignedThisPoll.formUnion(tps.map(\.partition))
+        metrics.recordRebalance("assigned")
+        lastHeartbeatNanos = 0  // tell the cluster at once who owns what now
+        statusBox.withLock { $0.joinedGroup = true }
         // The stores share the cache budget (an eager assignment names every partition).
         storeOptions.cacheSizeKiB = config.storeCacheKiB(owning: Set(tps.map(\.partition)).union(lanes.keys).count)
         var opened: [PartitionLane] = []
@@ -490,6 +521,8 @@ final class WorkerEngine: @unchecked Sendable {
 
     private func revoke(_ tps: [TopicPartition], lost: Bool) {
         let parts = Set(tps.map(\.partition)).sorted()
+        metrics.recordRebalance(lost ? "lost" : "revoked")
+        lastHeartbeatNanos = 0
         for lane in parts.compactMap({ lanes[$0] }) {
             // A restore in progress stops between chunks; the next owner resumes it.
             lane.restorer?.cancelAndWait()

@@ -12,8 +12,20 @@ public struct WorkerStatus: Sendable, Equatable {
         public var outboxDepth: Int
     }
 
+    /// What an owned partition is doing.
+    public enum PartitionState: String, Sendable, Equatable {
+        case active, restoring, failed
+    }
+
     public var workerId: String
+    /// Active partitions' figures, refreshed every heartbeat interval.
     public var partitions: [Partition] = []
+    /// Every owned partition's state, refreshed every loop step.
+    public var states: [Int32: PartitionState] = [:]
+    /// The worker has been given its first assignment (possibly empty) by the group.
+    public var joinedGroup = false
+    /// Partitions of the input topics (0 until the worker read them).
+    public var partitionCount = 0
     public var applied = 0
     public var rejected = 0
     public var deadLettered = 0

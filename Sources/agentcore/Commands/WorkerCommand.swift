@@ -1,8 +1,11 @@
 import AgentCoreKafka
 import AgentCoreWorker
+import AgentCoreHTTP
 import ArgumentParser
 import Foundation
 import Logging
+import Prometheus
+import ServiceLifecycle
 
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -50,6 +53,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var noChangelog = false
     @Option(name: .customShort("X"), help: ArgumentHelp("librdkafka property key=value (repeatable).", valueName: "key=value"))
     var kafkaProperties: [String] = []
+    @OptionGroup var http: HTTPServerOptions
     @OptionGroup var logging: LoggingOptions
 
     func configuration() throws -> WorkerConfiguration {
@@ -83,7 +87,8 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.bootstrap()
-        let config = try configuration()
+        var config = try configuration()
+        config.httpURL = try http.advertisedURL()
         var cluster: EmbeddedCluster?
         let bootstrap: String
         if let b = config.brokers {
@@ -100,29 +105,78 @@ struct WorkerCommand: AsyncParsableCommand {
             bootstrap = c.bootstrapServers
             logger.info("no brokers given: embedded cluster at \(bootstrap)")
         }
-        let worker = Worker(configuration: config, bootstrap: bootstrap, logger: logger)
-        try await runUntilSignal(worker, shutdownTimeoutMs: config.shutdownTimeoutMs, logger: logger)
+        let registry = PrometheusCollectorRegistry()
+        let worker = Worker(
+            configuration: config, bootstrap: bootstrap, logger: logger, metrics: PrometheusMetricsFactory(registry: registry))
+        let server = try http.options().map { AgentCoreHTTPServer(worker: worker, bootstrap: bootstrap, options: $0, registry: registry, logger: logger) }
+        try await runWorkerServices(worker, http: server, shutdownTimeoutMs: config.shutdownTimeoutMs, logger: logger)
         withExtendedLifetime(cluster) {}
     }
 }
 
-/// Runs a worker until it fails or a signal asks it to stop; enforces the shutdown bound.
-func runUntilSignal(_ worker: Worker, shutdownTimeoutMs: Int, logger: Logger) async throws {
-    let loop = Task { try await worker.runLoop() }
-    let signals = Task {
-        let s = await Signals.wait()
-        logger.info("signal \(s): shutting down (bound \(shutdownTimeoutMs) ms)")
-        worker.stop()
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(shutdownTimeoutMs)) {
-            logger.critical("shutdown exceeded \(shutdownTimeoutMs) ms; exiting")
-            exit(1)
-        }
+/// Runs the worker and its HTTP server in one `ServiceGroup`: SIGTERM, SIGINT and SIGHUP
+/// shut both down gracefully; the worker finishing or failing ends the group. A shutdown
+/// that overruns `shutdownTimeoutMs` exits with status 1.
+func runWorkerServices(_ worker: Worker, http: AgentCoreHTTPServer?, shutdownTimeoutMs: Int, logger: Logger) async throws {
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+        .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+        .init(service: ShutdownBound(milliseconds: shutdownTimeoutMs, logger: logger), successTerminationBehavior: .ignore),
+    ]
+    if let http {
+        services.append(.init(service: http, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup))
     }
+    var config = ServiceGroupConfiguration(services: services, logger: logger)
+    config.gracefulShutdownSignals = [.sigterm, .sigint, .sighup]
+    config.maximumGracefulShutdownDuration = .milliseconds(shutdownTimeoutMs)
     do {
-        try await loop.value
+        try await ServiceGroup(configuration: config).run()
     } catch {
         throw CLIError("worker stopped: \(error)")
     }
-    signals.cancel()
 }
 
+/// Bounds a graceful shutdown: once one starts, the process exits with status 1 if it is
+/// still running after the bound (a worker loop blocked in a broker call, say).
+struct ShutdownBound: Service {
+    let milliseconds: Int
+    let logger: Logger
+
+    func run() async throws {
+        do { try await gracefulShutdown() } catch { return }  // cancelled: the group is ending anyway
+        logger.info("shutting down (bound \(milliseconds) ms)")
+        let (milliseconds, logger) = (milliseconds, logger)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds)) {
+            logger.critical("shutdown exceeded \(milliseconds) ms; exiting")
+            exit(1)
+        }
+    }
+}
+
+/// The worker's HTTP server options (docs/http-api.md).
+struct HTTPServerOptions: ParsableArguments {
+    @Option(help: "HTTP address host:port (read API, console, /metrics, /healthz, /readyz); off: none. Default: $AGENTCORE_HTTP_ADDR or 127.0.0.1:8080.")
+    var httpAddr: String?
+    @Option(help: "Bearer token required on /v1/*. Default: $AGENTCORE_HTTP_TOKEN; none: open.")
+    var httpToken: String?
+    @Option(help: "URL other workers reach this one's HTTP at (forwarded reads). Default: $AGENTCORE_HTTP_ADVERTISE, else http://<host>:<port> (the host name for 0.0.0.0).")
+    var httpAdvertise: String?
+
+    private var env: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// nil when HTTP is off.
+    func options() throws -> HTTPOptions? {
+        let addr = httpAddr ?? env[EnvironmentKeys.httpAddr].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1:8080"
+        if addr == "off" { return nil }
+        var o: HTTPOptions
+        do { o = try HTTPOptions(address: addr) } catch { throw CLIError("\(error)") }
+        o.token = httpToken ?? env[EnvironmentKeys.httpToken].flatMap { $0.isEmpty ? nil : $0 }
+        return o
+    }
+
+    func advertisedURL() throws -> String? {
+        if let url = httpAdvertise ?? env[EnvironmentKeys.httpAdvertise].flatMap({ $0.isEmpty ? nil : $0 }) { return url }
+        guard let o = try options() else { return nil }
+        let host = ["0.0.0.0", "::"].contains(o.host) ? ProcessInfo.processInfo.hostName : o.host
+        return "http://\(host.contains(":") ? "[\(host)]" : host):\(o.port)"
+    }
+}

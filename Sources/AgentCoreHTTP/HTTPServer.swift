@@ -1,0 +1,472 @@
+import AgentCoreKafka
+import AgentCoreModel
+import AgentCoreStore
+import AgentCoreWorker
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// Where and how the worker serves HTTP.
+public struct HTTPOptions: Sendable {
+    public var host = "127.0.0.1"
+    /// 0: any free port (`AgentCoreHTTPServer.port` tells which, once running).
+    public var port = 8080
+    /// When set, `/v1/*` requires `Authorization: Bearer <token>` (or, for the event
+    /// stream, `?access_token=`).
+    public var token: String?
+    /// How long the loop may go without finishing a step before `/healthz` fails.
+    public var stallSeconds: Double = 60
+
+    public init() {}
+
+    /// Parses `host:port` (`[v6]:port` for IPv6).
+    public init(address: String) throws {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+            (0...65_535).contains(port)
+        else { throw HTTPOptionsError(description: "HTTP address '\(address)' is not host:port") }
+        var host = String(address[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw HTTPOptionsError(description: "HTTP address '\(address)' has no host") }
+        self.host = host
+        self.port = port
+    }
+}
+
+public struct HTTPOptionsError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
+
+/// The worker's HTTP server: metrics, health, the read API (routed to the partition's
+/// owner) and the web console. A swift-service-lifecycle `Service` to run beside the
+/// worker in one `ServiceGroup`; it never runs on the worker loop's thread, and store
+/// reads use read-only connections of their own (SQLite WAL readers never block the
+/// writer).
+public final class AgentCoreHTTPServer: Service, Sendable {
+    let worker: Worker
+    let options: HTTPOptions
+    public let registry: PrometheusCollectorRegistry
+    let observer: ClusterObserver
+    let logger: Logger
+    private let boundPort = Mutex<Int?>(nil)
+    private let startedAt = Date()
+
+    /// - Parameters:
+    ///   - registry: the registry the worker's metrics go to (give the worker
+    ///     `PrometheusMetricsFactory(registry: registry)`).
+    public init(worker: Worker, bootstrap: String, options: HTTPOptions, registry: PrometheusCollectorRegistry, logger: Logger) {
+        self.worker = worker
+        self.options = options
+        self.registry = registry
+        self.logger = logger
+        let c = worker.configuration
+        var kafka = c.kafkaConfig(bootstrap: bootstrap)
+        kafka.clientId = "agentcore-\(c.workerId)-http"
+        observer = ClusterObserver(
+            kafka: kafka, heartbeatsTopic: c.topics.heartbeats, statusTopic: c.topics.output(.status),
+            heartbeatIntervalMs: c.heartbeatIntervalMs, logger: logger)
+    }
+
+    /// The port the server listens on, once it does.
+    public var port: Int? { boundPort.withLock { $0 } }
+
+    public func run() async throws {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: AuthMiddleware(token: options.token))
+        addRoutes(router)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
+            onServerRunning: { [self] channel in
+                let port = channel.localAddress?.port
+                boundPort.withLock { $0 = port }
+                logger.info("HTTP on http://\(options.host):\(port ?? options.port) (console at /, metrics at /metrics)")
+            },
+            logger: logger)
+        observer.start()
+        defer { observer.stop() }
+        try await withGracefulShutdownHandler {
+            try await app.run()
+        } onGracefulShutdown: { [observer] in
+            observer.stop()  // ends the live feeds, which would hold the server open
+        }
+    }
+
+    // MARK: routes
+
+    private func addRoutes(_ router: Router<BasicRequestContext>) {
+        router.get("/healthz") { [self] _, _ in health() }
+        router.get("/readyz") { [self] _, _ in readiness() }
+        router.get("/metrics") { [self] _, _ in metrics() }
+        router.get("/") { _, _ in Self.asset(PackageResources.index_html, "text/html; charset=utf-8") }
+        router.get("/console/app.js") { _, _ in Self.asset(PackageResources.app_js, "text/javascript; charset=utf-8") }
+        router.get("/console/style.css") { _, _ in Self.asset(PackageResources.style_css, "text/css; charset=utf-8") }
+        router.get("/v1/cluster") { [self] _, _ in cluster() }
+        router.get("/v1/definitions") { [self] request, _ in try await definitions(request) }
+        router.get("/v1/workspaces") { [self] request, _ in try await workspaces(request) }
+        router.get("/v1/events") { [self] request, _ in try events(request) }
+        let ws = "/v1/workspaces/:ws/projects/:project/instances"
+        router.get(RouterPath(ws)) { [self] request, context in
+            let (w, p) = try Self.scope(context)
+            let q = request.uri.queryParameters
+            let limit = try Self.intParameter(q, "limit", default: 50, range: 1...500)
+            let status = try q.get("status").map { s -> InstanceStatus in
+                guard let st = InstanceStatus(rawValue: s) else {
+                    throw APIError(.badRequest, "bad_request", "status must be one of \(InstanceStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return st
+            }
+            let after = q.get("after")
+            return try await read(w, request) { r in
+                let page = try r.instances(workspace: w, project: p, status: status, after: after, limit: limit + 1)
+                let items = Array(page.prefix(limit))
+                return .object([
+                    "instances": .array(items.map(APIJSON.instance)),
+                    "next_after": page.count > limit ? .string(items.last!.id) : .null,
+                ])
+            }
+        }
+        router.get(RouterPath("\(ws)/:id")) { [self] request, context in
+            let (w, p) = try Self.scope(context)
+            let id = try Self.parameter(context, "id")
+            return try await read(w, request) { r in
+                guard let i = try r.instance(workspace: w, project: p, id: id) else {
+                    throw APIError(.notFound, "not_found", "no instance \(id) in \(w)/\(p)")
+                }
+                return APIJSON.instance(i)
+            }
+        }
+        router.get(RouterPath("\(ws)/:id/contexts")) { [self] request, context in
+            let (w, p) = try Self.scope(context)
+            let id = try Self.parameter(context, "id")
+            return try await read(w, request) { r in
+                guard try r.instance(workspace: w, project: p, id: id) != nil else {
+                    throw APIError(.notFound, "not_found", "no instance \(id) in \(w)/\(p)")
+                }
+                return .object(["contexts": .array(try r.contexts(workspace: w, project: p, instanceId: id).map(APIJSON.context))])
+            }
+        }
+        router.get(RouterPath("\(ws)/:id/contexts/:name")) { [self] request, context in
+            let (w, p) = try Self.scope(context)
+            let id = try Self.parameter(context, "id")
+            let name = try Self.parameter(context, "name")
+            let version = try Self.optionalInt(request.uri.queryParameters, "version")
+            return try await read(w, request) { r in
+                let c = try Self.context(r, w, p, id, name)
+                guard let v = try r.read(workspace: w, project: p, instanceId: id, name: name, version: version) else {
+                    throw APIError(.notFound, "version_not_retained", "version \(version ?? c.currentVersion) of \(name) is not retained (oldest kept: \(c.oldestVersion))")
+                }
+                return .object(["context": APIJSON.context(c), "version": APIJSON.version(v)])
+            }
+        }
+        router.get(RouterPath("\(ws)/:id/contexts/:name/versions")) { [self] request, context in
+            let (w, p) = try Self.scope(context)
+            let id = try Self.parameter(context, "id")
+            let name = try Self.parameter(context, "name")
+            let q = request.uri.queryParameters
+            let limit = try Self.intParameter(q, "limit", default: 20, range: 1...200)
+            let before = try Self.optionalInt(q, "before")
+            return try await read(w, request) { r in
+                _ = try Self.context(r, w, p, id, name)
+                let page = try r.versions(workspace: w, project: p, instanceId: id, name: name, before: before, limit: limit + 1)
+                let items = Array(page.prefix(limit))
+                return .object([
+                    "versions": .array(items.map(APIJSON.version)),
+                    "next_before": page.count > limit ? .int(items.last!.version) : .null,
+                ])
+            }
+        }
+        router.get(RouterPath("\(ws)/:id/contexts/:name/diff")) { [self] request, context in
+            let (w, p) = try Self.scope(context)
+            let id = try Self.parameter(context, "id")
+            let name = try Self.parameter(context, "name")
+            let q = request.uri.queryParameters
+            guard let from = try Self.optionalInt(q, "from"), let to = try Self.optionalInt(q, "to") else {
+                throw APIError(.badRequest, "bad_request", "from and to (version numbers) are required")
+            }
+            return try await read(w, request) { r in
+                _ = try Self.context(r, w, p, id, name)
+                var docs: [JSONValue] = []
+                for v in [from, to] {
+                    guard let version = try r.read(workspace: w, project: p, instanceId: id, name: name, version: v) else {
+                        throw APIError(.notFound, "version_not_retained", "version \(v) of \(name) is not retained")
+                    }
+                    docs.append(version.data)
+                }
+                let patch = JSONPatch.diff(from: docs[0], to: docs[1])
+                return .object(["from": .int(from), "to": .int(to), "patch": .array(patch.map(\.json))])
+            }
+        }
+    }
+
+    // MARK: health and metrics
+
+    func health() -> Response {
+        guard let idle = worker.secondsSinceProgress else {
+            return Self.json(.ok, ["status": "starting"])
+        }
+        let ms = JSONValue.int(Int64(idle * 1000))
+        if idle > options.stallSeconds { return Self.json(.serviceUnavailable, ["status": "stalled", "last_loop_ms_ago": ms]) }
+        return Self.json(.ok, ["status": "ok", "last_loop_ms_ago": ms])
+    }
+
+    func readiness() -> Response {
+        let s = worker.status
+        var reasons: [String] = []
+        if !s.joinedGroup { reasons.append("not in the consumer group yet") }
+        for (p, state) in s.states.sorted(by: { $0.key < $1.key }) where state != .active {
+            reasons.append("partition \(p) \(state.rawValue)")
+        }
+        if s.paused { reasons.append("consumption paused: outbox over its limit") }
+        let counts = Dictionary(grouping: s.states.values, by: \.rawValue).mapValues { JSONValue.int(Int64($0.count)) }
+        let partitions = JSONValue.object(
+            ["active": counts["active"] ?? 0, "restoring": counts["restoring"] ?? 0, "failed": counts["failed"] ?? 0])
+        if reasons.isEmpty { return Self.json(.ok, ["ready": true, "partitions": partitions]) }
+        return Self.json(.serviceUnavailable, ["ready": false, "reasons": .array(reasons.map(JSONValue.string)), "partitions": partitions])
+    }
+
+    func metrics() -> Response {
+        registry.makeGauge(name: "agentcore_loop_last_progress_seconds").set(worker.secondsSinceProgress ?? 0)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+    }
+
+    // MARK: cluster-wide reads
+
+    func cluster() -> Response {
+        let me = worker.status
+        let config = worker.configuration
+        let selfEntry = ClusterObserver.WorkerInfo(
+            workerId: config.workerId, httpURL: config.httpURL,
+            partitions: me.states.mapValues(\.rawValue), partitionCount: me.partitionCount,
+            atMillis: Int64(Date().timeIntervalSince1970 * 1000))
+        let others = observer.liveWorkers().filter { $0.workerId != config.workerId }
+        let all = ([selfEntry] + others).sorted { $0.workerId < $1.workerId }
+        return Self.json(
+            .ok,
+            [
+                "self": .string(config.workerId), "partition_count": .int(Int64(me.partitionCount)),
+                "workers": .array(
+                    all.map { w in
+                        .object([
+                            "worker_id": .string(w.workerId), "http_url": w.httpURL.map(JSONValue.string) ?? .null,
+                            "last_seen": .string(Timestamp.iso8601(millis: w.atMillis)),
+                            "partitions": .array(
+                                w.partitions.keys.sorted().map { p in
+                                    .object(["partition": .int(Int64(p)), "state": .string(w.partitions[p]!)])
+                                }),
+                        ])
+                    }),
+            ])
+    }
+
+    /// Definitions are in every store: any active partition here answers; else the owner
+    /// of one does.
+    func definitions(_ request: Request) async throws -> Response {
+        let s = worker.status
+        if let p = s.states.filter({ $0.value == .active }).keys.min() {
+            let path = worker.storePath(partition: p)
+            let body = try await Self.offLoop {
+                let r = try StoreReader(path: path)
+                defer { r.close() }
+                return JSONValue.object(["definitions": .array(try r.definitions().map(APIJSON.definition))])
+            }
+            return Self.json(.ok, body)
+        }
+        if request.headers[Self.forwardedHeader] == nil,
+            let other = observer.liveWorkers().first(where: { $0.workerId != worker.configuration.workerId && $0.partitions.values.contains("active") && $0.httpURL != nil })
+        {
+            return try await forward(request, to: other)
+        }
+        throw APIError.unavailable("no active partition to read the definitions from yet", retryAfter: 2)
+    }
+
+    /// Every workspace of the cluster: this worker's partitions read here, the others
+    /// asked of their owners (`scope=local`). `partial` when some partition went unread.
+    func workspaces(_ request: Request) async throws -> Response {
+        let s = worker.status
+        let local = s.states.filter { $0.value == .active }.keys.sorted()
+        var found: [(String, Int32, [String])] = []
+        for p in local {
+            let path = worker.storePath(partition: p)
+            let rows = try await Self.offLoop {
+                let r = try StoreReader(path: path)
+                defer { r.close() }
+                return try r.workspaces()
+            }
+            found += rows.map { ($0.id, p, $0.projects) }
+        }
+        var partial = local.count < s.partitionCount
+        if request.uri.queryParameters.get("scope") != "local" {
+            partial = false
+            var covered = Set(local)
+            let me = worker.configuration.workerId
+            for w in observer.liveWorkers() where w.workerId != me && w.httpURL != nil {
+                let theirs = Set(w.partitions.filter { $0.value == "active" }.keys).subtracting(covered)
+                guard !theirs.isEmpty else { continue }
+                do {
+                    let (status, body) = try await fetch(request, to: w, path: "/v1/workspaces?scope=local")
+                    guard status == 200, let list = body["workspaces"]?.arrayValue else { continue }
+                    for item in list {
+                        guard let id = item["id"]?.stringValue, let p = item["partition"]?.intValue, theirs.contains(Int32(p)) else { continue }
+                        found.append((id, Int32(p), item["projects"]?.arrayValue?.compactMap(\.stringValue) ?? []))
+                    }
+                    covered.formUnion(theirs)
+                } catch {
+                    logger.debug("workspaces from \(w.workerId): \(error)")
+                }
+            }
+            partial = covered.count < s.partitionCount
+        }
+        found.sort { $0.0 < $1.0 }
+        return Self.json(
+            .ok,
+            [
+                "workspaces": .array(
+                    found.map { .object(["id": .string($0.0), "partition": .int(Int64($0.1)), "projects": .array($0.2.map(JSONValue.string))]) }),
+                "partial": .bool(partial),
+            ])
+    }
+
+    func events(_ request: Request) throws -> Response {
+        guard let ws = request.uri.queryParameters.get("workspace"), !ws.isEmpty else {
+            throw APIError(.badRequest, "bad_request", "workspace is required")
+        }
+        let (_, stream) = observer.subscribe(workspace: ws)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: ": following \(ws)\n\n"))
+                for await message in stream { try await writer.write(ByteBuffer(bytes: message)) }
+                try await writer.finish(nil)
+            })
+    }
+
+    // MARK: routing to the owner
+
+    static let forwardedHeader = HTTPField.Name("X-Agentcore-Forwarded")!
+    static let workerHeader = HTTPField.Name("X-Agentcore-Worker")!
+    static let partitionHeader = HTTPField.Name("X-Agentcore-Partition")!
+
+    /// Answers a read of workspace `ws`: from this worker's store when it owns the
+    /// partition, else from the owner.
+    func read(_ ws: String, _ request: Request, _ body: @escaping @Sendable (StoreReader) throws -> JSONValue) async throws -> Response {
+        let s = worker.status
+        guard s.partitionCount > 0 else { throw APIError.unavailable("the worker has not read the topics yet", retryAfter: 2) }
+        let p = Murmur2.partition(forKey: ws, partitionCount: Int32(s.partitionCount))
+        switch s.states[p] {
+        case .active:
+            let path = worker.storePath(partition: p)
+            let value = try await Self.offLoop {
+                let r = try StoreReader(path: path)
+                defer { r.close() }
+                return try body(r)
+            }
+            var response = Self.json(.ok, value)
+            response.headers[Self.workerHeader] = worker.configuration.workerId
+            response.headers[Self.partitionHeader] = String(p)
+            return response
+        case .restoring:
+            throw APIError.unavailable("partition \(p) is being restored here", retryAfter: 5, partition: p)
+        case .failed:
+            throw APIError.unavailable("partition \(p) is out of service here (see /readyz)", retryAfter: 10, partition: p)
+        case nil:
+            if request.headers[Self.forwardedHeader] == nil,
+                let owner = observer.owner(of: p, excluding: worker.configuration.workerId), owner.httpURL != nil
+            {
+                return try await forward(request, to: owner)
+            }
+            throw APIError.unavailable("partition \(p) is not owned here and its owner is not known yet", retryAfter: 2, partition: p)
+        }
+    }
+
+    private func fetch(_ request: Request, to owner: ClusterObserver.WorkerInfo, path: String) async throws -> (Int, JSONValue) {
+        let (status, _, data) = try await HTTPForwarder.get(
+            base: owner.httpURL!, path: path, authorization: request.headers[.authorization])
+        return (status, (try? JSONParser.parse(data)) ?? .null)
+    }
+
+    private func forward(_ request: Request, to owner: ClusterObserver.WorkerInfo) async throws -> Response {
+        let (status, headers, data): (Int, [String: String], [UInt8])
+        do {
+            (status, headers, data) = try await HTTPForwarder.get(
+                base: owner.httpURL!, path: request.uri.description, authorization: request.headers[.authorization])
+        } catch {
+            throw APIError.unavailable("the owner \(owner.workerId) did not answer: \(error)", retryAfter: 2)
+        }
+        var fields = HTTPFields()
+        fields[.contentType] = headers["content-type"] ?? "application/json"
+        for (name, value) in headers {
+            guard let n = HTTPField.Name(name) else { continue }
+            if n == Self.workerHeader || n == Self.partitionHeader || n == .retryAfter { fields[n] = value }
+        }
+        return Response(status: .init(code: status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    // MARK: helpers
+
+    /// Runs blocking store work on a Dispatch thread: never on the worker's loop, NIO's
+    /// event loops or the cooperative pool.
+    static func offLoop<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { c in
+            DispatchQueue.global().async {
+                c.resume(with: Result {
+                    do { return try work() } catch let e as APIError { throw e } catch let e as StoreError where e.code == "not_a_store" {
+                        throw APIError.unavailable("the partition's store is not there yet", retryAfter: 2)
+                    }
+                })
+            }
+        }
+    }
+
+    static func context(_ r: StoreReader, _ w: String, _ p: String, _ id: String, _ name: String) throws -> ContextInfo {
+        guard let c = try r.context(workspace: w, project: p, instanceId: id, name: name) else {
+            throw APIError(.notFound, "not_found", "no context \(name) of instance \(id) in \(w)/\(p)")
+        }
+        return c
+    }
+
+    static func scope(_ context: BasicRequestContext) throws -> (String, String) {
+        (try parameter(context, "ws"), try parameter(context, "project"))
+    }
+
+    static func parameter(_ context: BasicRequestContext, _ name: String) throws -> String {
+        guard let raw = context.parameters.get(name) else { throw APIError(.badRequest, "bad_request", "missing \(name)") }
+        return raw.removingPercentEncoding ?? raw
+    }
+
+    static func optionalInt(_ q: Hummingbird.Parameters, _ name: String) throws -> Int64? {
+        guard let s = q.get(name) else { return nil }
+        guard let v = Int64(s) else { throw APIError(.badRequest, "bad_request", "\(name) must be an integer") }
+        return v
+    }
+
+    static func intParameter(_ q: Hummingbird.Parameters, _ name: String, default d: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let s = q.get(name) else { return d }
+        guard let v = Int(s), range.contains(v) else {
+            throw APIError(.badRequest, "bad_request", "\(name) must be an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return v
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: value.canonicalBytes)))
+    }
+
+    static func asset(_ bytes: [UInt8], _ type: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        headers[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
