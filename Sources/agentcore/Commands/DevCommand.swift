@@ -1,10 +1,12 @@
 import AgentCoreClient
+import AgentCoreHTTP
 import AgentCoreKafka
 import AgentCoreModel
 import AgentCoreWorker
 import ArgumentParser
 import Foundation
 import Logging
+import Prometheus
 
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,6 +26,8 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "First broker port (0: any free port).") var port = BrokerCommand.defaultPort
     @Option(help: "Stop by itself after this many seconds.") var duration: Double?
     @Option(help: "Seconds between summaries.") var interval: Double = 2
+    @Option(help: "HTTP port of the first worker (the next ones count up; 0: any free port; -1: no HTTP).")
+    var httpPort = 8080
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -39,20 +43,47 @@ struct DevCommand: AsyncParsableCommand {
         let topics = TopicNames()
         try TopicSetup.create(on: cluster, topics: topics, partitions: partitions)
         say("embedded Kafka at \(cluster.bootstrapServers); topics \(topics.prefix).* with \(partitions) partitions")
-        say("stores in \(dataDir); watch from another terminal: agentcore tail --brokers \(cluster.bootstrapServers)")
+        say("stores in \(dataDir)/<worker>; watch from another terminal: agentcore tail --brokers \(cluster.bootstrapServers)")
 
         let stopFlag = OnceFlag()
         let stop: @Sendable () -> Bool = { stopFlag.isFired }
         let failure = Locked<(any Error)?>(nil)
         var started: [(Worker, Task<Void, Never>)] = []
+        var servers: [(AgentCoreHTTPServer, Task<Void, Never>)] = []
         for i in 1...max(1, workers) {
             var c = WorkerConfiguration()
             c.applyEmbeddedDefaults()
             c.workerId = "dev-\(i)"
-            c.dataDirectory = dataDir
+            // A data directory per worker, as in production: a partition that moves is
+            // restored from the changelog on its new worker.
+            c.dataDirectory = (dataDir as NSString).appendingPathComponent(c.workerId)
             c.partitions = partitions
             c.heartbeatIntervalMs = 1_000
-            let w = Worker(configuration: c, bootstrap: cluster.bootstrapServers, logger: logger.with("agentcore.worker", c.workerId))
+            var http: HTTPOptions?
+            if httpPort >= 0 {
+                var o = HTTPOptions()
+                o.port = httpPort == 0 ? Self.freePort() : httpPort + i - 1
+                c.httpURL = "http://127.0.0.1:\(o.port)"
+                http = o
+            }
+            let registry = PrometheusCollectorRegistry()
+            let workerLogger = logger.with("agentcore.worker", c.workerId)
+            let w = Worker(
+                configuration: c, bootstrap: cluster.bootstrapServers, logger: workerLogger,
+                metrics: PrometheusMetricsFactory(registry: registry))
+            if let http {
+                let server = AgentCoreHTTPServer(
+                    worker: w, bootstrap: cluster.bootstrapServers, options: http, registry: registry, logger: workerLogger)
+                servers.append(
+                    (
+                        server,
+                        Task {
+                            do { try await server.run() } catch {
+                                workerLogger.warning("HTTP on port \(http.port) did not start: \(error)")
+                            }
+                        }
+                    ))
+            }
             started.append(
                 (
                     w,
@@ -65,6 +96,9 @@ struct DevCommand: AsyncParsableCommand {
                 ))
         }
         say("\(started.count) worker(s) joining group \"agentcore\" (the first join takes a few seconds)…")
+        if let first = started.first?.0.configuration.httpURL {
+            say("web console: \(first)/  (read API \(first)/v1/…, metrics \(first)/metrics; every worker serves one)")
+        }
 
         let signals = Task {
             _ = await Signals.wait()
@@ -110,10 +144,25 @@ struct DevCommand: AsyncParsableCommand {
         producer.close(timeoutMs: 0)
         for (w, _) in started { w.stop() }
         for (_, t) in started { await t.value }
+        for (_, t) in servers { t.cancel() }
+        for (_, t) in servers { await t.value }
         signals.cancel()
         withExtendedLifetime(cluster) {}
         if let error = failure.get { throw CLIError("a worker failed: \(error)") }
-        say("stopped cleanly; stores kept in \(dataDir) (agentcore inspect dump --data-dir \(dataDir))")
+        say("stopped cleanly; stores kept in \(dataDir)/dev-N (agentcore inspect dump --data-dir \(dataDir)/dev-1)")
+    }
+
+    /// A port free right now (the kernel's pick for port 0).
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
     }
 
     func say(_ s: String) {
