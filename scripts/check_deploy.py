@@ -24,7 +24,19 @@ Checks, one line each:
     volumeClaimTemplate there - with no shared ReadWriteMany claim, no
     PersistentVolumeClaim mounted by every pod, and no podAffinity (or nodeName)
     pinning the workers together; a podAntiAffinity among workers is only
-    preferred (soft).
+    preferred (soft);
+  * HTTP (docs/http-api.md): every worker listens on all interfaces
+    (AGENTCORE_HTTP_ADDR) - in compose each publishes that port on a host port
+    of its own; in Kubernetes the container port is named `http`, the liveness
+    probe (and a startup probe, if any) is GET /healthz and the readiness probe
+    GET /readyz on it, prometheus.io/* annotations (if any) agree with it, a
+    Service exposes it, and the ServiceMonitor scrapes /metrics on that
+    Service's `http` port;
+  * the Grafana dashboards under deploy/grafana/ parse, use the ${DS_PROMETHEUS}
+    data source, and their PromQL (panel targets and template variables) names
+    only the worker's metrics (METRICS below, plus _bucket/_sum/_count of the
+    histograms) and only labels those metrics carry (plus `le` and the labels
+    Prometheus adds when scraping); docs/http-api.md lists exactly METRICS.
 
 Ends with the line "N passed, M failed"; exits 1 if anything failed.
 Needs PyYAML (pip install pyyaml).
@@ -33,6 +45,7 @@ Needs PyYAML (pip install pyyaml).
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -49,6 +62,30 @@ ENV_LINE_RE = re.compile(r"^\s*(#\s*)?(AGENTCORE_[A-Z0-9_]+)=(.*)$")
 
 # Topic suffixes `agentcore topics create` makes under AGENTCORE_TOPIC_PREFIX.
 TOPIC_SUFFIXES = ("commands", "context-writes", "status", "heartbeats", "dlq", "changelog")
+# The worker's Prometheus metrics (GET /metrics, docs/http-api.md): name -> (type, labels).
+METRICS = {
+    "agentcore_records_applied_total": ("counter", ("partition", "type")),
+    "agentcore_commands_rejected_total": ("counter", ("partition", "code")),
+    "agentcore_dead_letters_total": ("counter", ("partition", "reason")),
+    "agentcore_batch_apply_seconds": ("histogram", ("partition",)),
+    "agentcore_publish_round_seconds": ("histogram", ()),
+    "agentcore_events_published_total": ("counter", ()),
+    "agentcore_outbox_depth": ("gauge", ("partition",)),
+    "agentcore_consumer_lag": ("gauge", ("partition", "topic")),
+    "agentcore_rebalances_total": ("counter", ("kind",)),
+    "agentcore_partitions": ("gauge", ("state",)),
+    "agentcore_store_bytes": ("gauge", ("partition",)),
+    "agentcore_restore_rows": ("gauge", ("partition",)),
+    "agentcore_restore_target_rows": ("gauge", ("partition",)),
+    "agentcore_consumer_paused": ("gauge", ()),
+    "agentcore_loop_last_progress_seconds": ("gauge", ()),
+}
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+# Labels Prometheus (and the Prometheus Operator) attach to every scraped series.
+SCRAPE_LABELS = {"instance", "job", "pod", "namespace", "service", "container", "endpoint"}
+PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
+                   "bool", "offset", "inf", "nan"}
+HTTP_PORT_NAME = "http"
 # Defaults of the worker when a variable is not set.
 CODE_DEFAULTS = {
     "AGENTCORE_GROUP": "agentcore",
@@ -171,6 +208,93 @@ def as_int(value: object) -> int | None:
 
 def fmt(names) -> str:
     return ", ".join(sorted(names)) if names else "(none)"
+
+
+def listen_port(addr: object) -> int | None:
+    """Port of a host:port listen address that accepts connections from other hosts
+    (not loopback); None otherwise."""
+    m = re.fullmatch(r"(\[[^\]]*\]|[^:\[\]]*):(\d+)", str(addr or "").strip())
+    if not m or m.group(1) in ("127.0.0.1", "localhost", "[::1]"):
+        return None
+    return int(m.group(2))
+
+
+def published_ports(ports: object) -> dict[int, str]:
+    """compose `ports:` as {container port: host port} (short and long syntax)."""
+    out: dict[int, str] = {}
+    for entry in ports or []:
+        if isinstance(entry, dict):
+            target, host = entry.get("target"), entry.get("published")
+        else:
+            bits = str(entry).split("/")[0].rsplit(":", 2)
+            target, host = bits[-1], (bits[-2] if len(bits) >= 2 else "")
+        if as_int(target) is not None:
+            out[as_int(target)] = str(host or "")
+    return out
+
+
+def promql_names(expr: str) -> tuple[set[str], set[str]]:
+    """(metric names, label names) a PromQL expression uses. Function names (an
+    identifier before "("), keywords, strings, ranges and Grafana $variables are
+    not metric names; labels come from {matchers} and by/without/on/ignoring/
+    group_left/group_right clauses."""
+    labels: set[str] = set()
+    text = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`', '""', expr)
+    for body in re.findall(r"\{([^}]*)\}", text):
+        labels.update(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)", body))
+    text = re.sub(r"\{[^}]*\}", " ", text)
+    text = re.sub(r"\[[^\]]*\]", " ", text)
+
+    def grouping(m: re.Match) -> str:
+        labels.update(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", m.group(2)))
+        return " "
+
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)", grouping, text)
+    text = re.sub(r"\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*", " ", text)
+    names = set()
+    for m in re.finditer(r"(?<![A-Za-z0-9_.:])([A-Za-z_:][A-Za-z0-9_:]*)(\s*\()?", text):
+        if not m.group(2) and m.group(1).lower() not in PROMQL_KEYWORDS:
+            names.add(m.group(1))
+    return names, labels
+
+
+def variable_query_names(query: object) -> tuple[set[str], set[str]]:
+    """(metric names, label names) of a Grafana Prometheus template variable query:
+    label_values(metric, label), label_values(label), query_result(expr), metrics(re)."""
+    if isinstance(query, dict):
+        query = query.get("query", "")
+    text = str(query or "").strip()
+    m = re.fullmatch(r"label_values\(\s*(?:(.+?)\s*,\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*\)", text)
+    if m:
+        names, labels = promql_names(m.group(1)) if m.group(1) else (set(), set())
+        return names, labels | {m.group(2)}
+    m = re.fullmatch(r"query_result\((.*)\)", text, re.S)
+    if m:
+        return promql_names(m.group(1))
+    if text.startswith("metrics(") or text.startswith("label_names("):
+        return set(), set()
+    return promql_names(text)
+
+
+def metric_base(name: str) -> str | None:
+    """The METRICS entry a series name belongs to (histogram series included)."""
+    if name in METRICS:
+        return name
+    for suffix in HISTOGRAM_SUFFIXES:
+        base = name[: -len(suffix)]
+        if name.endswith(suffix) and METRICS.get(base, ("",))[0] == "histogram":
+            return base
+    return None
+
+
+def dashboard_panels(panels: list) -> list[dict]:
+    """Every panel, including those nested in (collapsed) rows."""
+    out = []
+    for panel in panels or []:
+        if isinstance(panel, dict):
+            out.append(panel)
+            out.extend(dashboard_panels(panel.get("panels") or []))
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -374,6 +498,18 @@ def main() -> int:
         report.check(len(partitions) == 1 and None not in partitions and len(workers) <= min(partitions),
                      "compose: workers <= AGENTCORE_PARTITIONS", f"{len(workers)} workers, partitions {partitions}")
 
+        # HTTP: each worker listens on all interfaces and publishes that port on a host port of its own.
+        addrs = {n: resolved(s).get("AGENTCORE_HTTP_ADDR") for n, s in workers.items()}
+        bad = [f"{n}={a}" for n, a in addrs.items() if listen_port(a) is None]
+        report.check(not bad, "compose: every worker sets AGENTCORE_HTTP_ADDR to host:port on all interfaces "
+                     "(e.g. 0.0.0.0:8080)", ", ".join(bad))
+        host_ports = {n: published_ports(s.get("ports")).get(listen_port(addrs[n]) or -1) for n, s in workers.items()}
+        unpublished = [n for n, h in host_ports.items() if not h]
+        report.check(not unpublished, "compose: every worker publishes its HTTP port", fmt(unpublished))
+        published = [h for h in host_ports.values() if h]
+        report.check(len(set(published)) == len(published), "compose: workers publish HTTP on distinct host ports",
+                     ", ".join(f"{n}={h}" for n, h in host_ports.items()))
+
     # -- Kubernetes --------------------------------------------------------------
     k8s_prefixes: set[str] = set()
     k8s_groups: set[str] = set()
@@ -556,12 +692,131 @@ def main() -> int:
                         nonstr = [k for k, v in md.items() if not isinstance(v, str)]
                         report.check(not nonstr, "k8s: kafka trigger metadata values are strings", fmt(nonstr))
 
+            # HTTP: port `http`, probes, scrape annotations, Service and ServiceMonitor.
+            http_addr = env.get("AGENTCORE_HTTP_ADDR")
+            http_port = listen_port(http_addr)
+            report.check(http_port is not None, "k8s: AGENTCORE_HTTP_ADDR is host:port on all interfaces "
+                         "(e.g. 0.0.0.0:8080)", str(http_addr))
+            named = {p.get("name"): p.get("containerPort") for p in c0.get("ports") or []}
+            report.check(http_port is not None and named.get(HTTP_PORT_NAME) == http_port,
+                         f"k8s: worker container port `{HTTP_PORT_NAME}` is AGENTCORE_HTTP_ADDR's port",
+                         f"ports {named}, AGENTCORE_HTTP_ADDR {http_addr}")
+
+            def probe_at(probe: object, path: str) -> bool:
+                get = (probe or {}).get("httpGet") if isinstance(probe, dict) else None
+                return isinstance(get, dict) and get.get("path") == path and (
+                    get.get("port") == HTTP_PORT_NAME or (http_port is not None and get.get("port") == http_port))
+
+            def probe_text(probe: object) -> str:
+                get = (probe or {}).get("httpGet") if isinstance(probe, dict) else None
+                return f"{get.get('path')} on port {get.get('port')}" if isinstance(get, dict) else "no httpGet probe"
+
+            report.check(probe_at(c0.get("livenessProbe"), "/healthz"),
+                         f"k8s: livenessProbe is GET /healthz on port {HTTP_PORT_NAME}", probe_text(c0.get("livenessProbe")))
+            report.check(probe_at(c0.get("readinessProbe"), "/readyz"),
+                         f"k8s: readinessProbe is GET /readyz on port {HTTP_PORT_NAME}", probe_text(c0.get("readinessProbe")))
+            report.check("startupProbe" not in c0 or probe_at(c0.get("startupProbe"), "/healthz"),
+                         "k8s: startupProbe, if any, is GET /healthz (restores, which fail /readyz, can take minutes)",
+                         probe_text(c0.get("startupProbe")))
+            annotations = ((sts["spec"].get("template") or {}).get("metadata") or {}).get("annotations") or {}
+            scrape = {k: str(v) for k, v in annotations.items() if k.startswith("prometheus.io/")}
+            report.check(not scrape or (scrape.get("prometheus.io/port") == str(http_port)
+                                        and scrape.get("prometheus.io/path", "/metrics") == "/metrics"),
+                         "k8s: prometheus.io/* pod annotations, if any, point at /metrics on the HTTP port", str(scrape))
+
+            services = [d for _, d in by_kind.get("Service", [])
+                        if ((d.get("spec") or {}).get("selector") or {})
+                        and all(pod_labels.get(k) == v for k, v in d["spec"]["selector"].items())]
+            svc_port = None
+            for svc in services:
+                for port in (svc.get("spec") or {}).get("ports") or []:
+                    if port.get("name") == HTTP_PORT_NAME and port.get("targetPort") in (HTTP_PORT_NAME, http_port):
+                        svc_port = (svc, port)
+            report.check(svc_port is not None, f"k8s: a Service selecting the workers exposes port `{HTTP_PORT_NAME}` "
+                         "(targetPort: the container port)", f"{len(services)} Service(s) select the worker pods")
+
+            monitors = [d for _, d in by_kind.get("ServiceMonitor", [])]
+            if report.check(len(monitors) == 1, "k8s: one ServiceMonitor"):
+                sm = monitors[0]
+                spec = sm.get("spec") or {}
+                report.check(str(sm.get("apiVersion")) == "monitoring.coreos.com/v1",
+                             "k8s: ServiceMonitor apiVersion is monitoring.coreos.com/v1", str(sm.get("apiVersion")))
+                sel = (spec.get("selector") or {}).get("matchLabels") or {}
+                svc_labels = ((svc_port[0] if svc_port else {}).get("metadata") or {}).get("labels") or {}
+                report.check(bool(sel) and all(svc_labels.get(k) == v for k, v in sel.items()),
+                             "k8s: ServiceMonitor selector matches the workers' Service", f"{sel} vs {svc_labels}")
+                endpoints = spec.get("endpoints") or []
+                ok = [e for e in endpoints if e.get("port") == HTTP_PORT_NAME and e.get("path", "/metrics") == "/metrics"]
+                report.check(bool(ok), f"k8s: ServiceMonitor scrapes /metrics on port `{HTTP_PORT_NAME}`",
+                             ", ".join(f"{e.get('path', '/metrics')} on {e.get('port') or e.get('targetPort')}"
+                                       for e in endpoints) or "no endpoints")
+
         kust = k8s_dir / "kustomization.yaml"
         if report.check(kust.is_file() and bool(docs.get(kust)), "k8s: kustomization.yaml exists"):
             listed = set((docs[kust][0] or {}).get("resources") or [])
             present = {p.name for p in k8s_dir.glob("*.y*ml") if p.name != "kustomization.yaml"}
             report.check(listed == present, "k8s: kustomization.yaml lists every manifest in deploy/k8s",
                          f"unlisted {fmt(present - listed)}; missing files {fmt(listed - present)}")
+
+    # -- Grafana dashboards: only the worker's metrics -------------------------------
+    dashboards = sorted((deploy / "grafana").glob("*.json"))
+    if report.check(bool(dashboards), "deploy/grafana has a dashboard"):
+        for path in dashboards:
+            name = rel(path, root)
+            try:
+                dash = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                report.check(False, f"{name} parses", str(exc))
+                continue
+            panels = dashboard_panels(dash.get("panels"))
+            report.check(isinstance(dash.get("schemaVersion"), int) and bool(panels),
+                         f"{name} parses (schemaVersion {dash.get('schemaVersion')}, {len(panels)} panels)")
+            variables = (dash.get("templating") or {}).get("list") or []
+            inputs = {i.get("name") for i in dash.get("__inputs") or []}
+            ds_var = any(v.get("name") == "DS_PROMETHEUS" and v.get("type") == "datasource" for v in variables)
+            report.check(ds_var or "DS_PROMETHEUS" in inputs,
+                         f"{name}: DS_PROMETHEUS is a data source variable or import input")
+            exprs: list[tuple[str, str]] = []
+            wrong_ds = []
+            for panel in panels:
+                for item in [panel, *(panel.get("targets") or [])]:
+                    ds = item.get("datasource")
+                    if ds is not None and (ds.get("uid") if isinstance(ds, dict) else ds) != "${DS_PROMETHEUS}":
+                        wrong_ds.append(f"panel {panel.get('id')} ({panel.get('title')})")
+                for t in panel.get("targets") or []:
+                    exprs.append((f"panel {panel.get('id')} ({panel.get('title')}) {t.get('refId')}", str(t.get("expr", ""))))
+            report.check(not wrong_ds, f"{name}: every panel and query uses the ${{DS_PROMETHEUS}} data source",
+                         fmt(set(wrong_ds)))
+            empty = [where for where, e in exprs if not e.strip()]
+            report.check(bool(exprs) and not empty, f"{name}: every panel query has a PromQL expression", fmt(empty))
+            queries = [(where, *promql_names(e)) for where, e in exprs]
+            queries += [(f"variable {v.get('name')}", *variable_query_names(v.get("query")))
+                        for v in variables if v.get("type") == "query"]
+            unknown, bad_labels, used = [], [], set()
+            for where, names, labels in queries:
+                bases = {n: metric_base(n) for n in names}
+                unknown += [f"{n} ({where})" for n, b in bases.items() if b is None]
+                used |= {b for b in bases.values() if b}
+                allowed = set(SCRAPE_LABELS)
+                for n, b in bases.items():
+                    if b:
+                        allowed |= set(METRICS[b][1]) | ({"le"} if n.endswith("_bucket") else set())
+                bad_labels += [f"{lbl} ({where})" for lbl in labels - allowed]
+            report.check(not unknown, f"{name}: every metric in the queries is one the worker exports "
+                         "(docs/http-api.md; histograms with _bucket/_sum/_count)", "; ".join(sorted(set(unknown))))
+            report.check(not bad_labels, f"{name}: queries use only labels their metrics carry (plus le and "
+                         f"{', '.join(sorted(SCRAPE_LABELS))})", "; ".join(sorted(set(bad_labels))))
+            print(f"      {name}: {len(exprs)} queries over {len(used)} metrics; not shown: {fmt(set(METRICS) - used)}")
+
+    # -- docs/http-api.md lists the same metrics ---------------------------------------
+    api_doc = root / "docs" / "http-api.md"
+    if report.check(api_doc.is_file(), "docs/http-api.md exists"):
+        rows = re.findall(r"^\|\s*`(agentcore_[a-z0-9_]+)`\s*\|\s*(\w+)\s*\|([^|]*)\|",
+                          api_doc.read_text(encoding="utf-8"), re.M)
+        documented = {n: (t, tuple(re.findall(r"`([a-z_]+)`", lbl))) for n, t, lbl in rows}
+        diff = [f"{n}: doc {documented.get(n)} vs {METRICS.get(n)}" for n in sorted(set(documented) | set(METRICS))
+                if documented.get(n) != METRICS.get(n)]
+        report.check(not diff, "docs/http-api.md: the metrics table lists METRICS (names, types, labels)", "; ".join(diff))
 
     # -- Compose vs Kubernetes: topic prefix and topic names -----------------------
     env_prefix = env_values.get("AGENTCORE_TOPIC_PREFIX", CODE_DEFAULTS["AGENTCORE_TOPIC_PREFIX"])

@@ -7,6 +7,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Prometheus
+import ServiceLifecycle
 
 struct DevCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -49,7 +50,7 @@ struct DevCommand: AsyncParsableCommand {
         let stop: @Sendable () -> Bool = { stopFlag.isFired }
         let failure = Locked<(any Error)?>(nil)
         var started: [(Worker, Task<Void, Never>)] = []
-        var servers: [(AgentCoreHTTPServer, Task<Void, Never>)] = []
+        var servers: [(ServiceGroup, Task<Void, Never>)] = []
         for i in 1...max(1, workers) {
             var c = WorkerConfiguration()
             c.applyEmbeddedDefaults()
@@ -74,11 +75,12 @@ struct DevCommand: AsyncParsableCommand {
             if let http {
                 let server = AgentCoreHTTPServer(
                     worker: w, bootstrap: cluster.bootstrapServers, options: http, registry: registry, logger: workerLogger)
+                let group = ServiceGroup(services: [server], logger: workerLogger)
                 servers.append(
                     (
-                        server,
+                        group,
                         Task {
-                            do { try await server.run() } catch {
+                            do { try await group.run() } catch {
                                 workerLogger.warning("HTTP on port \(http.port) did not start: \(error)")
                             }
                         }
@@ -144,7 +146,7 @@ struct DevCommand: AsyncParsableCommand {
         producer.close(timeoutMs: 0)
         for (w, _) in started { w.stop() }
         for (_, t) in started { await t.value }
-        for (_, t) in servers { t.cancel() }
+        for (g, _) in servers { await g.triggerGracefulShutdown() }
         for (_, t) in servers { await t.value }
         signals.cancel()
         withExtendedLifetime(cluster) {}
