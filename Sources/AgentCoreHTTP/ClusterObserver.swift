@@ -66,10 +66,12 @@ public final class ClusterObserver: Sendable {
     public func stop() {
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
         done.wait()
-        subscribers.withLock { subs in
-            for s in subs.values { s.continuation.finish() }
-            subs.removeAll()
+        // Finished outside the lock: finishing runs `onTermination`, which takes it.
+        let all = subscribers.withLock { subs in
+            defer { subs.removeAll() }
+            return Array(subs.values)
         }
+        for s in all { s.continuation.finish() }
     }
 
     /// The workers heard from recently, by id.

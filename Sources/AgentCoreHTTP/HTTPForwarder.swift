@@ -15,12 +15,12 @@ enum HTTPForwarder {
 
     /// The status, lower-cased headers and body. Marks the request as forwarded so that
     /// the owner answers itself instead of forwarding again.
-    static func get(base: String, path: String, authorization: String?) async throws -> (Int, [String: String], [UInt8]) {
+    static func get(base: String, path: String, authorization: String?, forwarded: Bool = true) async throws -> (Int, [String: String], [UInt8]) {
         guard let url = URL(string: base.hasSuffix("/") ? String(base.dropLast()) + path : base + path) else {
             throw URLError(.badURL)
         }
         var request = URLRequest(url: url)
-        request.setValue("1", forHTTPHeaderField: "X-Agentcore-Forwarded")
+        if forwarded { request.setValue("1", forHTTPHeaderField: "X-Agentcore-Forwarded") }
         if let authorization { request.setValue(authorization, forHTTPHeaderField: "Authorization") }
         let (data, response) = try await session.data(for: request)
         guard let http = response as? HTTPURLResponse else { throw URLError(.badServerResponse) }

@@ -84,6 +84,11 @@ public final class AgentCoreHTTPServer: Service, Sendable {
             onServerRunning: { [self] channel in
                 let port = channel.localAddress?.port
                 boundPort.withLock { $0 = port }
+                // A port picked by the system (port 0): advertise the one bound.
+                if options.port == 0, let port, worker.advertisedHTTPURL == nil {
+                    let host = ["0.0.0.0", "::"].contains(options.host) ? ProcessInfo.processInfo.hostName : options.host
+                    worker.advertisedHTTPURL = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+                }
                 logger.info("HTTP on http://\(options.host):\(port ?? options.port) (console at /, metrics at /metrics)")
             },
             logger: logger)
@@ -242,7 +247,7 @@ public final class AgentCoreHTTPServer: Service, Sendable {
         let me = worker.status
         let config = worker.configuration
         let selfEntry = ClusterObserver.WorkerInfo(
-            workerId: config.workerId, httpURL: config.httpURL,
+            workerId: config.workerId, httpURL: worker.advertisedHTTPURL,
             partitions: me.states.mapValues(\.rawValue), partitionCount: me.partitionCount,
             atMillis: Int64(Date().timeIntervalSince1970 * 1000))
         let others = observer.liveWorkers().filter { $0.workerId != config.workerId }

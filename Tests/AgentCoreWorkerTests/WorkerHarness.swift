@@ -3,6 +3,7 @@ import AgentCoreKafka
 import AgentCoreModel
 import AgentCoreStore
 import Foundation
+import CoreMetrics
 import Logging
 import Testing
 
@@ -47,12 +48,15 @@ final class WorkerHarness: @unchecked Sendable {
     }
 
     @discardableResult
-    func startWorker(_ id: String = "w1", adjust: (inout WorkerConfiguration) -> Void = { _ in }) -> Worker {
+    func startWorker(
+        _ id: String = "w1", metrics: any MetricsFactory = NOOPMetricsHandler.instance,
+        adjust: (inout WorkerConfiguration) -> Void = { _ in }
+    ) -> Worker {
         var c = configuration(id: id)
         adjust(&c)
         var logger = Logger(label: "test.worker.\(id)")
         logger.logLevel = .warning
-        let w = Worker(configuration: c, bootstrap: cluster.bootstrapServers, logger: logger)
+        let w = Worker(configuration: c, bootstrap: cluster.bootstrapServers, logger: logger, metrics: metrics)
         workers.append((w, WorkerRun(w)))
         return w
     }

@@ -26,6 +26,7 @@ public enum JSONPatch {
 
     public struct ApplyError: Error, Sendable, Equatable, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// The operations that turn `from` into `to`.

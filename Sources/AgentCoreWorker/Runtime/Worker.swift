@@ -27,6 +27,12 @@ public final class Worker: Service, Sendable {
 
     public var configuration: WorkerConfiguration { engine.config }
 
+    /// The URL heartbeats advertise for this worker's HTTP server (nil: none).
+    public var advertisedHTTPURL: String? {
+        get { engine.httpURL.withLock { $0 } }
+        set { engine.httpURL.withLock { $0 = newValue } }
+    }
+
     /// The store file of partition `p` in this worker's data directory.
     public func storePath(partition p: Int32) -> String { engine.storePath(p) }
 

@@ -55,7 +55,7 @@ extension WorkerEngine {
                     }),
             "partition_count": .int(Int64(storeOptions.partitionCount ?? 0)),
         ]
-        if let url = config.httpURL { fields["http_url"] = .string(url) }
+        if let url = httpURL.withLock({ $0 }) { fields["http_url"] = .string(url) }
         let body = JSONValue.object(fields)
         try producer.produce(
             topic: config.topics.heartbeats, key: Array(config.workerId.utf8), value: body.canonicalBytes

@@ -29,6 +29,9 @@ final class WorkerEngine: @unchecked Sendable {
     private var inflight: PublishRound?
     let stopRequested = Atomic<Bool>(false)
     let statusBox: Mutex<WorkerStatus>
+    /// The HTTP address heartbeats advertise (`WorkerConfiguration.httpURL`, or what the
+    /// HTTP server bound to when it picked its own port).
+    let httpURL: Mutex<String?>
     let startedAtNanos = DispatchTime.now().uptimeNanoseconds
     var lastHeartbeatNanos: UInt64 = 0
     var lastHeartbeatApplied = 0
@@ -52,6 +55,7 @@ final class WorkerEngine: @unchecked Sendable {
         self.metrics = WorkerMetrics(factory: metrics)
         self.storeOptions = config.store
         self.statusBox = Mutex(WorkerStatus(workerId: config.workerId))
+        self.httpURL = Mutex(config.httpURL)
     }
 
     var ownedLanes: [PartitionLane] { lanes.keys.sorted().map { lanes[$0]! } }

@@ -175,7 +175,7 @@ struct HTTPServerOptions: ParsableArguments {
 
     func advertisedURL() throws -> String? {
         if let url = httpAdvertise ?? env[EnvironmentKeys.httpAdvertise].flatMap({ $0.isEmpty ? nil : $0 }) { return url }
-        guard let o = try options() else { return nil }
+        guard let o = try options(), o.port != 0 else { return nil }  // port 0: the server advertises the port it gets
         let host = ["0.0.0.0", "::"].contains(o.host) ? ProcessInfo.processInfo.hostName : o.host
         return "http://\(host.contains(":") ? "[\(host)]" : host):\(o.port)"
     }

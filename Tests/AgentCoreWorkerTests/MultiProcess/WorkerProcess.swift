@@ -36,7 +36,7 @@ final class WorkerProcess: @unchecked Sendable {
         process.arguments = [
             "worker", "--brokers", brokers, "--mock-broker", "--topic-prefix", prefix, "--data-dir", dataDir,
             "--worker-id", id, "--group", "\(prefix)-group", "--heartbeat-interval-ms", "1000", "--shutdown-timeout-ms", "20000",
-            "--log-level", "info",
+            "--log-level", "info", "--http-addr", "127.0.0.1:0",
         ] + extra
         process.standardOutput = handle
         process.standardError = handle
