@@ -56,3 +56,16 @@ echo "restore: $rate rows/s  sqlite floor (100k contexts): $floor writes/s = $((
 echo "changelog size (1M writes, 10k contexts, history 50): $("$bin" bench restore --contexts 10000 --writes 990000 --dir "$work" --json)"
 kafka=$("$bin" bench kafka --records 500000 --size 500 --partitions 8 --json)
 echo "kafka layer (embedded cluster, 500k x 500 B, 8 partitions, consuming while producing): $kafka"
+# The whole pipeline beside the team's floor peers (../shared/bench/pipeline, when checked out
+# next to this repository): one full run of its bench.sh, then agentcore alone again with a
+# second process reading 200 contexts/s from the worker's HTTP API (issue 13's read load).
+# The harness predates the changelog topic: MOCK_TOPICS has its mock broker create it.
+pipeline_bench=${PIPELINE_BENCH:-../shared/bench/pipeline/bench.sh}
+if [ "${PIPELINE:-1}" != 0 ] && [ -x "$pipeline_bench" ]; then
+  export MOCK_TOPICS="agentcore.changelog:8" AGENTCORE_BIN="$PWD/$bin"
+  "$pipeline_bench"
+  python3 scripts/http_read_load.py --url http://127.0.0.1:8080 --rate 200 > "$work/read-load.json" & reader=$!
+  PEERS=agentcore "$pipeline_bench"
+  kill "$reader"; wait "$reader" || true
+  echo "read load beside the second agentcore run: $(cat "$work/read-load.json")"
+fi

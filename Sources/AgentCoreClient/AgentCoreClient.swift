@@ -11,7 +11,7 @@ public final class AgentCoreClient: @unchecked Sendable {
     let topicPrefix: String
     let logger: Logger
 
-    public init(config: KafkaConfig, topicPrefix: String = "agentcore", logger: Logger = Logger(label: "agentcore.client")) throws {
+    public init(config: KafkaConfig, topicPrefix: String = "agentcore", logger: Logger = .library("agentcore.client")) throws {
         self.config = config
         self.topicPrefix = topicPrefix
         self.logger = logger

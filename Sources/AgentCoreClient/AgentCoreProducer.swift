@@ -13,7 +13,7 @@ public final class AgentCoreProducer: Sendable {
     public let topicPrefix: String
     private let partitionCount: Mutex<Int32?> = Mutex(nil)
 
-    public init(config: KafkaConfig, topicPrefix: String = "agentcore", logger: Logger = Logger(label: "agentcore.client")) throws {
+    public init(config: KafkaConfig, topicPrefix: String = "agentcore", logger: Logger = .library("agentcore.client")) throws {
         producer = try KafkaProducer(config: config, logger: logger)
         self.topicPrefix = topicPrefix
     }

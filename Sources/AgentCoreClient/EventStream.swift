@@ -32,7 +32,7 @@ public final class EventStream: @unchecked Sendable {
     public init(
         config: KafkaConfig, topics: [String], groupId: String? = nil, fromBeginning: Bool = true,
         dedupeWindow: Int = 100_000, consumerOptions: ((inout ConsumerOptions) -> Void)? = nil,
-        logger: Logger = Logger(label: "agentcore.client.events")
+        logger: Logger = .library("agentcore.client.events")
     ) throws {
         var o = ConsumerOptions(groupId: groupId ?? "agentcore-events-\(UUID().uuidString)")
         o.autoOffsetReset = fromBeginning ? "earliest" : "latest"

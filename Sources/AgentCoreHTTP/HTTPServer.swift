@@ -365,10 +365,17 @@ public final class AgentCoreHTTPServer: Service, Sendable {
     /// partition, else from the owner.
     func read(_ ws: String, _ request: Request, _ body: @escaping @Sendable (StoreReader) throws -> JSONValue) async throws -> Response {
         let s = worker.status
-        guard s.partitionCount > 0 else { throw APIError.unavailable("the worker has not read the topics yet", retryAfter: 2) }
-        let p = Murmur2.partition(forKey: ws, partitionCount: Int32(s.partitionCount))
-        switch s.states[p] {
-        case .active:
+        let me = worker.configuration.workerId
+        let owners = Mutex<[String: ClusterObserver.WorkerInfo]>([:])
+        let route = ReadRoute.decide(
+            workspace: ws, partitionCount: s.partitionCount, states: s.states, forwarded: request.headers[Self.forwardedHeader] != nil
+        ) { [observer] p in
+            guard let o = observer.owner(of: p, excluding: me), let url = o.httpURL else { return nil }
+            owners.withLock { $0[url] = o }
+            return url
+        }
+        switch route {
+        case .local(let p):
             let path = worker.storePath(partition: p)
             let value = try await Self.offLoop {
                 let r = try StoreReader(path: path)
@@ -376,20 +383,13 @@ public final class AgentCoreHTTPServer: Service, Sendable {
                 return try body(r)
             }
             var response = Self.json(.ok, value)
-            response.headers[Self.workerHeader] = worker.configuration.workerId
+            response.headers[Self.workerHeader] = me
             response.headers[Self.partitionHeader] = String(p)
             return response
-        case .restoring:
-            throw APIError.unavailable("partition \(p) is being restored here", retryAfter: 5, partition: p)
-        case .failed:
-            throw APIError.unavailable("partition \(p) is out of service here (see /readyz)", retryAfter: 10, partition: p)
-        case nil:
-            if request.headers[Self.forwardedHeader] == nil,
-                let owner = observer.owner(of: p, excluding: worker.configuration.workerId), owner.httpURL != nil
-            {
-                return try await forward(request, to: owner)
-            }
-            throw APIError.unavailable("partition \(p) is not owned here and its owner is not known yet", retryAfter: 2, partition: p)
+        case .forward(_, let url):
+            return try await forward(request, to: owners.withLock { $0[url]! })
+        case .unavailable(let p, let reason, let retryAfter):
+            throw APIError.unavailable(reason, retryAfter: retryAfter, partition: p)
         }
     }
 

@@ -20,7 +20,7 @@ import Testing
         }
         let stream = try h.reader([h.topics.status])
         var got: [ReceivedEvent] = []
-        #expect(eventually(seconds: 30) {
+        #expect(await eventually(seconds: 30) {
             got += stream.poll()
             return stream.duplicatesDropped + got.count + stream.undecodable >= 5
         })

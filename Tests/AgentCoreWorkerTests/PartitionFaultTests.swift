@@ -35,17 +35,17 @@ import Testing
             try await client.producer.enqueue(e)
         }
         // The disk fills: partitions go out of service, the worker does not stop.
-        let filled = eventually(seconds: 90) { w.status.partitionFailures > 0 }
+        let filled = await eventually(seconds: 90) { w.status.partitionFailures > 0 }
         #expect(filled, "no partition reported out of service")
         let answeredBefore = Self.processed(w)
         #expect(answeredBefore < 3_000 + 8 + h.partitions)
         #expect(try disk.resize(megabytes: 256))
         let total = 3_000 + 8 + h.partitions
-        #expect(eventually(seconds: 120) { Self.processed(w) >= total }, "processed \(Self.processed(w)) of \(total)")
+        #expect(await eventually(seconds: 120) { Self.processed(w) >= total }, "processed \(Self.processed(w)) of \(total)")
         // Every write answered exactly once (re-published copies carry the same id).
         let reader = try h.reader([h.topics.status])
         var answered: [String: Set<String>] = [:]
-        _ = eventually(seconds: 60) {
+        _ = await eventually(seconds: 60) {
             for r in reader.poll() where r.event.type == .contextVersionCreated || r.event.type == .commandRejected {
                 if let id = r.event.commandId { answered[id, default: []].insert(r.event.id) }
             }
@@ -76,7 +76,7 @@ import Testing
         }
         let w1 = first.startWorker("w1") { $0.dataDirectory = dir }
         try await load(first, writes: 60, tag: "a")
-        #expect(eventually(seconds: 60) { Self.processed(w1) >= 60 + 2 + 1 })
+        #expect(await eventually(seconds: 60) { Self.processed(w1) >= 60 + 2 + 1 })
         try await first.stopAll()
 
         let second = try WorkerHarness(partitions: 2, prefix: first.topics.prefix)
@@ -86,7 +86,7 @@ import Testing
         try await load(second, writes: 10, tag: "b", setUp: false)
         let home = Murmur2.partition(forKey: "acme", partitionCount: 2)
         let w2 = second.startWorker("w1") { $0.dataDirectory = dir }
-        #expect(eventually(seconds: 60) { w2.status.failed[home] != nil }, "failed: \(w2.status.failed)")
+        #expect(await eventually(seconds: 60) { w2.status.failed[home] != nil }, "failed: \(w2.status.failed)")
         #expect(w2.status.failed[home]?.contains("accept-rewound-input") == true, "\(w2.status.failed)")
         try await Task.sleep(for: .seconds(1))
         #expect(w2.status.applied == 0 || w2.status.failed[home] != nil)
@@ -97,7 +97,7 @@ import Testing
             $0.dataDirectory = dir
             $0.acceptRewoundInput = true
         }
-        #expect(eventually(seconds: 60) { Self.processed(w3) >= 10 }, "processed \(Self.processed(w3))")
+        #expect(await eventually(seconds: 60) { Self.processed(w3) >= 10 }, "processed \(Self.processed(w3))")
         try await second.stopAll()
         let store = try PartitionStore(path: (dir as NSString).appendingPathComponent("partition-\(home).sqlite"), partition: home)
         defer { store.close() }

@@ -41,8 +41,8 @@ import Testing
     }
 
     /// Event ids on the status topic that were published more than once.
-    static func republishedIds(_ h: WorkerHarness, expected: Int) throws -> Int {
-        let records = try h.readRaw(h.topics.status, seconds: 30) { $0.count >= expected }
+    static func republishedIds(_ h: WorkerHarness, expected: Int) async throws -> Int {
+        let records = try await h.readRaw(h.topics.status, seconds: 30) { $0.count >= expected }
         var seen = Set<[UInt8]>()
         var again = 0
         for r in records {
@@ -61,13 +61,14 @@ import Testing
         let client = try h.client()
         let w1 = h.startWorker("w1") { $0.dataDirectory = dirA }
         var total = try await Self.load(h, client, round: 0, writes: 400)
-        #expect(eventually(seconds: 90) { Self.processed(w1) >= total }, "w1 processed \(Self.processed(w1)) of \(total)")
+        #expect(await eventually(seconds: 90) { Self.processed(w1) >= total }, "w1 processed \(Self.processed(w1)) of \(total)")
         try await h.stopAll()
-        let statusEvents = try h.readRaw(h.topics.status, seconds: 20) { $0.count >= total - h.partitions + 1 }.count
+        let firstTotal = total
+        let statusEvents = try await h.readRaw(h.topics.status, seconds: 20) { $0.count >= firstTotal - h.partitions + 1 }.count
 
         // A worker with an empty disk takes over: every partition from the changelog.
         let w2 = h.startWorker("w2") { $0.dataDirectory = dirB }
-        #expect(eventually(seconds: 90) { w2.status.restores.count >= h.partitions }, "restores: \(w2.status.restores)")
+        #expect(await eventually(seconds: 90) { w2.status.restores.count >= h.partitions }, "restores: \(w2.status.restores)")
         #expect(w2.status.restores.allSatisfy { $0.report.kind == .full })
         #expect(w2.status.restores.reduce(0) { $0 + $1.report.rowsApplied } > 400)
         try await Task.sleep(for: .seconds(1))
@@ -75,13 +76,13 @@ import Testing
         #expect(w2.status.skipped == 0)
         #expect(Self.processed(w2) == 0)
         let more = try await Self.load(h, client, round: 1, writes: 200)
-        #expect(eventually(seconds: 90) { Self.processed(w2) >= more }, "w2 processed \(Self.processed(w2)) of \(more)")
+        #expect(await eventually(seconds: 90) { Self.processed(w2) >= more }, "w2 processed \(Self.processed(w2)) of \(more)")
         total += more
         try await h.stopAll()
         #expect(w2.status.skipped == 0)
         // Nothing published twice: w1 stopped cleanly and its last marker recorded every
         // acknowledgement.
-        #expect(try Self.republishedIds(h, expected: statusEvents + more) == 0)
+        #expect(try await Self.republishedIds(h, expected: statusEvents + more) == 0)
 
         // The same input replayed by one worker without the changelog gives the same stores.
         let ref = h.startWorker("ref") {
@@ -90,7 +91,7 @@ import Testing
             $0.changelog = false
             $0.store.changelog = false
         }
-        #expect(eventually(seconds: 90) { Self.processed(ref) >= total }, "reference processed \(Self.processed(ref)) of \(total)")
+        #expect(await eventually(seconds: 90) { Self.processed(ref) >= total }, "reference processed \(Self.processed(ref)) of \(total)")
         try await h.stopAll()
         let restored = try h.dump(in: dirB)
         #expect(!restored.isEmpty)
@@ -105,17 +106,17 @@ import Testing
         let client = try h.client()
         let w1 = h.startWorker("w1") { $0.dataDirectory = dirA }
         let first = try await Self.load(h, client, round: 0, writes: 300)
-        #expect(eventually(seconds: 90) { Self.processed(w1) >= first })
+        #expect(await eventually(seconds: 90) { Self.processed(w1) >= first })
         try await h.stopAll()
         let w2 = h.startWorker("w2") { $0.dataDirectory = dirB }
         let second = try await Self.load(h, client, round: 1, writes: 300)
-        #expect(eventually(seconds: 90) { Self.processed(w2) >= second })
+        #expect(await eventually(seconds: 90) { Self.processed(w2) >= second })
         try await h.stopAll()
         let reference = try h.dump(in: dirB)
 
         // w1 comes back to its own disk: it applies only what w2 wrote since.
         let w1again = h.startWorker("w1") { $0.dataDirectory = dirA }
-        #expect(eventually(seconds: 90) { w1again.status.restores.count >= h.partitions })
+        #expect(await eventually(seconds: 90) { w1again.status.restores.count >= h.partitions })
         #expect(w1again.status.restores.allSatisfy { $0.report.kind == .appliedTail })
         try await Task.sleep(for: .seconds(1))
         #expect(Self.processed(w1again) == 0)
@@ -138,7 +139,7 @@ import Testing
         // An unclean stop's WAL makes the worker check the store before trusting it.
         FileManager.default.createFile(atPath: garbled + "-wal", contents: Data([0]))
         let w1fixed = h.startWorker("w1") { $0.dataDirectory = dirA }
-        #expect(eventually(seconds: 90) { w1fixed.status.restores.count >= h.partitions })
+        #expect(await eventually(seconds: 90) { w1fixed.status.restores.count >= h.partitions })
         let kinds = Dictionary(uniqueKeysWithValues: w1fixed.status.restores.map { ($0.partition, $0.report.kind) })
         #expect(kinds[1] == .full)
         #expect(kinds[2] == .full)

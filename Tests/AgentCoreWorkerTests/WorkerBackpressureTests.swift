@@ -36,11 +36,11 @@ import Testing
         let producer = try AgentCoreProducer(config: kafka, topicPrefix: topics.prefix)
         let ws = Commands(workspace: "w", project: "p", actor: "a")
         try await producer.enqueue(ws.registerDefinition(slug: "d", name: "D", agentType: "t"))
-        #expect(eventually(seconds: 30) { worker.status.published >= 1 })
+        #expect(await eventually(seconds: 30) { worker.status.published >= 1 })
 
         try cluster.setBroker(2, up: false)
         for i in 0..<40 { try await producer.enqueue(ws.heartbeat(instanceId: "none", id: "hb-\(i)")) }
-        #expect(eventually(seconds: 30) { worker.status.paused }, "consumption pauses when the outbox passes 5")
+        #expect(await eventually(seconds: 30) { worker.status.paused }, "consumption pauses when the outbox passes 5")
         let appliedWhenPaused = worker.status.applied + worker.status.rejected
         for i in 40..<80 { try await producer.enqueue(ws.heartbeat(instanceId: "none", id: "hb-\(i)")) }
         try await Task.sleep(for: .seconds(2))
@@ -48,7 +48,7 @@ import Testing
         #expect(worker.status.paused)
 
         try cluster.setBroker(2, up: true)
-        #expect(eventually(seconds: 60) { worker.status.rejected >= 80 && !worker.status.paused })
+        #expect(await eventually(seconds: 60) { worker.status.rejected >= 80 && !worker.status.paused })
         worker.stop()
         try await loop.value
         producer.close()

@@ -44,7 +44,7 @@ import Testing
     @Test func workerHeartbeatsDescribeOwnedPartitions() async throws {
         let h = try WorkerHarness(partitions: 3)
         h.startWorker("hb-worker")
-        let records = try h.readRaw(h.topics.heartbeats, seconds: 40) { recs in
+        let records = try await h.readRaw(h.topics.heartbeats, seconds: 40) { recs in
             recs.contains { r in
                 guard let v = try? JSONParser.parse(r.value ?? []) else { return false }
                 return (v["partitions"]?.arrayValue?.count ?? 0) == 3

@@ -27,7 +27,7 @@ import Testing
         // Context writes come after the spawn is in: wait for it so the streams' order is clear.
         let reader = try h.reader([h.topics.status, h.topics.heartbeats])
         var events: [Event] = []
-        #expect(eventually { events += reader.poll().map(\.event); return events.contains { $0.type == .instanceConfigured } })
+        #expect(await eventually { events += reader.poll().map(\.event); return events.contains { $0.type == .instanceConfigured } })
         let more: [CommandEnvelope] = [
             ws.writeContext(instanceId: "c1", name: "plan", data: ["steps": ["a"]]),
             ws.writeContext(instanceId: "c1", name: "plan", data: ["done": true], mode: .mergePatch, expectedVersion: 1),
@@ -37,13 +37,13 @@ import Testing
         for e in more { try await client.producer.enqueue(e) }
         sent += more
         let last = ws.remove(instanceId: "c1")
-        #expect(eventually { events += reader.poll().map(\.event); return events.filter { $0.type == .contextRolledBack }.count == 1 && events.contains { $0.commandId == more.last!.id } })
+        #expect(await eventually { events += reader.poll().map(\.event); return events.filter { $0.type == .contextRolledBack }.count == 1 && events.contains { $0.commandId == more.last!.id } })
         try await client.producer.enqueue(last)
         sent.append(last)
         let disable = ws.disableDefinition(slug: "coder")
         try await client.producer.enqueue(disable)
         sent.append(disable)
-        #expect(eventually { events += reader.poll().map(\.event); return events.contains { $0.type == .definitionDisabled } })
+        #expect(await eventually { events += reader.poll().map(\.event); return events.contains { $0.type == .definitionDisabled } })
 
         let types = Set(events.map(\.type))
         #expect(types == Set(EventType.allCases.filter { $0 != .contextVersionsPruned }))
@@ -100,8 +100,8 @@ import Testing
                 topic: h.topics.commands, partition: home, key: i.key.map { Array($0.utf8) }, value: i.value)
             offsets.append(r.offset)
         }
-        let dlq = try h.readRaw(h.topics.dlq) { $0.count >= 7 }
-        let status = try h.readRaw(h.topics.status) { recs in
+        let dlq = try await h.readRaw(h.topics.dlq) { $0.count >= 7 }
+        let status = try await h.readRaw(h.topics.status) { recs in
             let evs = recs.compactMap { $0.value.flatMap { try? Event(bytes: $0) } }
             return evs.contains { $0.type == .instanceStatusChanged }
         }

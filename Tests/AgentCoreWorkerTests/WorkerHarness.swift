@@ -76,8 +76,13 @@ final class WorkerHarness: @unchecked Sendable {
         })
     }
 
-    /// Raw records of a topic from the beginning until `until` holds or time runs out.
-    func readRaw(_ topic: String, seconds: Double = 60, until: ([KafkaRecord]) -> Bool) throws -> [KafkaRecord] {
+    /// Raw records of a topic from the beginning until `until` holds or time runs out (read
+    /// on a thread of its own: see `offPool`).
+    func readRaw(_ topic: String, seconds: Double = 60, until: @escaping @Sendable ([KafkaRecord]) -> Bool) async throws -> [KafkaRecord] {
+        try await offPool { [self] in try readRawBlocking(topic, seconds: seconds, until: until) }
+    }
+
+    private func readRawBlocking(_ topic: String, seconds: Double, until: ([KafkaRecord]) -> Bool) throws -> [KafkaRecord] {
         var o = ConsumerOptions(groupId: "raw-\(UUID().uuidString)")
         o.sessionTimeoutMs = 6_000
         o.heartbeatIntervalMs = 500
@@ -111,11 +116,25 @@ final class WorkerHarness: @unchecked Sendable {
     }
 }
 
-func eventually(seconds: Double = 60, _ condition: () throws -> Bool) rethrows -> Bool {
+/// Runs blocking test work (Kafka polls for up to minutes) on a thread of its own and
+/// awaits it, so that it holds none of Swift's cooperative pool (two threads here), which
+/// other suites' async work (HTTP servers, clients) needs meanwhile.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { c in
+        let thread = Thread { c.resume(with: Result { try body() }) }
+        thread.start()
+    }
+}
+
+/// Polls `condition` every 0.1 s until it holds or `seconds` pass. Sleeps with
+/// `Task.sleep`: the wait leaves Swift's cooperative pool (two threads on two cores) to
+/// the other suites running meanwhile, whose async work (an HTTP server, a client) would
+/// otherwise stall behind it.
+func eventually(seconds: Double = 60, _ condition: () throws -> Bool) async rethrows -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try condition() { return true }
-        Thread.sleep(forTimeInterval: 0.1)
+        try? await Task.sleep(for: .milliseconds(100))
     }
     return try condition()
 }

@@ -22,7 +22,7 @@ public struct TopicSpec: Sendable, Equatable {
 public final class KafkaAdmin: Sendable {
     let client: KafkaClient
 
-    public init(config: KafkaConfig, logger: Logger = Logger(label: "agentcore.kafka.admin")) throws(KafkaError) {
+    public init(config: KafkaConfig, logger: Logger = .library("agentcore.kafka.admin")) throws(KafkaError) {
         client = try KafkaClient(type: RD_KAFKA_PRODUCER, conf: try config.makeConf(), context: KafkaClientContext(logger: logger))
     }
 

@@ -60,7 +60,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         onAssign: @escaping @Sendable ([TopicPartition]) -> [TopicPartitionOffset] = { _ in [] },
         onRevoke: @escaping @Sendable ([TopicPartition], _ lost: Bool) -> Void = { _, _ in },
         afterAssign: @escaping @Sendable ([TopicPartition]) -> Void = { _ in },
-        logger: Logger = Logger(label: "agentcore.kafka.consumer")
+        logger: Logger = .library("agentcore.kafka.consumer")
     ) throws(KafkaError) {
         self.options = options
         let context = KafkaClientContext(logger: logger)

@@ -17,7 +17,7 @@ public final class EmbeddedCluster: @unchecked Sendable {
 
     /// - Parameter firstPort: listen on `firstPort`, `firstPort + 1`, ... (one per broker)
     ///   instead of ephemeral ports, so other processes can find the cluster.
-    public init(brokers: Int = 1, firstPort: Int? = nil, logger: Logger = Logger(label: "agentcore.embedded")) throws(KafkaError) {
+    public init(brokers: Int = 1, firstPort: Int? = nil, logger: Logger = .library("agentcore.embedded")) throws(KafkaError) {
         // The process hosting the mock must carry the TCP_NODELAY accept() override.
         _ = agentcore_shims_linked()
         let conf = try KafkaConfig(bootstrapServers: "").makeConf(overrides: [("bootstrap.servers", ""), ("log_level", "3")])

@@ -24,7 +24,7 @@ public final class KafkaProducer: Sendable {
     private let closed = Atomic<Bool>(false)
     public let isTransactional: Bool
 
-    public init(config: KafkaConfig, logger: Logger = Logger(label: "agentcore.kafka.producer")) throws(KafkaError) {
+    public init(config: KafkaConfig, logger: Logger = .library("agentcore.kafka.producer")) throws(KafkaError) {
         let context = KafkaClientContext(logger: logger)
         let conf = try config.makeConf(extra: Self.defaults)
         rd_kafka_conf_set_dr_msg_cb(conf) { rk, msg, _ in

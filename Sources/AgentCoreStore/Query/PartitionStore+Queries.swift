@@ -184,14 +184,19 @@ extension StoreReading {
 
     /// Every state table in a fixed order as text lines: equal stores give equal dumps.
     /// Offsets, the outbox and idempotency rows are left out; they are positions, not state.
-    public func canonicalDump() throws -> String {
+    /// `isoTimes` writes the millisecond columns as RFC 3339 times, for people (the dump
+    /// is then no longer exact to compare).
+    public func canonicalDump(isoTimes: Bool = false) throws -> String {
+        func t(_ column: String) -> String {
+            isoTimes ? "strftime('%Y-%m-%dT%H:%M:%fZ', \(column) / 1000.0, 'unixepoch')" : column
+        }
         let queries = [
-            "SELECT 'definition', slug, id, name, agent_type, description, capabilities, config_schema, metadata, is_enabled, revision, created_ms, updated_ms FROM agent_definitions ORDER BY slug",
-            "SELECT 'workspace', id, created_ms FROM workspaces ORDER BY id",
-            "SELECT 'project', workspace_id, id, created_ms FROM projects ORDER BY workspace_id, id",
-            "SELECT 'instance', workspace_id, project_id, id, definition_slug, name, status, config, state, last_heartbeat_ms, last_error, initialized, liveness_ms, created_ms, updated_ms FROM agent_instances ORDER BY workspace_id, project_id, id",
-            "SELECT 'context', id, workspace_id, project_id, instance_id, name, current_version, oldest_version, rollback_pointer, rollback_state, created_ms, updated_ms FROM agent_contexts_with_heads ORDER BY id",
-            "SELECT 'version', c.id, v.version, v.data, v.change_description, v.created_by, v.byte_size, v.mode, v.created_ms FROM agent_context_versions v JOIN agent_contexts_with_heads c ON c.cid = v.cid WHERE v.version >= c.oldest_version ORDER BY c.id, v.version",
+            "SELECT 'definition', slug, id, name, agent_type, description, capabilities, config_schema, metadata, is_enabled, revision, \(t("created_ms")), \(t("updated_ms")) FROM agent_definitions ORDER BY slug",
+            "SELECT 'workspace', id, \(t("created_ms")) FROM workspaces ORDER BY id",
+            "SELECT 'project', workspace_id, id, \(t("created_ms")) FROM projects ORDER BY workspace_id, id",
+            "SELECT 'instance', workspace_id, project_id, id, definition_slug, name, status, config, state, \(t("last_heartbeat_ms")), last_error, initialized, \(t("liveness_ms")), \(t("created_ms")), \(t("updated_ms")) FROM agent_instances ORDER BY workspace_id, project_id, id",
+            "SELECT 'context', id, workspace_id, project_id, instance_id, name, current_version, oldest_version, rollback_pointer, rollback_state, \(t("created_ms")), \(t("updated_ms")) FROM agent_contexts_with_heads ORDER BY id",
+            "SELECT 'version', c.id, v.version, v.data, v.change_description, v.created_by, v.byte_size, v.mode, \(t("v.created_ms")) FROM agent_context_versions v JOIN agent_contexts_with_heads c ON c.cid = v.cid WHERE v.version >= c.oldest_version ORDER BY c.id, v.version",
         ]
         var out = ""
         for q in queries {

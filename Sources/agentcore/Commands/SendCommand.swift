@@ -30,7 +30,15 @@ struct SendCommand: AsyncParsableCommand {
 
     func envelope() throws -> CommandEnvelope {
         if let file {
-            let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
+            let data: Data
+            if file == "-" {
+                data = FileHandle.standardInput.readDataToEndOfFile()
+            } else {
+                guard let d = FileManager.default.contents(atPath: file) else {
+                    throw CLIError(FileManager.default.fileExists(atPath: file) ? "cannot read \(file)" : "no such file: \(file)")
+                }
+                data = d
+            }
             do { return try CommandDecoder().decodeEnvelope(Array(data)) } catch {
                 throw CLIError("\(file == "-" ? "stdin" : file): \(error.message) (\(error.reason.rawValue))")
             }
@@ -52,7 +60,10 @@ struct SendCommand: AsyncParsableCommand {
         let env = try envelope()
         if let type = CommandType(rawValue: env.type) {
             do { _ = try CommandDecoder().decodeCommand(env) } catch {
-                throw CLIError("\(type.rawValue) would be rejected: \(error.code.rawValue) at \(error.field ?? "?"): \(error.message)")
+                // Rejected here as a worker would reject it: the same exit status as a rejection.
+                FileHandle.standardError.write(
+                    Data("\(type.rawValue) would be rejected: \(error.code.rawValue) at \(error.field ?? "?"): \(error.message)\n".utf8))
+                throw ExitCode(2)
             }
         }
         let client = try AgentCoreClient(config: connection.kafkaConfig(), topicPrefix: connection.topics.prefix, logger: logger)

@@ -16,7 +16,8 @@ struct TailCommand: AsyncParsableCommand {
     @Option(help: "Only this event type (e.g. context.version_created).") var type: String?
     @Flag(help: "Start at the end instead of the beginning.") var fromEnd = false
     @Option(help: "Exit after this many records.") var limit: Int?
-    @Option(help: "Exit after this many seconds without records.") var idleExit: Double?
+    @Option(help: "Exit after this many seconds without records (counted from when the group gave this reader its partitions).")
+    var idleExit: Double?
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -35,10 +36,12 @@ struct TailCommand: AsyncParsableCommand {
         defer { consumer.close() }
         try consumer.subscribe([name])
         var shown = 0
-        var lastRecord = Date()
+        // Idle time counts from the assignment: joining the group takes seconds, and records
+        // that exist must not be missed because the join was slow.
+        var lastRecord: Date?
         while true {
             let batch = consumer.poll(maxRecords: 500, timeoutMs: 200)
-            if !batch.records.isEmpty { lastRecord = Date() }
+            if !batch.records.isEmpty || (lastRecord == nil && !((try? consumer.assignment()) ?? []).isEmpty) { lastRecord = Date() }
             for r in batch.records {
                 guard let line = render(r) else { continue }
                 print(line)
@@ -46,7 +49,7 @@ struct TailCommand: AsyncParsableCommand {
                 if let limit, shown >= limit { return }
             }
             fflush(nil)
-            if let idleExit, Date().timeIntervalSince(lastRecord) > idleExit { return }
+            if let idleExit, let lastRecord, Date().timeIntervalSince(lastRecord) > idleExit { return }
         }
     }
 

@@ -16,7 +16,11 @@ struct RunChecks {
 
     /// Waits until every command id has an event and every bad record a dead letter;
     /// returns the status records (raw, with duplicates).
-    func waitForAllResults(seconds: Double = 180) throws -> [KafkaRecord] {
+    func waitForAllResults(seconds: Double = 180) async throws -> [KafkaRecord] {
+        try await offPool { [self] in try waitForAllResultsBlocking(seconds: seconds) }
+    }
+
+    private func waitForAllResultsBlocking(seconds: Double) throws -> [KafkaRecord] {
         var o = ConsumerOptions(groupId: "check-\(UUID().uuidString)")
         o.sessionTimeoutMs = 6_000
         o.heartbeatIntervalMs = 500
@@ -109,7 +113,7 @@ struct RunChecks {
         logger.logLevel = .warning
         let ref = Worker(configuration: cfg, bootstrap: h.cluster.bootstrapServers, logger: logger)
         let task = WorkerRun(ref)
-        let done = eventually(seconds: 180) {
+        let done = await eventually(seconds: 180) {
             let s = ref.status
             return Int64(s.applied + s.rejected + s.deadLettered) >= total
         }

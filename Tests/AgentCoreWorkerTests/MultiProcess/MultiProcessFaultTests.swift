@@ -50,7 +50,7 @@ import Testing
         #expect(w.waitUntilAssigned())
         try workload.run(count: 2_000, rate: 2_000, startAt: 6_000)
         let checks = RunChecks(h: h, workload: workload)
-        let status = try checks.waitForAllResults()
+        let status = try await checks.waitForAllResults()
         #expect(!w.hasExited, "the worker exited: \(w.output.suffix(2000))")
         let r = w.terminate()
         #expect(r.status == 0, "exit \(r.status): \(w.output.suffix(2000))")
@@ -88,7 +88,7 @@ import Testing
                 + (0..<40).map { ws.writeContext(instanceId: "i", name: "c", data: ["n": .int(Int64($0))], id: "a-\($0)") })
         let reader1 = try first.reader([first.topics.status])
         var seen = Set<String>()
-        #expect(eventually(seconds: 60) {
+        #expect(await eventually(seconds: 60) {
             for r in reader1.poll() { if let id = r.event.commandId { seen.insert(id) } }
             return seen.contains("a-39")
         })
@@ -103,7 +103,7 @@ import Testing
         w = try worker(second, logs, dir: dir, extra: ["--accept-rewound-input"])
         let reader2 = try second.reader([second.topics.status])
         var versions: [String: Int64] = [:]
-        #expect(eventually(seconds: 60) {
+        #expect(await eventually(seconds: 60) {
             for r in reader2.poll() where r.event.type == .contextVersionCreated {
                 if let id = r.event.commandId { versions[id] = r.event.payload["version"]?.intValue }
             }
@@ -128,7 +128,7 @@ import Testing
         #expect(!w.hasExited)
         #expect(try disk.resize(megabytes: 256))
         let checks = RunChecks(h: h, workload: workload)
-        let status = try checks.waitForAllResults()
+        let status = try await checks.waitForAllResults()
         #expect(!w.hasExited, "the worker exited: \(w.output.suffix(2000))")
         let r = w.terminate()
         #expect(r.status == 0)

@@ -45,7 +45,7 @@ import Testing
             if sent == 7_000 { workers[1] = (try? worker("w4", h, logs, dir: h.dataDir + "-w4")) ?? workers[1] }
         }
         let checks = RunChecks(h: h, workload: workload)
-        let status = try checks.waitForAllResults()
+        let status = try await checks.waitForAllResults()
         for w in workers {
             let r = w.terminate()
             #expect(r.status == 0, "\(w.id) exit \(r.status): \(w.output.suffix(2000))")
@@ -73,7 +73,7 @@ import Testing
             if sent == 13_000 { workers[0].resume() }
         }
         let checks = RunChecks(h: h, workload: workload)
-        let status = try checks.waitForAllResults()
+        let status = try await checks.waitForAllResults()
         for w in workers {
             let r = w.terminate()
             #expect(r.status == 0, "\(w.id) exit \(r.status): \(w.output.suffix(2000))")

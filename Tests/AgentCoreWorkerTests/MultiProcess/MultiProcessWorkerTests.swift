@@ -41,7 +41,7 @@ import Testing
             if sent == 8_000 { workers[1] = (try? worker("w2", h, logs)) ?? workers[1] }
         }
         let checks = RunChecks(h: h, workload: workload)
-        let status = try checks.waitForAllResults()
+        let status = try await checks.waitForAllResults()
         for w in workers {
             let r = w.terminate()
             #expect(r.status == 0, "\(w.id) exit \(r.status): \(w.output.suffix(2000))")
@@ -70,7 +70,7 @@ import Testing
             }
         }
         let checks = RunChecks(h: h, workload: workload)
-        let status = try checks.waitForAllResults()
+        let status = try await checks.waitForAllResults()
         let r = workers[0].terminate()
         #expect(r.status == 0, "w1 exit \(r.status): \(workers[0].output.suffix(2000))")
         _ = checks.checkDuplicatesIdentical(status)
@@ -94,7 +94,7 @@ import Testing
             }
         }
         let checks = RunChecks(h: h, workload: workload)
-        let status = try checks.waitForAllResults()
+        let status = try await checks.waitForAllResults()
         let last = w.terminate()
         #expect(exit?.status == 0, "graceful exit: \(String(describing: exit))")
         #expect((exit?.seconds ?? 99) < 20, "within the 20 s bound")
