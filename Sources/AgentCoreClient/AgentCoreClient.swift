@@ -2,21 +2,33 @@ import AgentCoreKafka
 import AgentCoreModel
 import Foundation
 import Logging
+import Synchronization
 
 /// Producer plus result correlation: `enqueueAndWait` sends a command and returns the
-/// events it caused (matched by command id on the status topic), or times out.
-public final class AgentCoreClient: @unchecked Sendable {
+/// events it caused, matched by command id on the status and heartbeats topics by one
+/// consumer the client starts on its first wait and keeps (no group, no join per call).
+public final class AgentCoreClient: Sendable {
     public let producer: AgentCoreProducer
     let config: KafkaConfig
     let topicPrefix: String
     let logger: Logger
+    /// How long after a command's last event its wait ends: a worker publishes all the
+    /// events of one command in one round, so they arrive together.
+    public let settle: Duration
+    private let waiter = Mutex<ResultWaiter?>(nil)
 
-    public init(config: KafkaConfig, topicPrefix: String = "agentcore", logger: Logger = .library("agentcore.client")) throws {
+    public init(
+        config: KafkaConfig, topicPrefix: String = "agentcore", settle: Duration = .milliseconds(50),
+        logger: Logger = .library("agentcore.client")
+    ) throws {
         self.config = config
         self.topicPrefix = topicPrefix
         self.logger = logger
+        self.settle = settle
         producer = try AgentCoreProducer(config: config, topicPrefix: topicPrefix, logger: logger)
     }
+
+    deinit { waiter.withLock { $0?.close() } }
 
     /// Why `enqueueAndWait` gave up.
     public struct Timeout: Error, CustomStringConvertible {
@@ -25,11 +37,44 @@ public final class AgentCoreClient: @unchecked Sendable {
         public var description: String { "no result for command \(commandId) within \(seconds) s" }
     }
 
-    /// Sends `command` and waits for its result events (all events carrying its id that
-    /// arrive within a short settle time after the first). Results of a workspace are on
-    /// one status partition (murmur2 of the workspace id), which is read from its current
-    /// end, fixed before the command is sent. The blocking work runs on its own thread.
-    public func enqueueAndWait(_ command: CommandEnvelope, timeoutSeconds: Double = 30) async throws -> [Event] {
+    /// Sends `command` and waits for its result events (every event carrying its id, until
+    /// `settle` passes without another). Throws `Timeout` when none arrives within
+    /// `timeout`, `CancellationError` when the task is cancelled, or the producer's error.
+    public func enqueueAndWait(_ command: CommandEnvelope, timeout: Duration = .seconds(30)) async throws -> [Event] {
+        let waiter = try resultWaiter()
+        return try await waiter.wait(for: command.id, timeout: timeout) { [producer] in _ = try await producer.enqueue(command) }
+    }
+
+    @available(*, deprecated, renamed: "enqueueAndWait(_:timeout:)")
+    public func enqueueAndWait(_ command: CommandEnvelope, timeoutSeconds: Double) async throws -> [Event] {
+        try await enqueueAndWait(command, timeout: .milliseconds(Int64(timeoutSeconds * 1000)))
+    }
+
+    /// Stops the result consumer (waiting callers get `CancellationError`) and closes the
+    /// producer after flushing it (up to `timeout`).
+    public func close(timeout: Duration = .seconds(10)) {
+        let w = waiter.withLock { w -> ResultWaiter? in
+            defer { w = nil }
+            return w
+        }
+        w?.close()
+        producer.close(timeoutMs: Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+    }
+
+    private func resultWaiter() throws -> ResultWaiter {
+        try waiter.withLock { w in
+            if let w { return w }
+            let made = try ResultWaiter(
+                config: config, topics: ["\(topicPrefix).status", "\(topicPrefix).heartbeats"], settle: settle, logger: logger)
+            w = made
+            return made
+        }
+    }
+
+    /// The earlier way, kept to measure the new one against (`agentcore bench client`): a
+    /// consumer of its own per call, and a fixed 0.3 s settle after the first event.
+    @_spi(Benchmark)
+    public func enqueueAndWaitWithOwnConsumer(_ command: CommandEnvelope, timeoutSeconds: Double = 30) async throws -> [Event] {
         let statusTopic = "\(topicPrefix).status"
         var options = ConsumerOptions(groupId: "agentcore-wait-\(UUID().uuidString)")
         options.autoOffsetReset = "latest"

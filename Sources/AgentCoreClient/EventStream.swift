@@ -2,6 +2,7 @@ import AgentCoreKafka
 import AgentCoreModel
 import Foundation
 import Logging
+import Synchronization
 
 /// An event as received, with where it came from for the consumer's own checkpointing.
 public struct ReceivedEvent: Sendable {
@@ -15,16 +16,24 @@ public struct ReceivedEvent: Sendable {
 /// drops duplicates by event id (a bounded memory of recent ids). Records that are not
 /// events (worker heartbeats, foreign data) are skipped and counted.
 ///
-/// Blocking: call `poll` from a dedicated thread or use `events()`.
-public final class EventStream: @unchecked Sendable {
+/// Two ways to read, not to be mixed: `poll` (blocking; call it from a thread of your own)
+/// or `events()`, an `AsyncSequence` that polls on a thread it starts and ends when the
+/// iterating task stops.
+public final class EventStream: Sendable {
     let consumer: KafkaConsumer
-    private var seen = Set<String>()
-    /// Ring of the ids in `seen`, oldest at `ringHead` once full.
-    private var ring: [String] = []
-    private var ringHead = 0
+    /// The dedupe memory and counters: one owner at a time (the poller), behind a lock.
+    private struct State {
+        var seen = Set<String>()
+        /// Ring of the ids in `seen`, oldest at `ringHead` once full.
+        var ring: [String] = []
+        var ringHead = 0
+        var duplicatesDropped = 0
+        var undecodable = 0
+    }
+    private let state = Mutex(State())
     private let dedupeWindow: Int
-    public private(set) var duplicatesDropped = 0
-    public private(set) var undecodable = 0
+    public var duplicatesDropped: Int { state.withLock { $0.duplicatesDropped } }
+    public var undecodable: Int { state.withLock { $0.undecodable } }
 
     /// - Parameters:
     ///   - groupId: the consumer group (nil: a private group that starts at `start`).
@@ -46,27 +55,76 @@ public final class EventStream: @unchecked Sendable {
 
     /// Waits up to `timeoutMs` for events; returns new (not duplicate) events in order.
     public func poll(maxRecords: Int = 500, timeoutMs: Int32 = 100) -> [ReceivedEvent] {
-        var out: [ReceivedEvent] = []
-        for r in consumer.poll(maxRecords: maxRecords, timeoutMs: timeoutMs).records {
-            guard let value = r.value, let event = try? Event(bytes: value) else {
-                undecodable += 1
-                continue
+        let records = consumer.poll(maxRecords: maxRecords, timeoutMs: timeoutMs).records
+        return state.withLock { st in
+            var out: [ReceivedEvent] = []
+            for r in records {
+                guard let value = r.value, let event = try? Event(bytes: value) else {
+                    st.undecodable += 1
+                    continue
+                }
+                if st.seen.contains(event.id) {
+                    st.duplicatesDropped += 1
+                    continue
+                }
+                st.seen.insert(event.id)
+                if st.ring.count < dedupeWindow {
+                    st.ring.append(event.id)
+                } else {
+                    st.seen.remove(st.ring[st.ringHead])
+                    st.ring[st.ringHead] = event.id
+                    st.ringHead = (st.ringHead + 1) % dedupeWindow
+                }
+                out.append(ReceivedEvent(event: event, topic: r.topic, partition: r.partition, offset: r.offset))
             }
-            if seen.contains(event.id) {
-                duplicatesDropped += 1
-                continue
-            }
-            seen.insert(event.id)
-            if ring.count < dedupeWindow {
-                ring.append(event.id)
-            } else {
-                seen.remove(ring[ringHead])
-                ring[ringHead] = event.id
-                ringHead = (ringHead + 1) % dedupeWindow
-            }
-            out.append(ReceivedEvent(event: event, topic: r.topic, partition: r.partition, offset: r.offset))
+            return out
         }
-        return out
+    }
+
+    /// The events as an `AsyncSequence`: a thread polls and hands them over (at most
+    /// `buffer` wait for a slow reader; the thread then waits for room rather than drop
+    /// any). Polling stops when the iterating task ends or is cancelled. One at a time.
+    public func events(buffer: Int = 10_000) -> Events {
+        let (stream, continuation) = AsyncStream<ReceivedEvent>.makeStream(bufferingPolicy: .unbounded)
+        let room = DispatchSemaphore(value: max(1, buffer))
+        let stopped = Atomic<Bool>(false)
+        continuation.onTermination = { _ in
+            stopped.store(true, ordering: .releasing)
+            room.signal()
+        }
+        let thread = Thread { [self] in
+            while !stopped.load(ordering: .acquiring) {
+                for e in poll() {
+                    room.wait()
+                    if stopped.load(ordering: .acquiring) { break }
+                    continuation.yield(e)
+                }
+            }
+            continuation.finish()
+        }
+        thread.name = "agentcore-events"
+        thread.start()
+        return Events(stream: stream, room: room)
+    }
+
+    /// `events()`: received events in order; each one taken makes room for another.
+    public struct Events: AsyncSequence, Sendable {
+        public typealias Element = ReceivedEvent
+        let stream: AsyncStream<ReceivedEvent>
+        let room: DispatchSemaphore
+
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            var base: AsyncStream<ReceivedEvent>.AsyncIterator
+            let room: DispatchSemaphore
+
+            public mutating func next() async -> ReceivedEvent? {
+                let e = await base.next()
+                if e != nil { room.signal() }
+                return e
+            }
+        }
+
+        public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: stream.makeAsyncIterator(), room: room) }
     }
 
     /// Commits `event`'s position + 1 to the group (for a named group's checkpointing).

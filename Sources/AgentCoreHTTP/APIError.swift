@@ -50,16 +50,23 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// The optional bearer token, on `/v1/*` only: probes, metrics and the console's files
-/// stay open (the console asks for the token when the API answers 401).
+/// Paths served without the token, matched exactly.
+let openPaths: Set<String> = ["/healthz", "/readyz", "/metrics", "/", "/console/app.js", "/console/style.css"]
+
+/// The optional bearer token on everything but a short open list, matched exactly: probes,
+/// metrics and the console's files (the console asks for the token when the API answers
+/// 401). Denying by default keeps spellings the router also accepts (`//v1/...`) closed.
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: String?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token, request.uri.path.hasPrefix("/v1/") else { return try await next(request, context) }
+        guard let token, !openPaths.contains(request.uri.path) else { return try await next(request, context) }
         var given: String?
         if let h = request.headers[.authorization], h.hasPrefix("Bearer ") { given = String(h.dropFirst(7)) }
-        if given == nil, request.uri.path == "/v1/events" { given = request.uri.queryParameters.get("access_token") }
+        // EventSource cannot set headers: the feed also takes the token as a query parameter.
+        if given == nil, request.uri.path.split(separator: "/") == ["v1", "events"] {
+            given = request.uri.queryParameters.get("access_token")
+        }
         guard let given, Self.equal(Array(given.utf8), Array(token.utf8)) else {
             var r = APIError(.unauthorized, "unauthorized", "this API needs Authorization: Bearer <token> (--http-token)").response
             r.headers[.wwwAuthenticate] = "Bearer"

@@ -64,7 +64,9 @@ public final class ClusterObserver: Sendable {
     }
 
     public func stop() {
-        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        // Under the subscribers' lock, so that `subscribe` sees it before adding.
+        let wasRunning = subscribers.withLock { _ in running.exchange(false, ordering: .acquiringAndReleasing) }
+        guard wasRunning else { return }
         done.wait()
         // Finished outside the lock: finishing runs `onTermination`, which takes it.
         let all = subscribers.withLock { subs in
@@ -88,12 +90,19 @@ public final class ClusterObserver: Sendable {
 
     /// Events of `workspace` on the status topic from now on, as SSE messages, until the
     /// caller stops iterating. At most 1,000 wait for a slow reader; older ones are dropped.
-    func subscribe(workspace: String) -> (id: UInt64, stream: AsyncStream<[UInt8]>) {
+    func subscribe(workspace: String) -> AsyncStream<[UInt8]> {
         let id = nextSubscriber.add(1, ordering: .relaxed).oldValue
         let (stream, continuation) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .bufferingNewest(1_000))
         continuation.onTermination = { [weak self] _ in self?.unsubscribe(id) }
-        subscribers.withLock { $0[id] = Subscriber(workspace: workspace, continuation: continuation) }
-        return (id, stream)
+        let added = subscribers.withLock { subs -> Bool in
+            // Checked under the lock `stop` empties the list under: no subscriber is
+            // added after it, to outlive the server.
+            guard running.load(ordering: .acquiring) else { return false }
+            subs[id] = Subscriber(workspace: workspace, continuation: continuation)
+            return true
+        }
+        if !added { continuation.finish() }
+        return stream
     }
 
     func unsubscribe(_ id: UInt64) { _ = subscribers.withLock { $0.removeValue(forKey: id) } }
@@ -111,14 +120,13 @@ public final class ClusterObserver: Sendable {
         guard let heartbeatPartitions = try consumer.partitionCount(topic: heartbeatsTopic) else {
             throw KafkaError.invalidArgument("topic \(heartbeatsTopic) does not exist")
         }
-        // Each worker heartbeats every few seconds, keyed by its id: the last few records of
-        // every partition hold every live worker's latest.
-        var heartbeats: [TopicPartitionOffset] = []
-        for p in 0..<Int32(heartbeatPartitions) {
-            let tp = TopicPartition(heartbeatsTopic, p)
-            let w = try consumer.watermarks(tp)
-            heartbeats.append(TopicPartitionOffset(tp, offset: max(w.low, w.high - 50)))
-        }
+        // Every live worker heartbeated within the staleness window: read from its start
+        // (by record time; instance heartbeats on the same topic make a count of records
+        // no measure of it).
+        let since = Int64(Date().timeIntervalSince1970 * 1000) - staleAfterMillis
+        let heartbeats = try consumer.offsets(
+            atOrAfter: since, (0..<Int32(heartbeatPartitions)).map { TopicPartition(heartbeatsTopic, $0) }
+        ).map { $0.offset >= 0 ? $0 : TopicPartitionOffset($0.topicPartition, offset: TopicPartitionOffset.end) }
         var statusPartitions: [TopicPartition] = []
         if let n = try consumer.partitionCount(topic: statusTopic) {
             statusPartitions = (0..<Int32(n)).map { TopicPartition(statusTopic, $0) }
@@ -151,6 +159,9 @@ public final class ClusterObserver: Sendable {
             for r in batch.records {
                 guard let value = r.value else { continue }
                 if r.topic == heartbeatsTopic {
+                    // Instance heartbeat events share the topic; they carry an event id
+                    // header, worker heartbeats none. Skipped unparsed.
+                    if r.headers.contains(where: { $0.key == Self.eventIdHeader }) { continue }
                     if let info = Self.workerInfo(value) {
                         workers.withLock { ws in
                             if (ws[info.workerId]?.atMillis ?? .min) <= info.atMillis { ws[info.workerId] = info }
@@ -163,6 +174,7 @@ public final class ClusterObserver: Sendable {
         }
     }
 
+    static let eventIdHeader = "agentcore-event-id"
     static let keepAliveNanos: UInt64 = 15_000_000_000
     static let keepAlive = Array(": keep-alive\n\n".utf8)
 
@@ -172,11 +184,11 @@ public final class ClusterObserver: Sendable {
         else { return nil }
         var partitions: [Int32: String] = [:]
         for p in hb["partitions"]?.arrayValue ?? [] {
-            if let n = p["partition"]?.intValue { partitions[Int32(n)] = p["state"]?.stringValue ?? "active" }
+            if let n = p["partition"]?.intValue.flatMap(Int32.init(exactly:)) { partitions[n] = p["state"]?.stringValue ?? "active" }
         }
         return WorkerInfo(
             workerId: id, httpURL: hb["http_url"]?.stringValue, partitions: partitions,
-            partitionCount: Int(hb["partition_count"]?.intValue ?? 0), atMillis: at)
+            partitionCount: Int(exactly: hb["partition_count"]?.intValue ?? 0) ?? 0, atMillis: at)
     }
 
     /// Hands one status event to the subscribers of its workspace as an SSE message.

@@ -84,8 +84,8 @@ public final class AgentCoreHTTPServer: Service, Sendable {
             onServerRunning: { [self] channel in
                 let port = channel.localAddress?.port
                 boundPort.withLock { $0 = port }
-                // A port picked by the system (port 0): advertise the one bound.
-                if options.port == 0, let port, worker.advertisedHTTPURL == nil {
+                // No URL given to advertise: the one bound (the host name for 0.0.0.0).
+                if let port, worker.advertisedHTTPURL == nil {
                     let host = ["0.0.0.0", "::"].contains(options.host) ? ProcessInfo.processInfo.hostName : options.host
                     worker.advertisedHTTPURL = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
                 }
@@ -222,6 +222,7 @@ public final class AgentCoreHTTPServer: Service, Sendable {
     func readiness() -> Response {
         let s = worker.status
         var reasons: [String] = []
+        if worker.isStopping { reasons.append("shutting down") }
         if !s.joinedGroup { reasons.append("not in the consumer group yet") }
         for (p, state) in s.states.sorted(by: { $0.key < $1.key }) where state != .active {
             reasons.append("partition \(p) \(state.rawValue)")
@@ -297,6 +298,7 @@ public final class AgentCoreHTTPServer: Service, Sendable {
         let s = worker.status
         let local = s.states.filter { $0.value == .active }.keys.sorted()
         var found: [(String, Int32, [String])] = []
+        var read = Set<Int32>()
         for p in local {
             let path = worker.storePath(partition: p)
             let rows = try await Self.offLoop {
@@ -305,28 +307,29 @@ public final class AgentCoreHTTPServer: Service, Sendable {
                 return try r.workspaces()
             }
             found += rows.map { ($0.id, p, $0.projects) }
+            read.insert(p)
         }
-        var partial = local.count < s.partitionCount
         if request.uri.queryParameters.get("scope") != "local" {
-            partial = false
-            var covered = Set(local)
             let me = worker.configuration.workerId
             for w in observer.liveWorkers() where w.workerId != me && w.httpURL != nil {
-                let theirs = Set(w.partitions.filter { $0.value == "active" }.keys).subtracting(covered)
-                guard !theirs.isEmpty else { continue }
+                guard w.partitions.contains(where: { $0.value == "active" && !read.contains($0.key) }) else { continue }
                 do {
                     let (status, body) = try await fetch(request, to: w, path: "/v1/workspaces?scope=local")
                     guard status == 200, let list = body["workspaces"]?.arrayValue else { continue }
+                    // Only partitions the peer says it read and nobody answered for yet.
+                    let theirs = Set((body["partitions_read"]?.arrayValue ?? []).compactMap { $0.intValue.flatMap(Int32.init(exactly:)) })
+                        .subtracting(read)
                     for item in list {
-                        guard let id = item["id"]?.stringValue, let p = item["partition"]?.intValue, theirs.contains(Int32(p)) else { continue }
-                        found.append((id, Int32(p), item["projects"]?.arrayValue?.compactMap(\.stringValue) ?? []))
+                        guard let id = item["id"]?.stringValue, let p = item["partition"]?.intValue.flatMap(Int32.init(exactly:)),
+                            theirs.contains(p)
+                        else { continue }
+                        found.append((id, p, item["projects"]?.arrayValue?.compactMap(\.stringValue) ?? []))
                     }
-                    covered.formUnion(theirs)
+                    read.formUnion(theirs)
                 } catch {
                     logger.debug("workspaces from \(w.workerId): \(error)")
                 }
             }
-            partial = covered.count < s.partitionCount
         }
         found.sort { $0.0 < $1.0 }
         return Self.json(
@@ -334,7 +337,8 @@ public final class AgentCoreHTTPServer: Service, Sendable {
             [
                 "workspaces": .array(
                     found.map { .object(["id": .string($0.0), "partition": .int(Int64($0.1)), "projects": .array($0.2.map(JSONValue.string))]) }),
-                "partial": .bool(partial),
+                "partial": .bool(read.count < s.partitionCount),
+                "partitions_read": .array(read.sorted().map { .int(Int64($0)) }),
             ])
     }
 
@@ -342,13 +346,16 @@ public final class AgentCoreHTTPServer: Service, Sendable {
         guard let ws = request.uri.queryParameters.get("workspace"), !ws.isEmpty else {
             throw APIError(.badRequest, "bad_request", "workspace is required")
         }
-        let (_, stream) = observer.subscribe(workspace: ws)
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         return Response(
             status: .ok, headers: headers,
-            body: ResponseBody { writer in
+            body: ResponseBody { [observer] writer in
+                // Subscribed only once the body is written: a client gone before that
+                // leaves nothing behind; the stream's end (client gone, server stopping)
+                // unsubscribes.
+                let stream = observer.subscribe(workspace: ws)
                 try await writer.write(ByteBuffer(string: ": following \(ws)\n\n"))
                 for await message in stream { try await writer.write(ByteBuffer(bytes: message)) }
                 try await writer.finish(nil)
@@ -448,9 +455,12 @@ public final class AgentCoreHTTPServer: Service, Sendable {
         return raw.removingPercentEncoding ?? raw
     }
 
+    /// A version number: a positive integer.
     static func optionalInt(_ q: Hummingbird.Parameters, _ name: String) throws -> Int64? {
         guard let s = q.get(name) else { return nil }
-        guard let v = Int64(s) else { throw APIError(.badRequest, "bad_request", "\(name) must be an integer") }
+        guard let v = Int64(s), v >= 1, v < Int64.max else {
+            throw APIError(.badRequest, "bad_request", "\(name) must be a positive integer")
+        }
         return v
     }
 

@@ -70,7 +70,7 @@ import Testing
         // Workspaces on all four partitions, so each worker owns some of them.
         let workspaces = (0..<12).map { "ws-\($0)" }
         let client = try h.client()
-        defer { client.producer.close() }
+        defer { client.close() }
         _ = try await client.enqueueAndWait(Commands(workspace: "ws-0", project: "p", actor: "t").registerDefinition(slug: "d", name: "D", agentType: "t"))
         for ws in workspaces {
             let c = Commands(workspace: ws, project: "p", actor: "t")
@@ -148,6 +148,9 @@ import Testing
         #expect(other.body["error"]?["code"] == "not_found")
         #expect(try await Self.get(a, base + "/contexts/plan?version=9").body["error"]?["code"] == "version_not_retained")
         #expect(try await Self.get(a, base + "/contexts/plan/diff?from=1").status == 400)
+        #expect(try await Self.get(a, base + "/contexts/plan?version=9223372036854775807").status == 400)  // no overflow
+        #expect(try await Self.get(a, base + "/contexts/plan/diff?from=9223372036854775806&to=1").body["error"]?["code"] == "version_not_retained")
+        #expect(try await Self.get(a, base + "/contexts/plan/versions?before=0").status == 400)
         #expect(try await Self.get(a, "/v1/workspaces/ws-1/projects/p/instances?limit=0").status == 400)
         #expect(try await Self.get(a, "/v1/nothing").body["error"]?["code"] == "not_found")
 
@@ -178,7 +181,7 @@ import Testing
         let a = try Self.startNode(h, "http-t", token: "s3cret")
         #expect(try await Self.until { a.server.port != nil })
         let client = try h.client()
-        defer { client.producer.close() }
+        defer { client.close() }
         let c = Commands(workspace: "acme", project: "p", actor: "t")
         _ = try await client.enqueueAndWait(c.registerDefinition(slug: "d", name: "D", agentType: "t"))
         _ = try await client.enqueueAndWait(c.spawn(definition: "d", name: "i", instanceId: "i1"))
@@ -186,6 +189,8 @@ import Testing
         #expect(try await Self.get(a, "/v1/workspaces/acme/projects/p/instances").status == 401)
         #expect(try await Self.get(a, "/v1/workspaces/acme/projects/p/instances", token: "wrong").status == 401)
         #expect(try await Self.get(a, "/v1/workspaces/acme/projects/p/instances", token: "s3cret").status == 200)
+        #expect(try await Self.get(a, "//v1/workspaces/acme/projects/p/instances").status == 401)  // no other spelling gets through
+        #expect(try await Self.get(a, "/v1//workspaces").status == 401)
         #expect(try await Self.get(a, "/healthz").status == 200)  // probes stay open
         #expect(try await Self.get(a, "/metrics").status == 200)
 

@@ -250,6 +250,17 @@ public final class KafkaConsumer: @unchecked Sendable {
         return list.entries.map(\.tpo)
     }
 
+    /// Per partition, the first offset whose record timestamp is at or after `millis`
+    /// (`TopicPartitionOffset.end` where none is).
+    public func offsets(atOrAfter millis: Int64, _ partitions: [TopicPartition], timeoutMs: Int32 = 10_000) throws(KafkaError)
+        -> [TopicPartitionOffset]
+    {
+        let list = partitions.map { TopicPartitionOffset($0, offset: millis) }.makeList()
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        try KafkaError.check(rd_kafka_offsets_for_times(client.handle, list, timeoutMs), "offsets for times")
+        return list.entries.map(\.tpo)
+    }
+
     /// The next offset the consumer will fetch per partition (invalid before the first fetch).
     public func positions(_ partitions: [TopicPartition]) throws(KafkaError) -> [TopicPartitionOffset] {
         let list = partitions.map { TopicPartitionOffset($0, offset: TopicPartitionOffset.invalid) }.makeList()

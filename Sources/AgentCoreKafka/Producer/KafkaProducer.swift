@@ -174,9 +174,10 @@ public final class KafkaProducer: Sendable {
         if closed.load(ordering: .acquiring) { throw .invalidArgument("producer is closed") }
         var counts: [String: Int?] = [:]
         for topic in topics {
-            let known = registered.withLock { $0[topic] != nil }
-            if !known, let rkt = rd_kafka_topic_new(client.handle, topic, nil) {
-                registered.withLock { $0[topic] = TopicHandle(rkt: rkt) }
+            registered.withLock { handles in
+                if handles[topic] == nil, let rkt = rd_kafka_topic_new(client.handle, topic, nil) {
+                    handles[topic] = TopicHandle(rkt: rkt)
+                }
             }
             counts[topic] = try client.partitionCount(topic: topic, timeoutMs: timeoutMs)
         }

@@ -178,6 +178,7 @@ extension StoreReading {
     ) throws -> ContextVersion? {
         guard let c = try context(workspace: workspace, project: project, instanceId: instanceId, name: name) else { return nil }
         let v = version ?? c.currentVersion
+        guard v < Int64.max else { return nil }  // no such version (and `v + 1` would overflow)
         return try versions(workspace: workspace, project: project, instanceId: instanceId, name: name, before: v + 1, limit: 1)
             .first.flatMap { $0.version == v ? $0 : nil }
     }

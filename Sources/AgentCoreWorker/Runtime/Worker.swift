@@ -47,12 +47,21 @@ public final class Worker: Service, Sendable {
     public func stop() { engine.requestStop() }
 
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await runLoop()
-        } onGracefulShutdown: { [engine] in
+        // Graceful shutdown and cancellation (a group whose bound ran out) both stop the
+        // loop the same way: the loop's thread does not see task cancellation.
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await runLoop()
+            } onGracefulShutdown: { [engine] in
+                engine.requestStop()
+            }
+        } onCancel: { [engine] in
             engine.requestStop()
         }
     }
+
+    /// A stop was asked for (`stop()`, a signal): the worker is finishing and leaving.
+    public var isStopping: Bool { engine.stopRequested.load(ordering: .acquiring) }
 
     /// Runs the loop on a dedicated thread until `stop()`; blocking calls never touch the
     /// cooperative pool.

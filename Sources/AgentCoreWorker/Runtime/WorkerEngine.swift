@@ -42,8 +42,9 @@ final class WorkerEngine: @unchecked Sendable {
     private var publishedStates: [Int32: WorkerStatus.PartitionState] = [:]
 
     static let eventIdHeader = "agentcore-event-id"
-    /// Results rows one publishing round takes from a lane: bounds the events held in
-    /// memory (and queued in librdkafka) at once; a backlog drains over several rounds.
+    /// Results rows one publishing round takes from a lane (at least what one step applies,
+    /// 2 × batch size): bounds the events held in memory (and queued in librdkafka) at
+    /// once; a backlog drains over several rounds.
     static let outboxRowsPerRound = 4_096
     /// Polls gathered into one step while they come back full (see `step`).
     static let maxPollsPerStep = 16
@@ -68,7 +69,11 @@ final class WorkerEngine: @unchecked Sendable {
     func run() throws {
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
         let kafka = config.kafkaConfig(bootstrap: bootstrap)
-        let producer = try KafkaProducer(config: kafka, logger: logger)
+        var producerConfig = kafka
+        // A missing output topic is a start-up error, not one a broker creates on the fly
+        // with its default partition count (librdkafka's producer asks for that by default).
+        if producerConfig.properties["allow.auto.create.topics"] == nil { producerConfig.properties["allow.auto.create.topics"] = "false" }
+        let producer = try KafkaProducer(config: producerConfig, logger: logger)
         self.producer = producer
         defer { producer.close(timeoutMs: Int32(min(config.shutdownTimeoutMs, 10_000))) }
         let count = try checkTopics(producer)
@@ -188,6 +193,7 @@ final class WorkerEngine: @unchecked Sendable {
             try intake(batch, consumer: consumer)
             polls += 1
         }
+        publishStates()  // a rebalance in these polls: readers stop using revoked stores now
         try processLanes(producer: producer, consumer: consumer)
         try heartbeatIfDue(producer: producer, consumer: consumer, now: DispatchTime.now().uptimeNanoseconds)
         if let fatal = consumer.fatalError { throw fatal }
@@ -205,6 +211,7 @@ final class WorkerEngine: @unchecked Sendable {
         guard states != publishedStates else { return }
         publishedStates = states
         statusBox.withLock { $0.states = states }
+        lastHeartbeatNanos = 0  // tell the cluster (read routing) at the next chance
     }
 
     /// Sorts one poll's records into their lanes.
@@ -361,7 +368,7 @@ final class WorkerEngine: @unchecked Sendable {
             let rows: [OutboxRecord]
             do {
                 guard try lane.store.outboxDepth() > 0 else { continue }
-                rows = try lane.store.outbox(limit: Self.outboxRowsPerRound)
+                rows = try lane.store.outbox(limit: max(Self.outboxRowsPerRound, 2 * config.batchSize))
             } catch {
                 failLane(lane, error, consumer: consumer)
                 continue

@@ -50,7 +50,7 @@ struct DevCommand: AsyncParsableCommand {
         let stop: @Sendable () -> Bool = { stopFlag.isFired }
         let failure = Locked<(any Error)?>(nil)
         var started: [(Worker, Task<Void, Never>)] = []
-        var servers: [(ServiceGroup, Task<Void, Never>)] = []
+        var servers: [(AgentCoreHTTPServer, (ServiceGroup, Task<Void, Never>))] = []
         for i in 1...max(1, workers) {
             var c = WorkerConfiguration()
             c.applyEmbeddedDefaults()
@@ -63,9 +63,8 @@ struct DevCommand: AsyncParsableCommand {
             var http: HTTPOptions?
             if httpPort >= 0 {
                 var o = HTTPOptions()
-                o.port = httpPort == 0 ? Self.freePort() : httpPort + i - 1
-                c.httpURL = "http://127.0.0.1:\(o.port)"
-                http = o
+                o.port = httpPort == 0 ? 0 : httpPort + i - 1
+                http = o  // the server advertises the address it bound
             }
             let registry = PrometheusCollectorRegistry()
             let workerLogger = logger.with("agentcore.worker", c.workerId)
@@ -76,15 +75,12 @@ struct DevCommand: AsyncParsableCommand {
                 let server = AgentCoreHTTPServer(
                     worker: w, bootstrap: cluster.bootstrapServers, options: http, registry: registry, logger: workerLogger)
                 let group = ServiceGroup(services: [server], logger: workerLogger)
-                servers.append(
-                    (
-                        group,
-                        Task {
-                            do { try await group.run() } catch {
-                                workerLogger.warning("HTTP on port \(http.port) did not start: \(error)")
-                            }
-                        }
-                    ))
+                let task = Task {
+                    do { try await group.run() } catch {
+                        workerLogger.warning("HTTP on port \(http.port) did not start: \(error)")
+                    }
+                }
+                servers.append((server, (group, task)))
             }
             started.append(
                 (
@@ -98,8 +94,12 @@ struct DevCommand: AsyncParsableCommand {
                 ))
         }
         say("\(started.count) worker(s) joining group \"agentcore\" (the first join takes a few seconds)…")
-        if let first = started.first?.0.configuration.httpURL {
-            say("web console: \(first)/  (read API \(first)/v1/…, metrics \(first)/metrics; every worker serves one)")
+        if let (server, _) = servers.first {
+            for _ in 0..<50 where server.port == nil { try await Task.sleep(for: .milliseconds(100)) }
+            if let port = server.port {
+                let url = "http://127.0.0.1:\(port)"
+                say("web console: \(url)/  (read API \(url)/v1/…, metrics \(url)/metrics; every worker serves one)")
+            }
         }
 
         let signals = Task {
@@ -146,25 +146,12 @@ struct DevCommand: AsyncParsableCommand {
         producer.close(timeoutMs: 0)
         for (w, _) in started { w.stop() }
         for (_, t) in started { await t.value }
-        for (g, _) in servers { await g.triggerGracefulShutdown() }
-        for (_, t) in servers { await t.value }
+        for (_, (g, _)) in servers { await g.triggerGracefulShutdown() }
+        for (_, (_, t)) in servers { await t.value }
         signals.cancel()
         withExtendedLifetime(cluster) {}
         if let error = failure.get { throw CLIError("a worker failed: \(error)") }
         say("stopped cleanly; stores kept in \(dataDir)/dev-N (agentcore inspect dump --data-dir \(dataDir)/dev-1)")
-    }
-
-    /// A port free right now (the kernel's pick for port 0).
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 
     func say(_ s: String) {

@@ -73,7 +73,7 @@ struct SendCommand: AsyncParsableCommand {
             return
         }
         let events: [Event]
-        do { events = try await client.enqueueAndWait(env, timeoutSeconds: timeout) } catch let e as AgentCoreClient.Timeout {
+        do { events = try await client.enqueueAndWait(env, timeout: .milliseconds(Int64(timeout * 1000))) } catch let e as AgentCoreClient.Timeout {
             throw CLIError("\(e.description); is a worker running for \(connection.topics.prefix) at \(connection.bootstrap)?")
         }
         for e in events { print(e.json.canonicalString) }

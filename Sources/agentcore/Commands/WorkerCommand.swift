@@ -118,13 +118,16 @@ struct WorkerCommand: AsyncParsableCommand {
 /// shut both down gracefully; the worker finishing or failing ends the group. A shutdown
 /// that overruns `shutdownTimeoutMs` exits with status 1.
 func runWorkerServices(_ worker: Worker, http: AgentCoreHTTPServer?, shutdownTimeoutMs: Int, logger: Logger) async throws {
-    var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-        .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
-        .init(service: ShutdownBound(milliseconds: shutdownTimeoutMs, logger: logger), successTerminationBehavior: .ignore),
-    ]
+    // A group shuts its services down one at a time, last first: the bound starts its
+    // clock, then the worker finishes its batch and leaves the group, then HTTP stops.
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
     if let http {
         services.append(.init(service: http, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup))
     }
+    services += [
+        .init(service: worker, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
+        .init(service: ShutdownBound(milliseconds: shutdownTimeoutMs, logger: logger), successTerminationBehavior: .ignore),
+    ]
     var config = ServiceGroupConfiguration(services: services, logger: logger)
     config.gracefulShutdownSignals = [.sigterm, .sigint, .sighup]
     config.maximumGracefulShutdownDuration = .milliseconds(shutdownTimeoutMs)
@@ -142,7 +145,8 @@ struct ShutdownBound: Service {
     let logger: Logger
 
     func run() async throws {
-        do { try await gracefulShutdown() } catch { return }  // cancelled: the group is ending anyway
+        // Cancelled instead (the group's own bound ran out): the clock starts all the same.
+        try? await gracefulShutdown()
         logger.info("shutting down (bound \(milliseconds) ms)")
         let (milliseconds, logger) = (milliseconds, logger)
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds)) {
@@ -173,10 +177,8 @@ struct HTTPServerOptions: ParsableArguments {
         return o
     }
 
+    /// The URL given to advertise; nil: the server advertises what it bound, once bound.
     func advertisedURL() throws -> String? {
-        if let url = httpAdvertise ?? env[EnvironmentKeys.httpAdvertise].flatMap({ $0.isEmpty ? nil : $0 }) { return url }
-        guard let o = try options(), o.port != 0 else { return nil }  // port 0: the server advertises the port it gets
-        let host = ["0.0.0.0", "::"].contains(o.host) ? ProcessInfo.processInfo.hostName : o.host
-        return "http://\(host.contains(":") ? "[\(host)]" : host):\(o.port)"
+        httpAdvertise ?? env[EnvironmentKeys.httpAdvertise].flatMap({ $0.isEmpty ? nil : $0 })
     }
 }
