@@ -42,7 +42,7 @@ public final class AgentCoreClient: Sendable {
     /// `timeout`, `CancellationError` when the task is cancelled, or the producer's error.
     public func enqueueAndWait(_ command: CommandEnvelope, timeout: Duration = .seconds(30)) async throws -> [Event] {
         let waiter = try resultWaiter()
-        return try await waiter.wait(for: command.id, timeout: timeout) { [producer] in _ = try await producer.enqueue(command) }
+        return try await waiter.wait(for: command.id, timeout: timeout) { _ = try await producer.enqueue(command) }
     }
 
     @available(*, deprecated, renamed: "enqueueAndWait(_:timeout:)")

@@ -11,14 +11,17 @@ import Synchronization
 /// Memory is bounded by the callers waiting: events of commands nobody waits for are
 /// dropped as they are read.
 final class ResultWaiter: Sendable {
-    /// One caller's wait.
+    /// One caller's wait: registered before its command is sent (so that no event is
+    /// missed), given its continuation and deadline once the command is out.
     private struct Waiter {
-        var continuation: CheckedContinuation<[Event], any Error>
+        var continuation: CheckedContinuation<[Event], any Error>?
         var events: [Event] = []
-        var deadline: UInt64
+        var deadline = UInt64.max
         var timeoutSeconds: Double
         /// When the last event arrived (uptime nanoseconds); done `settle` after it.
         var lastEventAt: UInt64?
+        /// Why the wait ended before it had a continuation (cancelled while sending).
+        var failure: (any Error)?
     }
 
     private let consumer: KafkaConsumer
@@ -61,41 +64,58 @@ final class ResultWaiter: Sendable {
     }
 
     /// Waits for the events of `commandId`, registered before `send` runs (so none is
-    /// missed); `send` enqueues the command. Throws `AgentCoreClient.Timeout`, or
-    /// `CancellationError` when the calling task is cancelled.
-    func wait(for commandId: String, timeout: Duration, send: @escaping @Sendable () async throws -> Void) async throws -> [Event] {
+    /// missed); `send` enqueues the command, in the caller's task, and the timeout counts
+    /// from when it returned. Throws `AgentCoreClient.Timeout`, `CancellationError` when
+    /// the calling task is cancelled, or what `send` threw.
+    func wait(for commandId: String, timeout: Duration, send: () async throws -> Void) async throws -> [Event] {
         let timeoutNanos = UInt64(max(0, timeout.components.seconds)) * 1_000_000_000
             + UInt64(max(0, timeout.components.attoseconds) / 1_000_000_000)
         let seconds = Double(timeoutNanos) / 1e9
-        let registered = Mutex<Bool>(false)
+        let taken = waiters.withLock { w -> Bool in
+            if w[commandId] != nil { return false }
+            w[commandId] = Waiter(timeoutSeconds: seconds)
+            return true
+        }
+        guard taken else { throw KafkaError.invalidArgument("command \(commandId) is being waited for already") }
+        do {
+            try Task.checkCancellation()
+            try await send()
+        } catch {
+            _ = waiters.withLock { $0.removeValue(forKey: commandId) }
+            throw error
+        }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<[Event], any Error>) in
-                let deadline = DispatchTime.now().uptimeNanoseconds + timeoutNanos
-                let taken = waiters.withLock { w -> Bool in
-                    if w[commandId] != nil { return false }
-                    w[commandId] = Waiter(continuation: c, deadline: deadline, timeoutSeconds: seconds)
-                    return true
+                let early = waiters.withLock { w -> (any Error)? in
+                    guard var entry = w[commandId] else { return CancellationError() }
+                    if let failure = entry.failure {
+                        w[commandId] = nil
+                        return failure
+                    }
+                    entry.continuation = c
+                    entry.deadline = DispatchTime.now().uptimeNanoseconds + timeoutNanos
+                    w[commandId] = entry
+                    return nil
                 }
-                if !taken {
-                    c.resume(throwing: KafkaError.invalidArgument("command \(commandId) is being waited for already"))
-                    return
-                }
-                registered.withLock { $0 = true }
-                if Task.isCancelled { cancel(commandId) }
-                // The command goes out once the wait is in place.
-                Task {
-                    do { try await send() } catch { self.fail(commandId, error) }
-                }
+                if let early { c.resume(throwing: early) }
             }
         } onCancel: {
-            if registered.withLock({ $0 }) { cancel(commandId) }
+            cancel(commandId)
         }
     }
 
-    private func cancel(_ id: String) { fail(id, CancellationError()) }
-
-    private func fail(_ id: String, _ error: any Error) {
-        if let w = waiters.withLock({ $0.removeValue(forKey: id) }) { w.continuation.resume(throwing: error) }
+    private func cancel(_ id: String) {
+        let c = waiters.withLock { w -> CheckedContinuation<[Event], any Error>? in
+            guard var entry = w[id] else { return nil }
+            guard let c = entry.continuation else {
+                entry.failure = CancellationError()  // seen when the continuation arrives
+                w[id] = entry
+                return nil
+            }
+            w[id] = nil
+            return c
+        }
+        c?.resume(throwing: CancellationError())
     }
 
     private func pollOnce() {
@@ -111,12 +131,12 @@ final class ResultWaiter: Sendable {
                     w[id]!.lastEventAt = now
                 }
             }
-            for (id, waiter) in w {
+            for (id, waiter) in w where waiter.continuation != nil {
                 if let last = waiter.lastEventAt, now &- last >= settleNanos {
-                    finished.append((waiter.continuation, .success(waiter.events)))
+                    finished.append((waiter.continuation!, .success(waiter.events)))
                     w[id] = nil
                 } else if now >= waiter.deadline {
-                    finished.append((waiter.continuation, .failure(AgentCoreClient.Timeout(commandId: id, seconds: waiter.timeoutSeconds))))
+                    finished.append((waiter.continuation!, .failure(AgentCoreClient.Timeout(commandId: id, seconds: waiter.timeoutSeconds))))
                     w[id] = nil
                 }
             }
@@ -133,7 +153,7 @@ final class ResultWaiter: Sendable {
             defer { w.removeAll() }
             return Array(w.values)
         }
-        for w in left { w.continuation.resume(throwing: CancellationError()) }
+        for w in left { w.continuation?.resume(throwing: CancellationError()) }
         consumer.close()
     }
 }
