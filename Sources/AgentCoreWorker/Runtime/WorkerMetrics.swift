@@ -23,28 +23,25 @@ final class WorkerMetrics: @unchecked Sendable {
         dims.reduce(label) { $0 + "|" + $1.0 + "=" + $1.1 }
     }
 
-    func counter(_ label: String, _ dims: [(String, String)] = []) -> Counter {
+    /// The metric of `label` and `dims` in `cache`, made on first use.
+    private func cached<M>(_ cache: inout [String: M], _ label: String, _ dims: [(String, String)], _ make: () -> M) -> M {
         let k = key(label, dims)
-        if let c = counters[k] { return c }
-        let c = Counter(label: label, dimensions: dims, factory: factory)
-        counters[k] = c
-        return c
+        if let m = cache[k] { return m }
+        let m = make()
+        cache[k] = m
+        return m
+    }
+
+    func counter(_ label: String, _ dims: [(String, String)] = []) -> Counter {
+        cached(&counters, label, dims) { Counter(label: label, dimensions: dims, factory: factory) }
     }
 
     func gauge(_ label: String, _ dims: [(String, String)] = []) -> Gauge {
-        let k = key(label, dims)
-        if let g = gauges[k] { return g }
-        let g = Gauge(label: label, dimensions: dims, factory: factory)
-        gauges[k] = g
-        return g
+        cached(&gauges, label, dims) { Gauge(label: label, dimensions: dims, factory: factory) }
     }
 
     func timer(_ label: String, _ dims: [(String, String)] = []) -> CoreMetrics.Timer {
-        let k = key(label, dims)
-        if let t = timers[k] { return t }
-        let t = CoreMetrics.Timer(label: label, dimensions: dims, factory: factory)
-        timers[k] = t
-        return t
+        cached(&timers, label, dims) { CoreMetrics.Timer(label: label, dimensions: dims, factory: factory) }
     }
 
     /// One partition's applied batch.

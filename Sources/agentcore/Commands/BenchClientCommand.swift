@@ -22,18 +22,7 @@ extension BenchCommand {
 
         func run() async throws {
             let logger = logging.bootstrap(default: .warning)
-            try? FileManager.default.removeItem(atPath: dir)
-            let cluster = try EmbeddedCluster(brokers: 1, logger: logger)
-            let topics = TopicNames()
-            try TopicSetup.create(on: cluster, topics: topics, partitions: partitions)
-            var c = WorkerConfiguration()
-            c.applyEmbeddedDefaults()
-            c.workerId = "bench"
-            c.dataDirectory = dir
-            c.partitions = partitions
-            c.store.maxConcurrency = 1_000
-            let worker = Worker(configuration: c, bootstrap: cluster.bootstrapServers, logger: logger)
-            let loop = Task { try await worker.runLoop() }
+            let (cluster, worker, loop) = try BenchCommand.embeddedWorker(partitions: partitions, dir: dir, logger: logger)
             var kafka = KafkaConfig(bootstrapServers: cluster.bootstrapServers)
             kafka.properties["linger.ms"] = "2"
             kafka.properties["fetch.wait.max.ms"] = "10"

@@ -17,6 +17,25 @@ struct BenchCommand: AsyncParsableCommand {
     static let sharedFiller = String(repeating: "x", count: 400 - 24)
 
     /// `context.write` of about `bytes` bytes of data.
+    /// An embedded cluster with the topics and one worker running on it (stores in `dir`,
+    /// emptied first).
+    static func embeddedWorker(
+        partitions: Int, dir: String, logger: Logger, adjust: (inout WorkerConfiguration) -> Void = { _ in }
+    ) throws -> (EmbeddedCluster, Worker, Task<Void, any Error>) {
+        try? FileManager.default.removeItem(atPath: dir)
+        let cluster = try EmbeddedCluster(brokers: 1, logger: logger)
+        var c = WorkerConfiguration()
+        try TopicSetup.create(on: cluster, topics: c.topics, partitions: partitions)
+        c.applyEmbeddedDefaults()
+        c.workerId = "bench"
+        c.dataDirectory = dir
+        c.partitions = partitions
+        c.store.maxConcurrency = 1_000
+        adjust(&c)
+        let worker = Worker(configuration: c, bootstrap: cluster.bootstrapServers, logger: logger)
+        return (cluster, worker, Task { try await worker.runLoop() })
+    }
+
     static func write(_ s: Commands, instance: String, context: String, bytes: Int, seq: Int) -> CommandEnvelope {
         // One filler string shared by every command (the load generator competes with the
         // worker for the same cores; it should not spend them building strings).
@@ -102,21 +121,11 @@ struct BenchCommand: AsyncParsableCommand {
 
         func run() async throws {
             let logger = logging.bootstrap(default: .warning)
-            try? FileManager.default.removeItem(atPath: dir)
-            let cluster = try EmbeddedCluster(brokers: 1, logger: logger)
-            let topics = TopicNames()
-            try TopicSetup.create(on: cluster, topics: topics, partitions: partitions)
-            var c = WorkerConfiguration()
-            c.applyEmbeddedDefaults()
-            c.workerId = "bench"
-            c.dataDirectory = dir
-            c.partitions = partitions
-            c.batchSize = batchSize
-            c.store.maxConcurrency = 1_000
-            c.changelog = changelog
-            c.store.changelog = changelog
-            let worker = Worker(configuration: c, bootstrap: cluster.bootstrapServers, logger: logger)
-            let loop = Task { try await worker.runLoop() }
+            let (cluster, worker, loop) = try BenchCommand.embeddedWorker(partitions: partitions, dir: dir, logger: logger) { c in
+                c.batchSize = batchSize
+                c.changelog = changelog
+                c.store.changelog = changelog
+            }
             var kafka = KafkaConfig(bootstrapServers: cluster.bootstrapServers)
             kafka.properties["linger.ms"] = "5"
             kafka.properties["compression.type"] = "lz4"
