@@ -9,6 +9,10 @@ final class KafkaClientContext: Sendable {
     let logger: Logger
     let deliveries = Mutex<[UInt: @Sendable (Result<DeliveryReport, KafkaError>) -> Void]>([:])
     let nextDeliveryId = Atomic<UInt>(1)
+    /// Delivery groups (`KafkaProducer.DeliveryGroup`): one failure handler for many records.
+    let groups = Mutex<[UInt: @Sendable (KafkaError) -> Void]>([:])
+    /// Set in the opaque of a record produced in a group.
+    static let groupBit: UInt = 1 << (UInt.bitWidth - 1)
     let statistics = Mutex<KafkaStatistics?>(nil)
     let fatal = Mutex<KafkaError?>(nil)
     let rebalance: Mutex<RebalanceCallbacks?> = Mutex(nil)
@@ -67,6 +71,19 @@ final class KafkaClientContext: Sendable {
         let id = nextDeliveryId.wrappingAdd(1, ordering: .relaxed).oldValue
         deliveries.withLock { $0[id] = callback }
         return id
+    }
+
+    func registerGroup(_ onFailure: @escaping @Sendable (KafkaError) -> Void) -> UInt {
+        let id = nextDeliveryId.wrappingAdd(1, ordering: .relaxed).oldValue | Self.groupBit
+        groups.withLock { $0[id] = onFailure }
+        return id
+    }
+
+    func releaseGroup(_ id: UInt) { _ = groups.withLock { $0.removeValue(forKey: id) } }
+
+    func groupFailure(_ id: UInt, _ error: KafkaError) {
+        let handler = groups.withLock { $0[id] }
+        handler?(error)
     }
 
     func completeDelivery(_ id: UInt, _ result: Result<DeliveryReport, KafkaError>) {

@@ -31,6 +31,11 @@ public final class KafkaProducer: Sendable {
             guard let ctx = KafkaClientContext.from(rk), let msg else { return }
             let id = UInt(bitPattern: msg.pointee._private)
             let m = msg.pointee
+            if id & KafkaClientContext.groupBit != 0 {
+                // A group is told only of failures: no report is built per record.
+                if m.err != RD_KAFKA_RESP_ERR_NO_ERROR { ctx.groupFailure(id, KafkaError(m.err, "delivery")) }
+                return
+            }
             let result: Result<DeliveryReport, KafkaError>
             if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 result = .success(
@@ -65,6 +70,35 @@ public final class KafkaProducer: Sendable {
             }
             client.context.deliveries.withLock { _ = $0.removeValue(forKey: id) }
             throw err
+        }
+    }
+
+    /// Records whose deliveries are reported together: one registration for them all, and a
+    /// handler told only of failures (no per-record report). For a publishing round that
+    /// cares whether all of it landed. Release it once the records were flushed.
+    public struct DeliveryGroup: Sendable {
+        let id: UInt
+    }
+
+    public func makeDeliveryGroup(onFailure: @escaping @Sendable (KafkaError) -> Void) -> DeliveryGroup {
+        DeliveryGroup(id: client.context.registerGroup(onFailure))
+    }
+
+    /// Forgets the group: failures of its records still in flight go unreported.
+    public func release(_ group: DeliveryGroup) { client.context.releaseGroup(group.id) }
+
+    /// Enqueues one record of `group` (see `produce(topic:partition:key:value:headers:onDelivery:)`).
+    public func produce(
+        topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
+        group: DeliveryGroup
+    ) throws(KafkaError) {
+        if closed.load(ordering: .acquiring) { throw .invalidArgument("producer is closed") }
+        if let fatal = client.fatalError { throw fatal }
+        while true {
+            let err = produceOnce(topic: topic, partition: partition, key: key, value: value, headers: headers, id: group.id)
+            guard let err else { return }
+            guard err.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue else { throw err }
+            rd_kafka_poll(client.handle, 10)
         }
     }
 
@@ -198,6 +232,7 @@ public final class KafkaProducer: Sendable {
             return Array(d.values)
         }
         for callback in left { callback(.failure(KafkaError(RD_KAFKA_RESP_ERR__DESTROY, "producer closed"))) }
+        client.context.groups.withLock { $0.removeAll() }
         registered.withLock { handles in
             for h in handles.values { rd_kafka_topic_destroy(h.rkt) }
             handles.removeAll()

@@ -106,7 +106,8 @@ final class ResultRenderer: @unchecked Sendable {
             j -= 1
         }
         for k in 0..<count {
-            while states[k].load(ordering: .acquiring) != Self.ready { sched_yield() }  // one row at most
+            var spins = 0
+            while states[k].load(ordering: .acquiring) != Self.ready { pause(&spins) }  // one row at most
         }
         return Array(UnsafeBufferPointer(start: rows, count: count))
     }

@@ -27,12 +27,10 @@ extension WorkerEngine {
         let topic = config.topics.changelog
         let p = lane.partition
         let header = [KafkaHeader(ChangelogEntry.epochHeader, Array(String(lane.epoch).utf8))]
-        let onDelivery: @Sendable (Result<DeliveryReport, KafkaError>) -> Void = { r in
-            if case .failure(let e) = r { round.fail(e) }
-        }
+        guard let group = round.deliveries else { throw KafkaError.invalidArgument("a publishing round without deliveries") }
         let (through, rows, position) = try lane.store.forEachChangelogRecord { key, value in
             do throws(KafkaError) {
-                try producer.produce(topic: topic, partition: p, key: key, value: value, headers: header, onDelivery: onDelivery)
+                try producer.produce(topic: topic, partition: p, key: key, value: value, headers: header, group: group)
             } catch {
                 round.fail(error)
             }

@@ -334,6 +334,8 @@ final class WorkerEngine: @unchecked Sendable {
         let changelog: Mutex<[Int32: ChangelogUnit]> = Mutex([:])
         /// When its records were queued (uptime nanoseconds), for the round's timing.
         nonisolated(unsafe) var startedNanos: UInt64 = 0
+        /// Its records' deliveries (failures reach `fail`); released when the round ends.
+        nonisolated(unsafe) var deliveries: KafkaProducer.DeliveryGroup?
 
         init(upTo: [Int32: Int64], count: Int, recent: [String]) {
             self.upTo = upTo
@@ -392,15 +394,14 @@ final class WorkerEngine: @unchecked Sendable {
         }
         let round = PublishRound(upTo: upTo, count: count, recent: recent)
         round.startedNanos = DispatchTime.now().uptimeNanoseconds
-        let onDelivery: @Sendable (Result<DeliveryReport, KafkaError>) -> Void = { result in
-            if case .failure(let e) = result { round.fail(e) }
-        }
+        let group = producer.makeDeliveryGroup { [round] e in round.fail(e) }
+        round.deliveries = group
         for (_, rows) in planned {
             for row in rows {
                 do {
                     try producer.produce(
                         topic: config.topics.output(row.topic), key: row.key, value: row.value,
-                        headers: [KafkaHeader(Self.eventIdHeader, Array(row.eventId.utf8))], onDelivery: onDelivery)
+                        headers: [KafkaHeader(Self.eventIdHeader, Array(row.eventId.utf8))], group: group)
                 } catch {
                     round.fail(error)  // not queued; the row is sent again in a later round
                 }
@@ -425,6 +426,7 @@ final class WorkerEngine: @unchecked Sendable {
 
     /// Marks a completed round published, or leaves its rows for the next round.
     private func finish(_ round: PublishRound, consumer: KafkaConsumer) throws {
+        if let group = round.deliveries { producer?.release(group) }  // flushed: every delivery was reported
         if round.failures.load(ordering: .relaxed) == 0 {
             for (p, seq) in round.upTo {
                 guard let lane = lanes[p], lane.isActive else { continue }
