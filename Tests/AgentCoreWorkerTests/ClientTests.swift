@@ -10,68 +10,74 @@ import Testing
 /// embedded cluster (issue 16).
 @Suite(.serialized) struct ClientTests {
     @Test func concurrentWaitsEachGetTheirOwnEvents() async throws {
-        let h = try WorkerHarness(partitions: 4)
-        h.startWorker("w1")
-        let client = try h.client()
-        defer { client.close() }
-        let c = Commands(workspace: "acme", project: "p", actor: "t")
-        let def = try await client.enqueueAndWait(c.registerDefinition(slug: "d", name: "D", agentType: "t"))
-        #expect(def.map(\.type) == [.definitionRegistered])
-        // A spawn causes one event; a first write two (context.created, version_created).
-        let spawned = try await client.enqueueAndWait(c.spawn(definition: "d", name: "i", instanceId: "i1"))
-        #expect(spawned.map(\.type) == [.instanceSpawned])
-        let results = try await withThrowingTaskGroup(of: (Int, [Event]).self) { group in
-            for n in 0..<200 {
-                let w = Commands(workspace: "ws-\(n % 8)", project: "p", actor: "t")
-                group.addTask {
-                    (n, try await client.enqueueAndWait(w.writeContext(instanceId: "nobody", name: "c\(n)", data: ["n": .int(Int64(n))])))
+        try await withTaskExecutorPreference(TestExecutor.shared) {
+            let h = try WorkerHarness(partitions: 4)
+            h.startWorker("w1")
+            let client = try h.client()
+            defer { client.close() }
+            let c = Commands(workspace: "acme", project: "p", actor: "t")
+            let def = try await client.enqueueAndWait(c.registerDefinition(slug: "d", name: "D", agentType: "t"))
+            #expect(def.map(\.type) == [.definitionRegistered])
+            // A spawn causes one event; a first write two (context.created, version_created).
+            let spawned = try await client.enqueueAndWait(c.spawn(definition: "d", name: "i", instanceId: "i1"))
+            #expect(spawned.map(\.type) == [.instanceSpawned])
+            let results = try await withThrowingTaskGroup(of: (Int, [Event]).self) { group in
+                for n in 0..<200 {
+                    let w = Commands(workspace: "ws-\(n % 8)", project: "p", actor: "t")
+                    group.addTask {
+                        (n, try await client.enqueueAndWait(w.writeContext(instanceId: "nobody", name: "c\(n)", data: ["n": .int(Int64(n))])))
+                    }
                 }
+                var out: [Int: [Event]] = [:]
+                for try await (n, events) in group { out[n] = events }
+                return out
             }
-            var out: [Int: [Event]] = [:]
-            for try await (n, events) in group { out[n] = events }
-            return out
+            // Every write names an unknown instance: each gets exactly its own rejection.
+            #expect(results.count == 200)
+            #expect(results.values.allSatisfy { $0.count == 1 && $0[0].type == .commandRejected })
+            #expect(Set(results.values.map { $0[0].commandId }).count == 200)
+            // An instance heartbeat is answered on the heartbeats topic.
+            let beat = try await client.enqueueAndWait(c.heartbeat(instanceId: "i1"))
+            #expect(beat.map(\.type) == [.instanceHeartbeat])
+            try await h.stopAll()
         }
-        // Every write names an unknown instance: each gets exactly its own rejection.
-        #expect(results.count == 200)
-        #expect(results.values.allSatisfy { $0.count == 1 && $0[0].type == .commandRejected })
-        #expect(Set(results.values.map { $0[0].commandId }).count == 200)
-        // An instance heartbeat is answered on the heartbeats topic.
-        let beat = try await client.enqueueAndWait(c.heartbeat(instanceId: "i1"))
-        #expect(beat.map(\.type) == [.instanceHeartbeat])
-        try await h.stopAll()
     }
 
     @Test func waitsEndByTimeoutOrCancellation() async throws {
-        let h = try WorkerHarness(partitions: 2)  // no worker: nothing answers
-        let client = try h.client()
-        defer { client.close() }
-        let c = Commands(workspace: "acme", project: "p", actor: "t")
-        await #expect(throws: AgentCoreClient.Timeout.self) {
-            _ = try await client.enqueueAndWait(c.heartbeat(instanceId: "i1"), timeout: .milliseconds(500))
+        try await withTaskExecutorPreference(TestExecutor.shared) {
+            let h = try WorkerHarness(partitions: 2)  // no worker: nothing answers
+            let client = try h.client()
+            defer { client.close() }
+            let c = Commands(workspace: "acme", project: "p", actor: "t")
+            await #expect(throws: AgentCoreClient.Timeout.self) {
+                _ = try await client.enqueueAndWait(c.heartbeat(instanceId: "i1"), timeout: .milliseconds(500))
+            }
+            let task = Task { try await client.enqueueAndWait(c.heartbeat(instanceId: "i2"), timeout: .seconds(60)) }
+            try await Task.sleep(for: .milliseconds(300))
+            let started = Date()
+            task.cancel()
+            await #expect(throws: CancellationError.self) { _ = try await task.value }
+            #expect(Date().timeIntervalSince(started) < 5)
         }
-        let task = Task { try await client.enqueueAndWait(c.heartbeat(instanceId: "i2"), timeout: .seconds(60)) }
-        try await Task.sleep(for: .milliseconds(300))
-        let started = Date()
-        task.cancel()
-        await #expect(throws: CancellationError.self) { _ = try await task.value }
-        #expect(Date().timeIntervalSince(started) < 5)
     }
 
     @Test func eventStreamAsAnAsyncSequence() async throws {
-        let h = try WorkerHarness(partitions: 2)
-        h.startWorker("w1")
-        let client = try h.client()
-        defer { client.close() }
-        let c = Commands(workspace: "acme", project: "p", actor: "t")
-        _ = try await client.enqueueAndWait(c.registerDefinition(slug: "d", name: "D", agentType: "t"))
-        _ = try await client.enqueueAndWait(c.spawn(definition: "d", name: "i", instanceId: "i1"))
-        let stream = try h.reader([h.topics.status])
-        var types: [EventType] = []
-        for await received in stream.events() {
-            types.append(received.event.type)
-            if types.count == 2 { break }
+        try await withTaskExecutorPreference(TestExecutor.shared) {
+            let h = try WorkerHarness(partitions: 2)
+            h.startWorker("w1")
+            let client = try h.client()
+            defer { client.close() }
+            let c = Commands(workspace: "acme", project: "p", actor: "t")
+            _ = try await client.enqueueAndWait(c.registerDefinition(slug: "d", name: "D", agentType: "t"))
+            _ = try await client.enqueueAndWait(c.spawn(definition: "d", name: "i", instanceId: "i1"))
+            let stream = try h.reader([h.topics.status])
+            var types: [EventType] = []
+            for await received in stream.events() {
+                types.append(received.event.type)
+                if types.count == 2 { break }
+            }
+            #expect(types == [.definitionRegistered, .instanceSpawned])
+            try await h.stopAll()
         }
-        #expect(types == [.definitionRegistered, .instanceSpawned])
-        try await h.stopAll()
     }
 }

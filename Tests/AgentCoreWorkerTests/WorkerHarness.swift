@@ -190,3 +190,38 @@ final class Tmpfs {
         return p.terminationStatus
     }
 }
+
+/// A task executor on a thread of its own, for tests whose async work must not wait for
+/// Swift's cooperative pool: on 2 cores the pool has two threads, and the multi-process
+/// suites block them for seconds at a time (paced producers, process waits) while they run
+/// beside. `withTaskExecutorPreference(TestExecutor.shared)` moves a test body, and the
+/// child tasks it starts, here.
+final class TestExecutor: TaskExecutor, @unchecked Sendable {
+    static let shared = TestExecutor(name: "agentcore-test-executor")
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+
+    private init(name: String) {
+        let thread = Thread { [self] in run() }
+        thread.name = name
+        thread.start()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let j = UnownedJob(job)
+        condition.lock()
+        jobs.append(j)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while jobs.isEmpty { condition.wait() }
+            let j = jobs.removeFirst()
+            condition.unlock()
+            j.runSynchronously(on: asUnownedTaskExecutor())
+        }
+    }
+}

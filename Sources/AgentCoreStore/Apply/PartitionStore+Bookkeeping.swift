@@ -77,15 +77,31 @@ extension PartitionStore {
         return try decodeResult(ResultDecompressor.plain(stored, what: what), command: what)
     }
 
+    /// The outputs of a results row, read in one pass (it runs once per event published):
+    /// lines of `topic TAB id TAB key-hex TAB value`; values are canonical JSON, which has
+    /// no raw tab or newline.
     static func decodeResult(_ bytes: [UInt8], command: String) throws -> [Outgoing] {
-        try bytes.split(separator: 0x0A).map { line in
-            let f = line.split(separator: 0x09, maxSplits: 3, omittingEmptySubsequences: false)
-            guard f.count == 4, let topic = OutputTopic(rawValue: String(decoding: f[0], as: UTF8.self)) else {
-                throw StoreError("corrupt_store", "processed_commands row for \(command) is malformed")
+        var out: [Outgoing] = []
+        let n = bytes.count
+        var i = 0
+        func malformed() -> StoreError { StoreError("corrupt_store", "processed_commands row for \(command) is malformed") }
+        while i < n {
+            if bytes[i] == 0x0A {
+                i += 1
+                continue
             }
-            return Outgoing(topic: topic, key: try decodeHex(f[2], command: command), value: Array(f[3]),
-                            eventId: String(decoding: f[1], as: UTF8.self))
+            let end = bytes[i..<n].firstIndex(of: 0x0A) ?? n
+            guard let t1 = bytes[i..<end].firstIndex(of: 0x09), let t2 = bytes[(t1 + 1)..<end].firstIndex(of: 0x09),
+                let t3 = bytes[(t2 + 1)..<end].firstIndex(of: 0x09),
+                let topic = OutputTopic.allCases.first(where: { $0.rawValue.utf8.elementsEqual(bytes[i..<t1]) })
+            else { throw malformed() }
+            out.append(
+                Outgoing(
+                    topic: topic, key: try decodeHex(bytes[(t2 + 1)..<t3], command: command), value: Array(bytes[(t3 + 1)..<end]),
+                    eventId: String(decoding: bytes[(t1 + 1)..<t2], as: UTF8.self)))
+            i = end + 1
         }
+        return out
     }
 
     /// Queues the record's results row (its outbox entry and, for a command, its memory);
