@@ -327,7 +327,7 @@ final class WorkerEngine: @unchecked Sendable {
     final class PublishRound: Sendable {
         let upTo: [Int32: Int64]
         let count: Int
-        let recent: [String]
+        let recent: [OutboxRecord]
         let failures = Atomic<Int>(0)
         let firstError = Mutex<KafkaError?>(nil)
         /// Per partition, the changelog unit sent in this round (see `ChangelogUnit`).
@@ -337,7 +337,7 @@ final class WorkerEngine: @unchecked Sendable {
         /// Its records' deliveries (failures reach `fail`); released when the round ends.
         nonisolated(unsafe) var deliveries: KafkaProducer.DeliveryGroup?
 
-        init(upTo: [Int32: Int64], count: Int, recent: [String]) {
+        init(upTo: [Int32: Int64], count: Int, recent: [OutboxRecord]) {
             self.upTo = upTo
             self.count = count
             self.recent = recent
@@ -363,7 +363,7 @@ final class WorkerEngine: @unchecked Sendable {
             try finish(round, consumer: consumer)
         }
         var upTo: [Int32: Int64] = [:]
-        var recent: [String] = []
+        var recent: [OutboxRecord] = []
         var planned: [(PartitionLane, [OutboxRecord])] = []
         var count = 0
         for lane in lanes {
@@ -379,7 +379,7 @@ final class WorkerEngine: @unchecked Sendable {
             planned.append((lane, rows))
             upTo[lane.partition] = last.seq
             count += rows.count
-            recent.append(contentsOf: rows.suffix(3).map(Self.summary))
+            recent.append(contentsOf: rows.suffix(3))
         }
         let changelogLanes = config.changelog ? lanes.filter { lane in
             guard lane.isActive else { return false }
@@ -436,7 +436,7 @@ final class WorkerEngine: @unchecked Sendable {
             metrics.recordPublishRound(events: round.count, nanos: DispatchTime.now().uptimeNanoseconds &- round.startedNanos)
             statusBox.withLock {
                 $0.published += round.count
-                $0.recentEvents = Array(($0.recentEvents + round.recent).suffix(20))
+                $0.recentOutputs = Array(($0.recentOutputs + round.recent).suffix(20))
             }
             setPaused(false, consumer: consumer)
         } else {

@@ -35,8 +35,11 @@ public struct WorkerStatus: Sendable, Equatable {
     public var published = 0
     public var recordsPerSecond = 0.0
     public var paused = false
-    /// Most recent published events (type and id), newest last, at most 20.
-    public var recentEvents: [String] = []
+    /// Most recent published records, newest last, at most 20 (kept raw: summarised only
+    /// when someone reads `recentEvents`, not on every publishing round).
+    public var recentOutputs: [OutboxRecord] = []
+    /// Most recent published events as short lines (type, scope, subject), newest last.
+    public var recentEvents: [String] { recentOutputs.map(WorkerEngine.summary) }
     /// Partitions being restored from the changelog: (applied, target) rows.
     public var restoring: [Int32: RestoreProgress] = [:]
     /// Partitions out of service, with the reason.
