@@ -276,18 +276,15 @@ public final class AgentCoreHTTPServer: Service, Sendable {
     func definitions(_ request: Request) async throws -> Response {
         let s = worker.status
         if let p = s.states.filter({ $0.value == .active }).keys.min() {
-            let path = worker.storePath(partition: p)
-            let body = try await Self.offLoop {
-                let r = try StoreReader(path: path)
-                defer { r.close() }
-                return JSONValue.object(["definitions": .array(try r.definitions().map(APIJSON.definition))])
+            let body = try await readStore(p) { r in
+                JSONValue.object(["definitions": .array(try r.definitions().map(APIJSON.definition))])
             }
             return Self.json(.ok, body)
         }
         if request.headers[Self.forwardedHeader] == nil,
-            let other = observer.liveWorkers().first(where: { $0.workerId != worker.configuration.workerId && $0.partitions.values.contains("active") && $0.httpURL != nil })
+            let url = observer.liveWorkers().first(where: { $0.workerId != worker.configuration.workerId && $0.partitions.values.contains("active") })?.httpURL
         {
-            return try await forward(request, to: other)
+            return try await forward(request, to: url)
         }
         throw APIError.unavailable("no active partition to read the definitions from yet", retryAfter: 2)
     }
@@ -300,12 +297,7 @@ public final class AgentCoreHTTPServer: Service, Sendable {
         var found: [(String, Int32, [String])] = []
         var read = Set<Int32>()
         for p in local {
-            let path = worker.storePath(partition: p)
-            let rows = try await Self.offLoop {
-                let r = try StoreReader(path: path)
-                defer { r.close() }
-                return try r.workspaces()
-            }
+            let rows = try await readStore(p) { try $0.workspaces() }
             found += rows.map { ($0.id, p, $0.projects) }
             read.insert(p)
         }
@@ -314,7 +306,7 @@ public final class AgentCoreHTTPServer: Service, Sendable {
             for w in observer.liveWorkers() where w.workerId != me && w.httpURL != nil {
                 guard w.partitions.contains(where: { $0.value == "active" && !read.contains($0.key) }) else { continue }
                 do {
-                    let (status, body) = try await fetch(request, to: w, path: "/v1/workspaces?scope=local")
+                    let (status, body) = try await fetch(request, to: w.httpURL!, path: "/v1/workspaces?scope=local")
                     guard status == 200, let list = body["workspaces"]?.arrayValue else { continue }
                     // Only partitions the peer says it read and nobody answered for yet.
                     let theirs = Set((body["partitions_read"]?.arrayValue ?? []).compactMap { $0.intValue.flatMap(Int32.init(exactly:)) })
@@ -373,46 +365,35 @@ public final class AgentCoreHTTPServer: Service, Sendable {
     func read(_ ws: String, _ request: Request, _ body: @escaping @Sendable (StoreReader) throws -> JSONValue) async throws -> Response {
         let s = worker.status
         let me = worker.configuration.workerId
-        let owners = Mutex<[String: ClusterObserver.WorkerInfo]>([:])
         let route = ReadRoute.decide(
             workspace: ws, partitionCount: s.partitionCount, states: s.states, forwarded: request.headers[Self.forwardedHeader] != nil
-        ) { [observer] p in
-            guard let o = observer.owner(of: p, excluding: me), let url = o.httpURL else { return nil }
-            owners.withLock { $0[url] = o }
-            return url
-        }
+        ) { [observer] p in observer.owner(of: p, excluding: me)?.httpURL }
         switch route {
         case .local(let p):
-            let path = worker.storePath(partition: p)
-            let value = try await Self.offLoop {
-                let r = try StoreReader(path: path)
-                defer { r.close() }
-                return try body(r)
-            }
+            let value = try await readStore(p, body)
             var response = Self.json(.ok, value)
             response.headers[Self.workerHeader] = me
             response.headers[Self.partitionHeader] = String(p)
             return response
         case .forward(_, let url):
-            return try await forward(request, to: owners.withLock { $0[url]! })
+            return try await forward(request, to: url)
         case .unavailable(let p, let reason, let retryAfter):
             throw APIError.unavailable(reason, retryAfter: retryAfter, partition: p)
         }
     }
 
-    private func fetch(_ request: Request, to owner: ClusterObserver.WorkerInfo, path: String) async throws -> (Int, JSONValue) {
-        let (status, _, data) = try await HTTPForwarder.get(
-            base: owner.httpURL!, path: path, authorization: request.headers[.authorization])
+    private func fetch(_ request: Request, to url: String, path: String) async throws -> (Int, JSONValue) {
+        let (status, _, data) = try await HTTPForwarder.get(base: url, path: path, authorization: request.headers[.authorization])
         return (status, (try? JSONParser.parse(data)) ?? .null)
     }
 
-    private func forward(_ request: Request, to owner: ClusterObserver.WorkerInfo) async throws -> Response {
+    private func forward(_ request: Request, to url: String) async throws -> Response {
         let (status, headers, data): (Int, [String: String], [UInt8])
         do {
             (status, headers, data) = try await HTTPForwarder.get(
-                base: owner.httpURL!, path: request.uri.description, authorization: request.headers[.authorization])
+                base: url, path: request.uri.description, authorization: request.headers[.authorization])
         } catch {
-            throw APIError.unavailable("the owner \(owner.workerId) did not answer: \(error)", retryAfter: 2)
+            throw APIError.unavailable("the owner at \(url) did not answer: \(error)", retryAfter: 2)
         }
         var fields = HTTPFields()
         fields[.contentType] = headers["content-type"] ?? "application/json"
@@ -425,15 +406,19 @@ public final class AgentCoreHTTPServer: Service, Sendable {
 
     // MARK: helpers
 
-    /// Runs blocking store work on a Dispatch thread: never on the worker's loop, NIO's
-    /// event loops or the cooperative pool.
-    static func offLoop<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { c in
+    /// Reads partition `p`'s store through a read-only connection of its own, on a
+    /// Dispatch thread: never on the worker's loop, NIO's event loops or the cooperative pool.
+    func readStore<T: Sendable>(_ p: Int32, _ body: @escaping @Sendable (StoreReader) throws -> T) async throws -> T {
+        let path = worker.storePath(partition: p)
+        return try await withCheckedThrowingContinuation { c in
             DispatchQueue.global().async {
                 c.resume(with: Result {
-                    do { return try work() } catch let e as APIError { throw e } catch let e as StoreError where e.code == "not_a_store" {
+                    let r: StoreReader
+                    do { r = try StoreReader(path: path) } catch let e as StoreError where e.code == "not_a_store" {
                         throw APIError.unavailable("the partition's store is not there yet", retryAfter: 2)
                     }
+                    defer { r.close() }
+                    return try body(r)
                 })
             }
         }

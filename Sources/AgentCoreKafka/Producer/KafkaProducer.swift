@@ -58,18 +58,26 @@ public final class KafkaProducer: Sendable {
         topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
         onDelivery: @escaping @Sendable (Result<DeliveryReport, KafkaError>) -> Void
     ) throws(KafkaError) {
+        let id = client.context.registerDelivery(onDelivery)
+        do {
+            try enqueue(topic: topic, partition: partition, key: key, value: value, headers: headers, id: id)
+        } catch {
+            client.context.deliveries.withLock { _ = $0.removeValue(forKey: id) }
+            throw error
+        }
+    }
+
+    /// Hands one record to librdkafka under delivery `id`, polling while its queue is full.
+    private func enqueue(
+        topic: String, partition: Int32?, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], id: UInt
+    ) throws(KafkaError) {
         if closed.load(ordering: .acquiring) { throw .invalidArgument("producer is closed") }
         if let fatal = client.fatalError { throw fatal }
-        let id = client.context.registerDelivery(onDelivery)
         while true {
             let err = produceOnce(topic: topic, partition: partition, key: key, value: value, headers: headers, id: id)
             guard let err else { return }
-            if err.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue {
-                rd_kafka_poll(client.handle, 10)
-                continue
-            }
-            client.context.deliveries.withLock { _ = $0.removeValue(forKey: id) }
-            throw err
+            guard err.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue else { throw err }
+            rd_kafka_poll(client.handle, 10)
         }
     }
 
@@ -92,14 +100,7 @@ public final class KafkaProducer: Sendable {
         topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
         group: DeliveryGroup
     ) throws(KafkaError) {
-        if closed.load(ordering: .acquiring) { throw .invalidArgument("producer is closed") }
-        if let fatal = client.fatalError { throw fatal }
-        while true {
-            let err = produceOnce(topic: topic, partition: partition, key: key, value: value, headers: headers, id: group.id)
-            guard let err else { return }
-            guard err.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue else { throw err }
-            rd_kafka_poll(client.handle, 10)
-        }
+        try enqueue(topic: topic, partition: partition, key: key, value: value, headers: headers, id: group.id)
     }
 
     /// Sends one record and waits for its delivery.

@@ -27,10 +27,9 @@ extension WorkerEngine {
         let topic = config.topics.changelog
         let p = lane.partition
         let header = [KafkaHeader(ChangelogEntry.epochHeader, Array(String(lane.epoch).utf8))]
-        guard let group = round.deliveries else { throw KafkaError.invalidArgument("a publishing round without deliveries") }
         let (through, rows, position) = try lane.store.forEachChangelogRecord { key, value in
             do throws(KafkaError) {
-                try producer.produce(topic: topic, partition: p, key: key, value: value, headers: header, group: group)
+                try producer.produce(topic: topic, partition: p, key: key, value: value, headers: header, group: round.deliveries)
             } catch {
                 round.fail(error)
             }
@@ -40,7 +39,7 @@ extension WorkerEngine {
         }
         // A row that could not even be queued: no marker, or it would vouch for a unit
         // that is not whole. The round fails and the unit is sent again.
-        guard round.failures.load(ordering: .relaxed) == 0 else { return }
+        guard round.failures == 0 else { return }
         let marker = ChangelogEntry.marker(epoch: lane.epoch, writer: config.workerId, position: position).encoded
         do throws(KafkaError) {
             try producer.produce(topic: topic, partition: p, key: marker.key, value: marker.value) { r in

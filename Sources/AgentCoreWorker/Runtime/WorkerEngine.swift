@@ -328,25 +328,34 @@ final class WorkerEngine: @unchecked Sendable {
         let upTo: [Int32: Int64]
         let count: Int
         let recent: [OutboxRecord]
-        let failures = Atomic<Int>(0)
-        let firstError = Mutex<KafkaError?>(nil)
+        let failed = Failures()
         /// Per partition, the changelog unit sent in this round (see `ChangelogUnit`).
         let changelog: Mutex<[Int32: ChangelogUnit]> = Mutex([:])
         /// When its records were queued (uptime nanoseconds), for the round's timing.
-        nonisolated(unsafe) var startedNanos: UInt64 = 0
-        /// Its records' deliveries (failures reach `fail`); released when the round ends.
-        nonisolated(unsafe) var deliveries: KafkaProducer.DeliveryGroup?
+        let startedNanos = DispatchTime.now().uptimeNanoseconds
+        /// Its records' deliveries (failures reach `failed`); released when the round ends.
+        let deliveries: KafkaProducer.DeliveryGroup
 
-        init(upTo: [Int32: Int64], count: Int, recent: [OutboxRecord]) {
+        /// What went wrong in a round: a count and the first error.
+        final class Failures: Sendable {
+            let count = Atomic<Int>(0)
+            let first = Mutex<KafkaError?>(nil)
+
+            func record(_ e: KafkaError) {
+                count.add(1, ordering: .relaxed)
+                first.withLock { if $0 == nil { $0 = e } }
+            }
+        }
+
+        init(upTo: [Int32: Int64], count: Int, recent: [OutboxRecord], producer: KafkaProducer) {
             self.upTo = upTo
             self.count = count
             self.recent = recent
+            deliveries = producer.makeDeliveryGroup { [failed] e in failed.record(e) }
         }
 
-        func fail(_ e: KafkaError) {
-            failures.add(1, ordering: .relaxed)
-            firstError.withLock { if $0 == nil { $0 = e } }
-        }
+        func fail(_ e: KafkaError) { failed.record(e) }
+        var failures: Int { failed.count.load(ordering: .relaxed) }
     }
 
     /// Produces every lane's unpublished results and waits for the acknowledgements; then
@@ -392,16 +401,13 @@ final class WorkerEngine: @unchecked Sendable {
             setPaused(false, consumer: consumer)
             return
         }
-        let round = PublishRound(upTo: upTo, count: count, recent: recent)
-        round.startedNanos = DispatchTime.now().uptimeNanoseconds
-        let group = producer.makeDeliveryGroup { [round] e in round.fail(e) }
-        round.deliveries = group
+        let round = PublishRound(upTo: upTo, count: count, recent: recent, producer: producer)
         for (_, rows) in planned {
             for row in rows {
                 do {
                     try producer.produce(
                         topic: config.topics.output(row.topic), key: row.key, value: row.value,
-                        headers: [KafkaHeader(Self.eventIdHeader, Array(row.eventId.utf8))], group: group)
+                        headers: [KafkaHeader(Self.eventIdHeader, Array(row.eventId.utf8))], group: round.deliveries)
                 } catch {
                     round.fail(error)  // not queued; the row is sent again in a later round
                 }
@@ -426,8 +432,8 @@ final class WorkerEngine: @unchecked Sendable {
 
     /// Marks a completed round published, or leaves its rows for the next round.
     private func finish(_ round: PublishRound, consumer: KafkaConsumer) throws {
-        if let group = round.deliveries { producer?.release(group) }  // flushed: every delivery was reported
-        if round.failures.load(ordering: .relaxed) == 0 {
+        producer?.release(round.deliveries)  // flushed: every delivery was reported
+        if round.failures == 0 {
             for (p, seq) in round.upTo {
                 guard let lane = lanes[p], lane.isActive else { continue }
                 do { try lane.store.acknowledgeOutbox(through: seq) } catch { failLane(lane, error, consumer: consumer) }
@@ -440,7 +446,7 @@ final class WorkerEngine: @unchecked Sendable {
             }
             setPaused(false, consumer: consumer)
         } else {
-            if let e = round.firstError.withLock({ $0 }) { logger.warning("publishing failed: \(e); will retry") }
+            if let e = round.failed.first.withLock({ $0 }) { logger.warning("publishing failed: \(e); will retry") }
             try pauseIfBacklogged(consumer: consumer)
             Thread.sleep(forTimeInterval: 0.5)
         }
