@@ -52,7 +52,9 @@ import Testing
             await #expect(throws: AgentCoreClient.Timeout.self) {
                 _ = try await client.enqueueAndWait(c.heartbeat(instanceId: "i1"), timeout: .milliseconds(500))
             }
-            let task = Task { try await client.enqueueAndWait(c.heartbeat(instanceId: "i2"), timeout: .seconds(60)) }
+            let task = Task(executorPreference: TestExecutor.shared) {
+                try await client.enqueueAndWait(c.heartbeat(instanceId: "i2"), timeout: .seconds(60))
+            }
             try await Task.sleep(for: .milliseconds(300))
             let started = Date()
             task.cancel()
