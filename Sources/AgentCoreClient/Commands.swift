@@ -14,12 +14,14 @@ public struct Commands: Sendable {
         self.actor = actor
     }
 
-    func envelope(_ type: CommandType, _ payload: [String: JSONValue?], id: String?, project: String?) -> CommandEnvelope {
+    func envelope(
+        _ type: CommandType, _ payload: [String: JSONValue?], id: String?, project: String?, correlationId: String? = nil
+    ) -> CommandEnvelope {
         var p: [String: JSONValue] = [:]
         for (k, v) in payload { if let v { p[k] = v } }
         return CommandEnvelope(
             id: id ?? Self.newId(), type: type.rawValue, workspaceId: workspace, projectId: project, actor: actor,
-            payload: .object(p))
+            correlationId: correlationId, payload: .object(p))
     }
 
     public static func newId() -> String {
@@ -102,5 +104,19 @@ public struct Commands: Sendable {
                 "instance_id": .string(instanceId), "name": .string(name), "target_version": .int(targetVersion),
                 "description": description.map(JSONValue.string),
             ], id: id, project: project)
+    }
+
+    /// `agent.message` from instance `from` (in this builder's project) to `to` of the same
+    /// workspace, in `toProject` (this builder's project when nil). The delivery event
+    /// carries `correlationId`: give the id of the message you answer to pair a reply.
+    public func message(
+        from: String, to: String, toProject: String? = nil, body: JSONValue, correlationId: String? = nil, id: String? = nil
+    ) -> CommandEnvelope {
+        envelope(
+            .agentMessage,
+            [
+                "from_instance_id": .string(from), "to_instance_id": .string(to),
+                "to_project_id": toProject.map(JSONValue.string), "body": body,
+            ], id: id, project: project, correlationId: correlationId)
     }
 }

@@ -96,6 +96,12 @@ import Testing
                         "context.rollback", ["instance_id": .string(inst), "name": "c", "target_version": .int(Int64(1 + g.next() % 8))],
                         workspace: ws))
             case 6: out.append(f.record(Array("junk".utf8), key: ws, stream: .contextWrites))
+            case 7 where g.next() % 3 == 0:
+                out.append(
+                    f.command(
+                        "agent.message",
+                        ["from_instance_id": .string("i\(g.next() % 5)"), "to_instance_id": .string(inst), "body": ["i": .int(Int64(i))]],
+                        workspace: ws))
             default:
                 out.append(
                     f.command(

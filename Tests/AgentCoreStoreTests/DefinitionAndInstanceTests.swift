@@ -211,3 +211,62 @@ import Testing
         #expect(e1[0].payload["instance_id"]?.stringValue?.hasPrefix("inst_") == true)
     }
 }
+
+@Suite struct MessageTests {
+    func message(_ f: StoreFixture, from: String, to: String, toProject: String? = nil, workspace: String = "ws1", body: JSONValue = ["n": 1])
+        throws -> [Event]
+    {
+        var payload: [String: JSONValue] = ["from_instance_id": .string(from), "to_instance_id": .string(to), "body": body]
+        if let toProject { payload["to_project_id"] = .string(toProject) }
+        return try f.send("agent.message", .object(payload), workspace: workspace)
+    }
+
+    @Test func deliveriesNumberEachTargetsMailbox() throws {
+        let f = try StoreFixture()
+        try f.registerDefinition()
+        for id in ["a", "b", "c"] { _ = try f.spawn(id) }
+        _ = try f.spawn("d", project: "p2")
+        var seqs: [Int64] = []
+        for _ in 0..<3 {
+            let ev = try message(f, from: "a", to: "b")
+            #expect(ev.types == ["agent.message_delivered"])
+            seqs.append(ev[0].payload["seq"]?.intValue ?? -1)
+        }
+        #expect(seqs == [1, 2, 3])
+        let toC = try message(f, from: "b", to: "c", body: ["text": "hi"])
+        #expect(toC[0].payload["seq"] == .int(1))
+        #expect(toC[0].payload["from_instance_id"] == "b")
+        #expect(toC[0].payload["from_project_id"] == "p1")
+        #expect(toC[0].payload["body"] == ["text": "hi"])
+        #expect(toC[0].payload["message_id"]?.stringValue == toC[0].commandId)
+        // Another project of the same workspace, named explicitly.
+        let toD = try message(f, from: "a", to: "d", toProject: "p2")
+        #expect(toD[0].payload["to_project_id"] == "p2")
+        #expect(toD[0].payload["seq"] == .int(1))
+        #expect(try f.store.canonicalDump().contains(["\"mailbox\"", "\"ws1\"", "\"p1\"", "\"b\"", "3"].joined(separator: "\t")))
+    }
+
+    @Test func otherWorkspacesOfflineAndMissingAreRefused() throws {
+        let f = try StoreFixture()
+        try f.registerDefinition()
+        _ = try f.spawn("a")
+        _ = try f.spawn("x", workspace: "ws2")
+        // The same id exists in ws2, but a ws1 sender can never reach it.
+        let cross = try message(f, from: "a", to: "x")
+        #expect(cross.rejection == "not_found")
+        #expect(cross[0].payload["field"] == "payload.to_instance_id")
+        #expect(try message(f, from: "nobody", to: "a").rejection == "not_found")
+        _ = try f.spawn("b")
+        try f.send("instance.transition", ["instance_id": "b", "to": "offline"])
+        let off = try message(f, from: "a", to: "b")
+        #expect(off.rejection == "instance_offline")
+        #expect(try message(f, from: "b", to: "a").rejection == "instance_offline")
+        let big = try message(f, from: "a", to: "a", body: .string(String(repeating: "x", count: 70_000)))
+        #expect(big.rejection == "limit_exceeded")
+        // Nothing was delivered, so no mailbox exists; removing an instance drops its mailbox.
+        #expect(!(try f.store.canonicalDump().contains("mailbox")))
+        _ = try message(f, from: "a", to: "a")
+        try f.send("instance.remove", ["instance_id": "a"])
+        #expect(!(try f.store.canonicalDump().contains("mailbox")))
+    }
+}

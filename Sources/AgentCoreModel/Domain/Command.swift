@@ -10,6 +10,7 @@ public enum CommandType: String, Sendable, CaseIterable, Codable {
     case instanceRemove = "instance.remove"
     case contextWrite = "context.write"
     case contextRollback = "context.rollback"
+    case agentMessage = "agent.message"
 
     /// Which input stream carries this type.
     public var stream: CommandStream {
@@ -75,6 +76,9 @@ public enum Command: Sendable, Equatable {
         instanceId: String, name: String, data: JSONValue, description: String?, mode: WriteMode,
         expectedVersion: Int64?)
     case contextRollback(instanceId: String, name: String, targetVersion: Int64, description: String?)
+    /// A message from one instance (in the envelope's project) to another of the same
+    /// workspace (in `toProject`, the envelope's project when nil).
+    case agentMessage(from: String, to: String, toProject: String?, body: JSONValue)
 }
 
 /// The command envelope, `agentcore.command/v1`.

@@ -158,6 +158,14 @@ public struct CommandDecoder: Sendable {
                 name: try r.contextName("name"),
                 targetVersion: try r.int("target_version", required: true, minimum: 1)!,
                 description: try r.string("description", required: false, maxLength: limits.maxTextLength))
+        case .agentMessage:
+            let from = try r.identifier("from_instance_id", required: true)!
+            let to = try r.identifier("to_instance_id", required: true)!
+            let toProject = try r.identifier("to_project_id", required: false)
+            guard let body = try r.document("body", requireObject: false) else {
+                throw CommandRejection(.invalidPayload, "'body' is required", field: "payload.body")
+            }
+            command = .agentMessage(from: from, to: to, toProject: toProject, body: body)
         }
         try r.rejectUnknown()
         return command

@@ -13,6 +13,7 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case contextRolledBack = "context.rolled_back"
     case contextVersionsPruned = "context.versions_pruned"
     case commandRejected = "command.rejected"
+    case agentMessageDelivered = "agent.message_delivered"
 
     /// Instance heartbeats go to the heartbeats topic; everything else to status.
     public var topic: OutputTopic { self == .instanceHeartbeat ? .heartbeats : .status }

@@ -14,6 +14,8 @@ public enum RejectionCode: String, Sendable, CaseIterable, Codable {
     case versionConflict = "version_conflict"
     case rollbackFailed = "rollback_failed"
     case limitExceeded = "limit_exceeded"
+    /// A message's sender or target is `offline`.
+    case instanceOffline = "instance_offline"
 }
 
 /// Why a record could not be read as a command at all. The record goes to the dead-letter

@@ -313,6 +313,8 @@ extension PartitionStore {
                 ctx: &ctx)
         case .contextRollback(let id, let name, let target, let description):
             try rollbackContext(instanceId: id, name: name, target: target, description: description, ctx: &ctx)
+        case .agentMessage(let from, let to, let toProject, let body):
+            try deliverMessage(from: from, to: to, toProject: toProject, body: body, ctx: &ctx)
         }
     }
 

@@ -156,6 +156,7 @@ extension PartitionStore {
         try db.run("DELETE FROM agent_contexts WHERE workspace_id=? AND project_id=? AND instance_id=?", args)
         let removed = db.changes
         headCache.removeAll()
+        try db.run("DELETE FROM agent_mailboxes WHERE workspace_id=? AND project_id=? AND instance_id=?", args)
         try db.run("DELETE FROM agent_instances WHERE workspace_id=? AND project_id=? AND id=?", args)
         ctx.emit(.instanceRemoved, ["instance_id": .string(id), "contexts_removed": .int(Int64(removed))])
     }

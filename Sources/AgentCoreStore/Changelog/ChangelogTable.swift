@@ -70,6 +70,9 @@ struct ChangelogTable: Sendable {
             columns: ["cid", "version", "data", "change_description", "created_by", "byte_size", "mode", "created_ms"],
             key: ["cid", "version"]),
         ChangelogTable(8, "results", columns: ["seq", "hkey", "workspace_id", "command_id", "outputs"], key: ["seq"]),
+        ChangelogTable(
+            9, "agent_mailboxes", columns: ["workspace_id", "project_id", "instance_id", "last_seq"],
+            key: ["workspace_id", "project_id", "instance_id"]),
     ]
 
     static let heads = all[5]

@@ -198,6 +198,7 @@ extension StoreReading {
             "SELECT 'instance', workspace_id, project_id, id, definition_slug, name, status, config, state, \(t("last_heartbeat_ms")), last_error, initialized, \(t("liveness_ms")), \(t("created_ms")), \(t("updated_ms")) FROM agent_instances ORDER BY workspace_id, project_id, id",
             "SELECT 'context', id, workspace_id, project_id, instance_id, name, current_version, oldest_version, rollback_pointer, rollback_state, \(t("created_ms")), \(t("updated_ms")) FROM agent_contexts_with_heads ORDER BY id",
             "SELECT 'version', c.id, v.version, v.data, v.change_description, v.created_by, v.byte_size, v.mode, \(t("v.created_ms")) FROM agent_context_versions v JOIN agent_contexts_with_heads c ON c.cid = v.cid WHERE v.version >= c.oldest_version ORDER BY c.id, v.version",
+            "SELECT 'mailbox', workspace_id, project_id, instance_id, last_seq FROM agent_mailboxes ORDER BY workspace_id, project_id, instance_id",
         ]
         var out = ""
         for q in queries {

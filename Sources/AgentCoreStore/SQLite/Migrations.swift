@@ -91,6 +91,13 @@ enum Migrations {
         """
         CREATE TABLE changelog_dirty(batch INTEGER PRIMARY KEY, entries BLOB NOT NULL) STRICT;
         """,
+        // Mailboxes of `agent.message`: the last sequence number delivered to each target
+        // (`PartitionStore+Messages`). A row exists once an instance has received a message.
+        """
+        CREATE TABLE agent_mailboxes(
+            workspace_id TEXT NOT NULL, project_id TEXT NOT NULL, instance_id TEXT NOT NULL,
+            last_seq INTEGER NOT NULL, PRIMARY KEY(workspace_id, project_id, instance_id)) STRICT;
+        """,
     ]
 
     static func migrate(_ db: SQLiteConnection) throws(SQLiteError) -> Void {

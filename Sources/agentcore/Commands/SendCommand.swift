@@ -23,6 +23,8 @@ struct SendCommand: AsyncParsableCommand {
     @Option(help: "Who sends it.") var actor = "cli"
     @Option(help: "Command id; default: a new random id. Reuse it to retry idempotently.") var id: String?
     @Option(help: "Payload JSON object.") var payload: String?
+    @Option(help: "Correlation id, carried by the result events (e.g. to pair an agent.message with its reply).")
+    var correlationId: String?
     @Option(help: "A JSON file holding a whole command envelope ('-' for stdin).") var file: String?
     @Flag(help: "Wait for the result events and print them.") var wait = false
     @Option(help: "Seconds to wait with --wait.") var timeout: Double = 30
@@ -47,7 +49,8 @@ struct SendCommand: AsyncParsableCommand {
         let body: JSONValue
         do { body = try JSONParser.parse(payload ?? "{}") } catch { throw ValidationError("--payload is not JSON: \(error)") }
         let env = CommandEnvelope(
-            id: id ?? Commands.newId(), type: type, workspaceId: workspace, projectId: project, actor: actor, payload: body)
+            id: id ?? Commands.newId(), type: type, workspaceId: workspace, projectId: project, actor: actor,
+            correlationId: correlationId, payload: body)
         do { return try CommandDecoder().decodeEnvelope(env.bytes) } catch { throw CLIError(error.message) }
     }
 
