@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "AgentCoreWorker", targets: ["AgentCoreWorker"]),
         .library(name: "AgentCoreClient", targets: ["AgentCoreClient"]),
         .library(name: "AgentCoreHTTP", targets: ["AgentCoreHTTP"]),
+        .library(name: "AgentCoreAgents", targets: ["AgentCoreAgents"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -78,11 +79,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // Agent authors' API and the agent host: built on the client only (never the store
+        // or the worker), as a host talks to the cluster through the contract alone.
+        .target(
+            name: "AgentCoreAgents",
+            dependencies: [
+                "AgentCoreModel", "AgentCoreKafka", "AgentCoreClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "agentcore",
             dependencies: [
                 "AgentCoreModel", "AgentCoreStore", "AgentCoreKafka", "AgentCoreWorker",
-                "AgentCoreClient", "AgentCoreHTTP",
+                "AgentCoreClient", "AgentCoreHTTP", "AgentCoreAgents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -99,6 +110,7 @@ let package = Package(
             name: "AgentCoreWorkerTests",
             dependencies: [
                 "AgentCoreModel", "AgentCoreStore", "AgentCoreKafka", "AgentCoreWorker", "AgentCoreClient", "AgentCoreHTTP",
+                "AgentCoreAgents",
             ],
             swiftSettings: strict),
     ]

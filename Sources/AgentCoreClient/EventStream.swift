@@ -86,16 +86,16 @@ public final class EventStream: Sendable {
     /// any). Polling stops when the iterating task ends or is cancelled. One at a time.
     public func events(buffer: Int = 10_000) -> Events {
         let (stream, continuation) = AsyncStream<ReceivedEvent>.makeStream(bufferingPolicy: .unbounded)
-        let room = DispatchSemaphore(value: max(1, buffer))
+        let room = Room(slots: buffer)
         let stopped = Atomic<Bool>(false)
         continuation.onTermination = { _ in
             stopped.store(true, ordering: .releasing)
-            room.signal()
+            room.give()
         }
         let thread = Thread { [self] in
             while !stopped.load(ordering: .acquiring) {
                 for e in poll() {
-                    room.wait()
+                    _ = room.take()
                     if stopped.load(ordering: .acquiring) { break }
                     continuation.yield(e)
                 }
@@ -111,15 +111,15 @@ public final class EventStream: Sendable {
     public struct Events: AsyncSequence, Sendable {
         public typealias Element = ReceivedEvent
         let stream: AsyncStream<ReceivedEvent>
-        let room: DispatchSemaphore
+        let room: Room
 
         public struct AsyncIterator: AsyncIteratorProtocol {
             var base: AsyncStream<ReceivedEvent>.AsyncIterator
-            let room: DispatchSemaphore
+            let room: Room
 
             public mutating func next() async -> ReceivedEvent? {
                 let e = await base.next()
-                if e != nil { room.signal() }
+                if e != nil { room.give() }
                 return e
             }
         }

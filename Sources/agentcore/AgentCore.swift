@@ -15,6 +15,6 @@ struct AgentCore: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             DevCommand.self, BrokerCommand.self, WorkerCommand.self, TopicsCommand.self, SendCommand.self,
-            TailCommand.self, InspectCommand.self, BenchCommand.self,
+            TailCommand.self, InspectCommand.self, AgentsCommand.self, BenchCommand.self,
         ])
 }

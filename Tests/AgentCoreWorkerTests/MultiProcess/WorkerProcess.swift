@@ -21,23 +21,30 @@ func agentcoreBinary() throws -> URL {
 
 struct CLIMissing: Error { var message: String }
 
-/// One `agentcore worker` process with its output in a log file.
+/// One `agentcore` process (a worker, unless told otherwise) with its output in a log file.
 final class WorkerProcess: @unchecked Sendable {
     let id: String
     let process = Process()
     let log: URL
 
-    init(id: String, brokers: String, prefix: String, dataDir: String, logDir: URL, extra: [String] = []) throws {
+    convenience init(id: String, brokers: String, prefix: String, dataDir: String, logDir: URL, extra: [String] = []) throws {
+        try self.init(
+            id: id,
+            arguments: [
+                "worker", "--brokers", brokers, "--mock-broker", "--topic-prefix", prefix, "--data-dir", dataDir,
+                "--worker-id", id, "--group", "\(prefix)-group", "--heartbeat-interval-ms", "1000", "--shutdown-timeout-ms", "20000",
+                "--log-level", "info", "--http-addr", "127.0.0.1:0",
+            ] + extra, logDir: logDir)
+    }
+
+    /// Any `agentcore` subcommand, e.g. `agents run`.
+    init(id: String, arguments: [String], logDir: URL) throws {
         self.id = id
         log = logDir.appendingPathComponent("\(id)-\(UUID().uuidString.prefix(4)).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.executableURL = try agentcoreBinary()
-        process.arguments = [
-            "worker", "--brokers", brokers, "--mock-broker", "--topic-prefix", prefix, "--data-dir", dataDir,
-            "--worker-id", id, "--group", "\(prefix)-group", "--heartbeat-interval-ms", "1000", "--shutdown-timeout-ms", "20000",
-            "--log-level", "info", "--http-addr", "127.0.0.1:0",
-        ] + extra
+        process.arguments = arguments
         process.standardOutput = handle
         process.standardError = handle
         var env = ProcessInfo.processInfo.environment
