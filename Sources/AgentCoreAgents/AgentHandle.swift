@@ -41,24 +41,35 @@ public final class AgentHandle: Sendable {
     public func context(_ name: String) -> AgentContext { AgentContext(handle: self, name: name) }
 
     /// Sends `body` to instance `to` of this workspace (in `project`, default this one).
-    /// Returns the delivery's mailbox sequence number. Throws `AgentCommandRejected`
-    /// (`not_found` for an instance that does not exist here, `instance_offline`,
-    /// `limit_exceeded` for a body over 64 KiB).
+    /// Waits for the cluster's answer and returns the delivery's mailbox sequence number;
+    /// throws `AgentCommandRejected` (`not_found` for an instance that does not exist here,
+    /// `instance_offline`, `limit_exceeded` for a body over 64 KiB).
+    ///
+    /// With `awaitDelivery: false` it returns (nil) once Kafka has the command, without
+    /// waiting for the worker: a fire-and-forget send, for an agent that must not block its
+    /// `receive` on a reply; a refusal is then only a `command.rejected` event on the
+    /// status topic, not an error here.
     @discardableResult
-    public func send(to: String, project: String? = nil, body: JSONValue, correlationId: String? = nil) async throws -> Int64 {
+    public func send(
+        to: String, project: String? = nil, body: JSONValue, correlationId: String? = nil, awaitDelivery: Bool = true
+    ) async throws -> Int64? {
+        let command = commands.message(from: instanceId, to: to, toProject: project, body: body, correlationId: correlationId)
+        guard awaitDelivery else {
+            try await runner.client.producer.enqueue(command)
+            return nil
+        }
         let events = try await runner.perform(
-            commands.message(from: instanceId, to: to, toProject: project, body: body, correlationId: correlationId),
-            giveUpAfter: commandDeadline)
-        return events.first { $0.type == .agentMessageDelivered }?.payload["seq"]?.intValue ?? 0
+            command, giveUpAfter: commandDeadline, until: AgentCoreClient.answered(by: [.agentMessageDelivered]))
+        return events.first { $0.type == .agentMessageDelivered }?.payload["seq"]?.intValue
     }
 
     /// Answers `message`: sends `body` to its sender, correlated with the message's
-    /// correlation id (or, when it had none, its message id).
+    /// correlation id (or, when it had none, its message id). `awaitDelivery` as in `send`.
     @discardableResult
-    public func reply(to message: AgentMessage, body: JSONValue) async throws -> Int64 {
+    public func reply(to message: AgentMessage, body: JSONValue, awaitDelivery: Bool = true) async throws -> Int64? {
         try await send(
             to: message.fromInstance, project: message.fromProject, body: body,
-            correlationId: message.correlationId ?? message.messageId)
+            correlationId: message.correlationId ?? message.messageId, awaitDelivery: awaitDelivery)
     }
 }
 
@@ -100,7 +111,7 @@ public struct AgentContext: Sendable {
             handle.commands.writeContext(
                 instanceId: handle.instanceId, name: name, data: data, mode: mode, description: description,
                 expectedVersion: expectedVersion),
-            giveUpAfter: handle.commandDeadline)
+            giveUpAfter: handle.commandDeadline, until: AgentCoreClient.answered(by: [.contextVersionCreated]))
         return events.first { $0.type == .contextVersionCreated }?.payload["version"]?.intValue ?? 0
     }
 

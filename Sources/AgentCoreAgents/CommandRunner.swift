@@ -24,7 +24,9 @@ final class CommandRunner: Sendable {
 
     /// The command's events; throws `AgentCommandRejected` when it was refused.
     @discardableResult
-    func perform(_ command: CommandEnvelope, giveUpAfter: Duration? = nil) async throws -> [Event] {
+    func perform(
+        _ command: CommandEnvelope, giveUpAfter: Duration? = nil, until: (@Sendable ([Event]) -> Bool)? = nil
+    ) async throws -> [Event] {
         let clock = ContinuousClock()
         let start = clock.now
         var backoff = Duration.milliseconds(500)
@@ -32,7 +34,12 @@ final class CommandRunner: Sendable {
         while true {
             attempt += 1
             do {
-                let events = try await client.enqueueAndWait(command, timeout: attemptTimeout)
+                let events =
+                    if let until {
+                        try await client.enqueueAndWait(command, timeout: attemptTimeout, until: until)
+                    } else {
+                        try await client.enqueueAndWait(command, timeout: attemptTimeout)
+                    }
                 if attempt > 1 {
                     logger.notice("the cluster answered \(command.type) \(command.id) after \(attempt) attempts")
                 }

@@ -174,7 +174,11 @@ struct InstanceDriver {
         defer { if case .message = d.event {} else { follower.done(d) } }
         switch d.event {
         case .message:
-            if state == .active { await deliver(d) } else { held.append(d) }
+            switch state {
+            case .active: await deliver(d)
+            case .removed, .stopped: follower.done(d)  // no longer run here: dropped
+            default: held.append(d)
+            }
         case .statusChanged(_, let to, let reason, let commandId):
             guard !d.backlog, !isOwn(commandId) else { return }
             await operatorTransition(to: to, reason: reason, byCommand: commandId != nil)
@@ -191,6 +195,8 @@ struct InstanceDriver {
             exists = false
             board.set(key) { $0.inCluster = false }
             setState(.removed)
+            for h in held { follower.done(h) }
+            held.removeAll()
         case .stop:
             break
         }
@@ -289,7 +295,23 @@ struct InstanceDriver {
         own.append(command.id)
         ownSet.insert(command.id)
         if own.count > 1_024 { ownSet.remove(own.removeFirst()) }
-        return try await runner.perform(command, giveUpAfter: giveUpAfter)
+        return try await runner.perform(command, giveUpAfter: giveUpAfter, until: Self.answer(to: command))
+    }
+
+    /// The event that answers each command the host sends (so it need not wait `settle`).
+    static func answer(to command: CommandEnvelope) -> @Sendable ([Event]) -> Bool {
+        switch CommandType(rawValue: command.type) {
+        case .instanceSpawn: return AgentCoreClient.answered(by: [.instanceSpawned])
+        case .instanceConfigure: return AgentCoreClient.answered(by: [.instanceConfigured])
+        case .instanceTransition:
+            // Activating a never-initialised instance causes two status changes: the answer
+            // is the one that reaches the target.
+            let target = command.payload["to"]?.stringValue
+            return { events in
+                events.contains { $0.type == .commandRejected || ($0.type == .instanceStatusChanged && $0.payload["to"]?.stringValue == target) }
+            }
+        default: return AgentCoreClient.answered(by: [])
+        }
     }
 
     private func isOwn(_ commandId: String?) -> Bool { commandId.map(ownSet.contains) ?? false }

@@ -45,6 +45,23 @@ public final class AgentCoreClient: Sendable {
         return try await waiter.wait(for: command.id, timeout: timeout) { _ = try await producer.enqueue(command) }
     }
 
+    /// `enqueueAndWait`, ended as soon as `until` holds for the events so far instead of
+    /// `settle` after the last one: for callers that know which event answers their
+    /// command (e.g. `Self.answered(by:)`).
+    public func enqueueAndWait(
+        _ command: CommandEnvelope, timeout: Duration = .seconds(30), until: @escaping @Sendable ([Event]) -> Bool
+    ) async throws -> [Event] {
+        let waiter = try resultWaiter()
+        return try await waiter.wait(for: command.id, timeout: timeout, complete: until) { _ = try await producer.enqueue(command) }
+    }
+
+    /// An `until` for `enqueueAndWait`: the command is answered once one of `types`, or a
+    /// `command.rejected`, has arrived (a command's events arrive in order, so the last
+    /// one it causes is the one to name).
+    public static func answered(by types: Set<EventType>) -> @Sendable ([Event]) -> Bool {
+        { events in events.contains { $0.type == .commandRejected || types.contains($0.type) } }
+    }
+
     @available(*, deprecated, renamed: "enqueueAndWait(_:timeout:)")
     public func enqueueAndWait(_ command: CommandEnvelope, timeoutSeconds: Double) async throws -> [Event] {
         try await enqueueAndWait(command, timeout: .milliseconds(Int64(timeoutSeconds * 1000)))

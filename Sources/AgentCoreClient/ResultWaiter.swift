@@ -22,6 +22,8 @@ final class ResultWaiter: Sendable {
         var lastEventAt: UInt64?
         /// Why the wait ended before it had a continuation (cancelled while sending).
         var failure: (any Error)?
+        /// Ends the wait as soon as it holds for the events so far (no settle).
+        var complete: (@Sendable ([Event]) -> Bool)?
     }
 
     private let consumer: KafkaConsumer
@@ -67,13 +69,15 @@ final class ResultWaiter: Sendable {
     /// missed); `send` enqueues the command, in the caller's task, and the timeout counts
     /// from when it returned. Throws `AgentCoreClient.Timeout`, `CancellationError` when
     /// the calling task is cancelled, or what `send` threw.
-    func wait(for commandId: String, timeout: Duration, send: () async throws -> Void) async throws -> [Event] {
+    func wait(
+        for commandId: String, timeout: Duration, complete: (@Sendable ([Event]) -> Bool)? = nil, send: () async throws -> Void
+    ) async throws -> [Event] {
         let timeoutNanos = UInt64(max(0, timeout.components.seconds)) * 1_000_000_000
             + UInt64(max(0, timeout.components.attoseconds) / 1_000_000_000)
         let seconds = Double(timeoutNanos) / 1e9
         let taken = waiters.withLock { w -> Bool in
             if w[commandId] != nil { return false }
-            w[commandId] = Waiter(timeoutSeconds: seconds)
+            w[commandId] = Waiter(timeoutSeconds: seconds, complete: complete)
             return true
         }
         guard taken else { throw KafkaError.invalidArgument("command \(commandId) is being waited for already") }
@@ -132,7 +136,7 @@ final class ResultWaiter: Sendable {
                 }
             }
             for (id, waiter) in w where waiter.continuation != nil {
-                if let last = waiter.lastEventAt, now &- last >= settleNanos {
+                if let last = waiter.lastEventAt, now &- last >= settleNanos || waiter.complete?(waiter.events) == true {
                     finished.append((waiter.continuation!, .success(waiter.events)))
                     w[id] = nil
                 } else if now >= waiter.deadline {
