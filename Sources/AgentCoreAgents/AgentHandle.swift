@@ -60,7 +60,15 @@ public final class AgentHandle: Sendable {
         }
         let events = try await runner.perform(
             command, giveUpAfter: commandDeadline, until: AgentCoreClient.answered(by: [.agentMessageDelivered]))
-        return events.first { $0.type == .agentMessageDelivered }?.payload["seq"]?.intValue
+        return try Self.number(events, .agentMessageDelivered, "seq", command)
+    }
+
+    /// The integer `field` of the first `type` event: the answer a command was waited for.
+    static func number(_ events: [Event], _ type: EventType, _ field: String, _ command: CommandEnvelope) throws -> Int64 {
+        guard let n = events.first(where: { $0.type == type })?.payload[field]?.intValue else {
+            throw AgentHostError("\(command.type) \(command.id) was answered without \(type.rawValue): \(events.map(\.type.rawValue))")
+        }
+        return n
     }
 
     /// Answers `message`: sends `body` to its sender, correlated with the message's
@@ -107,22 +115,21 @@ public struct AgentContext: Sendable {
     public func write(
         _ data: JSONValue, mode: WriteMode = .replace, expectedVersion: Int64? = nil, description: String? = nil
     ) async throws -> Int64 {
+        let command = handle.commands.writeContext(
+            instanceId: handle.instanceId, name: name, data: data, mode: mode, description: description,
+            expectedVersion: expectedVersion)
         let events = try await handle.runner.perform(
-            handle.commands.writeContext(
-                instanceId: handle.instanceId, name: name, data: data, mode: mode, description: description,
-                expectedVersion: expectedVersion),
-            giveUpAfter: handle.commandDeadline, until: AgentCoreClient.answered(by: [.contextVersionCreated]))
-        return events.first { $0.type == .contextVersionCreated }?.payload["version"]?.intValue ?? 0
+            command, giveUpAfter: handle.commandDeadline, until: AgentCoreClient.answered(by: [.contextVersionCreated]))
+        return try AgentHandle.number(events, .contextVersionCreated, "version", command)
     }
 
     /// Appends a version equal to `version` (`context.rollback`); returns the new number.
     @discardableResult
     public func rollback(to version: Int64, description: String? = nil) async throws -> Int64 {
-        let events = try await handle.runner.perform(
-            handle.commands.rollbackContext(
-                instanceId: handle.instanceId, name: name, targetVersion: version, description: description),
-            giveUpAfter: handle.commandDeadline)
-        return events.first { $0.type == .contextVersionCreated }?.payload["version"]?.intValue ?? 0
+        let command = handle.commands.rollbackContext(
+            instanceId: handle.instanceId, name: name, targetVersion: version, description: description)
+        let events = try await handle.runner.perform(command, giveUpAfter: handle.commandDeadline)
+        return try AgentHandle.number(events, .contextVersionCreated, "version", command)
     }
 }
 

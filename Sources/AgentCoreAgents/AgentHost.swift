@@ -69,16 +69,23 @@ public final class AgentHost: Service, Sendable {
         w?.resume()
     }
 
+    /// Returns once `stop()` was called or the task was cancelled.
     private func stopRequested() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = stopRequest.withLock { s -> Bool in
-                if s.requested { return true }
-                s.waiter = c
-                return false
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let now = stopRequest.withLock { s -> Bool in
+                    if s.requested { return true }
+                    s.waiter = c
+                    return false
+                }
+                if now { c.resume() }
             }
-            if now { c.resume() }
+        } onCancel: {
+            stop()
         }
     }
+
+    private var isStopRequested: Bool { stopRequest.withLock { $0.requested } }
 
     public func run() async throws {
         try await withGracefulShutdownHandler {
@@ -94,6 +101,7 @@ public final class AgentHost: Service, Sendable {
             await stopRequested()
             return
         }
+        try config.validate()
         var types: [String: any Agent.Type] = [:]
         for spec in config.instances {
             guard let t = registry.type(spec.type) else {
@@ -105,8 +113,7 @@ public final class AgentHost: Service, Sendable {
         var clientLogger = logger
         clientLogger.logLevel = max(logger.logLevel, .warning)
         let client = try AgentCoreClient(config: kafka, topicPrefix: topicPrefix, logger: clientLogger)
-        defer { client.close(timeout: .seconds(5)) }
-        let runner = CommandRunner(client: client, logger: logger)
+        let runner = CommandRunner(client: client, logger: logger, attemptTimeout: config.commandAttemptTimeout)
 
         // Inboxes first, then the follower that fills them (it starts at the committed
         // offsets, so nothing sent to an instance while the host was away is missed).
@@ -121,12 +128,28 @@ public final class AgentHost: Service, Sendable {
                 }
             }
         }
-        guard let follower = await makeFollower(routes: inboxes.mapValues(\.1)) else { return }
-        defer { follower.stop() }
-
-        for t in Set(config.instances.map(\.type)).sorted() {
-            guard await register(types[t]!, runner: runner) else { return }
+        guard let follower = await makeFollower(routes: inboxes.mapValues(\.1)) else {
+            await offThread { client.close(timeout: .seconds(5)) }
+            return
         }
+
+        var registered = true
+        for t in Set(config.instances.map(\.type)).sorted() where registered {
+            registered = await register(types[t]!, runner: runner)
+        }
+        if registered { await runInstances(types: types, inboxes: inboxes, runner: runner, follower: follower, client: client) }
+        // Blocking: the follower's last commit and close, the producer's flush.
+        await offThread {
+            follower.stop()
+            client.close(timeout: .seconds(5))
+        }
+        logger.info("agent host \(config.hostId) stopped")
+    }
+
+    private func runInstances(
+        types: [String: any Agent.Type], inboxes: [String: (AsyncStream<Delivery>, AsyncStream<Delivery>.Continuation)],
+        runner: CommandRunner, follower: StatusFollower, client: AgentCoreClient
+    ) async {
         logger.info("agent host \(config.hostId) starting \(inboxes.count) instance(s)")
 
         await withTaskGroup(of: Bool.self) { group in
@@ -141,7 +164,8 @@ public final class AgentHost: Service, Sendable {
                         commandDeadline: config.commandDeadline, logger: instanceLogger)
                     let driver = InstanceDriver(
                         key: key, id: id, spec: spec, agentType: types[spec.type]!, handle: handle, runner: runner,
-                        hostId: config.hostId, inbox: inboxes[key]!.0, follower: follower, board: board)
+                        hostId: config.hostId, inbox: inboxes[key]!.0, follower: follower, board: board,
+                        maxHeld: config.maxPendingMessages, reader: handle.reader)
                     group.addTask {
                         var d = driver
                         await d.run()
@@ -150,8 +174,9 @@ public final class AgentHost: Service, Sendable {
                 }
             }
             let heartbeats = Task { await heartbeatLoop(client: client) }
-            defer { heartbeats.cancel() }
             await stopRequested()
+            heartbeats.cancel()
+            await heartbeats.value
             logger.info("agent host \(config.hostId) stopping: deactivating and shutting down its instances")
             runner.stopping.store(true, ordering: .releasing)
             for (_, inbox) in inboxes.values { inbox.yield(Delivery(event: .stop, partition: -1, offset: -1, backlog: false)) }
@@ -172,7 +197,6 @@ public final class AgentHost: Service, Sendable {
             }
             group.cancelAll()
         }
-        logger.info("agent host \(config.hostId) stopped")
     }
 
     /// The status follower, retried while the broker cannot be reached; nil when stopped first.
@@ -181,16 +205,21 @@ public final class AgentHost: Service, Sendable {
         while true {
             attempt += 1
             do {
-                return try StatusFollower(
-                    config: kafka, topic: "\(topicPrefix).status", groupId: "agentcore-agent-host-\(config.hostId)",
-                    workspaces: Set(config.instances.map(\.workspace)), routes: routes,
-                    maxPending: config.maxPendingMessages, logger: logger)
+                let (kafka, topic, group, logger) = (kafka, "\(topicPrefix).status", "agentcore-agent-host-\(config.hostId)", logger)
+                let workspaces = Set(config.instances.map(\.workspace))
+                let maxPending = config.maxPendingMessages
+                // Metadata, committed offsets and watermarks are blocking calls: off the pool.
+                return try await offThread {
+                    try StatusFollower(
+                        config: kafka, topic: topic, groupId: group, workspaces: workspaces, routes: routes,
+                        maxPending: maxPending, logger: logger)
+                }
             } catch {
                 if attempt == 1 || attempt % 10 == 0 {
                     logger.warning("agent host cannot read \(topicPrefix).status yet (\(error)); retrying (attempt \(attempt))")
                 }
             }
-            if stopRequest.withLock({ $0.requested }) { return nil }
+            if isStopRequested || Task.isCancelled { return nil }
             try? await Task.sleep(for: .seconds(min(10, attempt)))
         }
     }
@@ -257,5 +286,24 @@ public final class AgentHost: Service, Sendable {
             }
             try? await Task.sleep(for: config.heartbeatInterval)
         }
+    }
+}
+
+/// Runs blocking work (Kafka calls that wait, a flush) on a thread of its own, so that it
+/// holds none of the cooperative pool's few threads.
+func offThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { c in
+        let thread = Thread { c.resume(with: Result { try body() }) }
+        thread.start()
+    }
+}
+
+func offThread(_ body: @escaping @Sendable () -> Void) async {
+    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+        let thread = Thread {
+            body()
+            c.resume()
+        }
+        thread.start()
     }
 }

@@ -48,6 +48,9 @@ public struct AgentHostConfig: Sendable, Equatable {
     public var readToken: String?
     /// How long an agent's own command (write, send) waits for the cluster before it throws.
     public var commandDeadline: Duration = .seconds(60)
+    /// How long one attempt of a command waits for its answer before the same command is
+    /// sent again.
+    public var commandAttemptTimeout: Duration = .seconds(10)
     /// Upper bound on messages read but not yet handled, over all instances.
     public var maxPendingMessages = 10_000
     public var instances: [InstanceSpec] = []
@@ -97,6 +100,10 @@ public struct AgentHostConfig: Sendable, Equatable {
             guard let s = v.numberValue, s >= 1 else { throw AgentHostError("command_deadline_seconds must be at least 1") }
             c.commandDeadline = .milliseconds(Int64(s * 1000))
         }
+        if let v = take("command_attempt_seconds") {
+            guard let s = v.numberValue, s >= 0.1 else { throw AgentHostError("command_attempt_seconds must be at least 0.1") }
+            c.commandAttemptTimeout = .milliseconds(Int64(s * 1000))
+        }
         if let v = take("max_pending_messages") {
             guard let n = v.intValue, n >= 1 else { throw AgentHostError("max_pending_messages must be a positive integer") }
             c.maxPendingMessages = Int(n)
@@ -142,13 +149,25 @@ public struct AgentHostConfig: Sendable, Equatable {
             c.instances.append(InstanceSpec(type: type, workspace: workspace, project: project, ids: ids, config: config))
         }
         if let extra = o.keys.sorted().first { throw AgentHostError("unknown field '\(extra)' in the agent host config") }
+        try c.validate()
+        return c
+    }
+
+    /// What `parse` checks beyond syntax, for configs built in code too: every id valid and
+    /// listed once.
+    public func validate() throws {
+        guard Identifier.isValid(hostId) else { throw AgentHostError("host_id '\(hostId)' is not an identifier") }
         var seen = Set<String>()
-        for spec in c.instances {
-            for id in spec.ids where !seen.insert("\(spec.workspace)/\(spec.project)/\(id)").inserted {
-                throw AgentHostError("instance \(id) of \(spec.workspace)/\(spec.project) is listed twice")
+        for spec in instances {
+            for id in spec.ids {
+                guard Identifier.isValid(id), Identifier.isValid(spec.workspace), Identifier.isValid(spec.project) else {
+                    throw AgentHostError("instance \(spec.workspace)/\(spec.project)/\(id) has an invalid identifier")
+                }
+                guard seen.insert("\(spec.workspace)/\(spec.project)/\(id)").inserted else {
+                    throw AgentHostError("instance \(id) of \(spec.workspace)/\(spec.project) is listed twice")
+                }
             }
         }
-        return c
     }
 
     public static func load(path: String) throws -> AgentHostConfig {

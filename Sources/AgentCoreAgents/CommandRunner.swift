@@ -1,4 +1,5 @@
 import AgentCoreClient
+import AgentCoreKafka
 import AgentCoreModel
 import Logging
 import Synchronization
@@ -54,6 +55,7 @@ final class CommandRunner: Sendable {
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
+                if !Self.isTransient(error) { throw error }
                 if let limit = giveUpAfter, clock.now - start >= limit { throw error }
                 if giveUpAfter == nil && stopping.load(ordering: .acquiring) { throw CancellationError() }
                 if attempt == 1 || attempt % 10 == 0 {
@@ -65,5 +67,14 @@ final class CommandRunner: Sendable {
                 backoff = min(backoff * 2, .seconds(10))
             }
         }
+    }
+
+    /// Worth sending again: no answer in time, or a Kafka error that is not fatal and not a
+    /// misuse (an invalid argument, a closed or destroyed client, a record too large).
+    static func isTransient(_ error: any Error) -> Bool {
+        if error is AgentCoreClient.Timeout { return true }
+        guard let k = error as? KafkaError else { return false }
+        return !k.isFatal && k.code != KafkaError.invalidArgument("").code && k.name != "_DESTROY" && k.name != "_FATAL"
+            && k.name != "MSG_SIZE_TOO_LARGE"
     }
 }

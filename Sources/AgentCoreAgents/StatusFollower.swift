@@ -87,6 +87,10 @@ final class StatusFollower: Sendable {
                 }
             }
             try consumer.assign(start)
+            // A first start commits where it starts: a crash before anything else is
+            // committed resumes here, not at a later end (which would skip what came between).
+            let fresh = start.filter { tp in !committed.contains { $0.topicPartition == tp.topicPartition && $0.offset >= 0 } }
+            if !fresh.isEmpty { try consumer.commit(fresh) }
         } catch {
             consumer.close()
             throw error
@@ -162,8 +166,9 @@ final class StatusFollower: Sendable {
         return (inbox, event)
     }
 
-    /// Marks a routed event handled (its offset may now be committed).
-    func done(_ d: Delivery) {
+    /// Marks a routed event handled (its offset may now be committed) and frees its slot,
+    /// unless `release(_:)` freed it already.
+    func done(_ d: Delivery, released: Bool = false) {
         guard d.offset >= 0 else { return }
         tracks.withLock { t in
             guard var track = t[d.partition] else { return }
@@ -171,7 +176,13 @@ final class StatusFollower: Sendable {
             while let first = track.pending.first, track.handled.remove(first) != nil { track.pending.removeFirst() }
             t[d.partition] = track
         }
-        room.give()
+        if !released { room.give() }
+    }
+
+    /// Frees a routed event's slot while it stays unhandled (a message held for an instance
+    /// that is not active): held messages must not stop the events that would release them.
+    func release(_ d: Delivery) {
+        if d.offset >= 0 { room.give() }
     }
 
     /// Commits, per partition, the first routed offset not handled yet (or the offset after

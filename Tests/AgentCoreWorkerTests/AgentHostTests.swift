@@ -220,6 +220,80 @@ actor RecorderAgent: Agent {
         }
     }
 
+    /// An instance whose initialize failed comes back after an operator fixes its config;
+    /// messages to an idle instance wait and arrive in order once it is active again.
+    @Test func operatorsReviveAFailedInstanceAndHeldMessagesWait() async throws {
+        try await withTaskExecutorPreference(TestExecutor.shared) {
+            let h = try WorkerHarness(partitions: 2)
+            h.startWorker("w1")
+            let ws = "revive-\(UUID().uuidString.prefix(6))"
+            var config = AgentHostConfig(hostId: "h4")
+            config.heartbeatInterval = .milliseconds(500)
+            config.instances = [
+                .init(type: "recorder", workspace: ws, project: "p", ids: ["ok"]),
+                .init(type: "recorder", workspace: ws, project: "p", ids: ["broken"], config: ["fail_on": "initialize"]),
+            ]
+            let host = Self.host(h, config)
+            let run = Task(executorPreference: TestExecutor.shared) { try await host.run() }
+            #expect(try await eventually(seconds: 60) { try Self.statuses(h, ws, "p", ["ok", "broken"]) == [.active, .error] })
+            let client = try h.client()
+            defer { client.close() }
+            let op = Commands(workspace: ws, project: "p", actor: "operator")
+            _ = try await client.enqueueAndWait(op.transition(instanceId: "broken", to: .idle))
+            _ = try await client.enqueueAndWait(op.configure(instanceId: "broken", config: ["fail_on": "nothing"]))
+            _ = try await client.enqueueAndWait(op.transition(instanceId: "broken", to: .active))
+            #expect(await eventually(seconds: 30) { host.instances.first { $0.id == "broken" }?.state == .active }, "\(host.instances)")
+            #expect(HookLog.shared.calls("\(ws)/broken") == ["initialize", "initialize", "activate"])
+            #expect(try Self.statuses(h, ws, "p", ["broken"]) == [.active])
+
+            // Idle: messages wait (the other instance keeps getting its own); active: delivered in order.
+            _ = try await client.enqueueAndWait(op.transition(instanceId: "ok", to: .idle))
+            #expect(await eventually(seconds: 30) { host.instances.first { $0.id == "ok" }?.state == .idle })
+            for n in 0..<3 { _ = try await client.enqueueAndWait(op.message(from: "broken", to: "ok", body: ["n": .int(Int64(n))])) }
+            _ = try await client.enqueueAndWait(op.message(from: "ok", to: "broken", body: ["n": 99]))
+            #expect(await eventually(seconds: 30) { HookLog.shared.messages("\(ws)/broken").count == 1 })
+            #expect(HookLog.shared.messages("\(ws)/ok").isEmpty)
+            _ = try await client.enqueueAndWait(op.transition(instanceId: "ok", to: .active))
+            #expect(await eventually(seconds: 30) { HookLog.shared.messages("\(ws)/ok").count == 3 })
+            #expect(HookLog.shared.messages("\(ws)/ok").map(\.seq) == [1, 2, 3])
+            host.stop()
+            try await run.value
+            try await h.stopAll()
+        }
+    }
+
+    /// No worker at start, then a worker stopped under an agent's write: the host waits
+    /// (retrying the same commands), never ends, and catches up once a worker runs.
+    @Test func waitsThroughWorkerOutagesAndCatchesUp() async throws {
+        try await withTaskExecutorPreference(TestExecutor.shared) {
+            let h = try WorkerHarness(partitions: 2)
+            let ws = "outage-\(UUID().uuidString.prefix(6))"
+            var config = AgentHostConfig(hostId: "h3")
+            config.heartbeatInterval = .milliseconds(500)
+            config.commandAttemptTimeout = .seconds(1)  // the outages below outlast several attempts
+            config.instances = [.init(type: "recorder", workspace: ws, project: "p", ids: ["o1"])]
+            let host = Self.host(h, config)
+            let run = Task(executorPreference: TestExecutor.shared) { try await host.run() }
+            try await Task.sleep(for: .seconds(3))
+            #expect(host.instances.allSatisfy { $0.state == .starting })
+            h.startWorker("w1")
+            #expect(await eventually(seconds: 90) { host.instances.count == 1 && host.instances.allSatisfy { $0.state == .active } }, "\(host.instances)")
+            let handle = try #require(HookLog.shared.handle("\(ws)/o1"))
+
+            try await h.stopAll()
+            let write = Task(executorPreference: TestExecutor.shared) { try await handle.context("c").write(["after": "outage"]) }
+            try await Task.sleep(for: .seconds(3))
+            h.startWorker("w2")
+            let version = try await write.value
+            #expect(version == 1)
+            #expect(try await eventually { try Self.statuses(h, ws, "p", ["o1"]) == [.active] })
+            host.stop()
+            try await run.value
+            #expect(try Self.statuses(h, ws, "p", ["o1"]) == [.offline])
+            try await h.stopAll()
+        }
+    }
+
     @Test func configFileParsesAndRefusesMistakes() throws {
         let c = try AgentHostConfig.parse(
             Array(

@@ -19,6 +19,7 @@ public actor ScribeAgent: Agent {
     var contextName = "inbox"
     var greet: String?
     var received = 0
+    var greeting: Task<Void, Never>?
 
     public init(handle: AgentHandle) { self.handle = handle }
 
@@ -31,13 +32,13 @@ public actor ScribeAgent: Agent {
         guard let greet else { return }
         // The peer may still be starting: greet from a task of its own, a few times.
         let handle = handle
-        Task {
+        greeting = Task {
             for attempt in 1...20 {
                 do {
                     try await handle.send(
                         to: greet, body: ["text": .string("hello from \(handle.instanceId)")], correlationId: "greeting-\(handle.instanceId)")
                     return
-                } catch let r as AgentCommandRejected where attempt < 20 {
+                } catch let r as AgentCommandRejected where attempt < 20 && !Task.isCancelled {
                     handle.logger.debug("greeting \(greet) not delivered yet: \(r)")
                     try? await Task.sleep(for: .milliseconds(500))
                 } catch {
@@ -47,6 +48,10 @@ public actor ScribeAgent: Agent {
             }
         }
     }
+
+    public func deactivate() async throws { greeting?.cancel() }
+
+    public func shutdown() async throws { greeting?.cancel() }
 
     public func configure(_ config: JSONValue) async throws {
         contextName = config["context"]?.stringValue ?? contextName

@@ -10,7 +10,7 @@
     'definition.registered', 'definition.updated', 'definition.disabled',
     'instance.spawned', 'instance.status_changed', 'instance.configured', 'instance.heartbeat', 'instance.removed',
     'context.created', 'context.version_created', 'context.rolled_back', 'context.versions_pruned',
-    'command.rejected',
+    'agent.message_delivered', 'command.rejected',
   ];
   const FEED_CAP = 200;
   const INSTANCE_PAGE = 50;
@@ -1051,6 +1051,7 @@
       case 'context.version_created': return ctx() + ' ' + v(p.version) + ' (' + (p.mode || '?') + ', ' + bytes(p.byte_size) + ')' + (p.description ? ': ' + p.description : '');
       case 'context.rolled_back': return ctx() + ' rolled back to ' + v(p.target_version) + ' as ' + v(p.new_version) + ' (' + (p.rollback_state || '?') + ')';
       case 'context.versions_pruned': return ctx() + ' pruned ' + v(p.pruned_from) + '–' + v(p.pruned_to) + ', kept from ' + v(p.retained_from);
+      case 'agent.message_delivered': return 'message #' + (p.seq ?? '?') + ' ' + (p.from_instance_id || '?') + ' → ' + (p.to_instance_id || '?') + ': ' + compact(p.body, 80);
       case 'command.rejected': return (p.command_type || 'command') + ' rejected: ' + (p.code || '?') + (p.field ? ' at ' + p.field : '') + (p.message ? ': ' + p.message : '');
       case 'definition.registered': case 'definition.updated': case 'definition.disabled':
         return 'definition ' + (p.slug || '?') + ' ' + ev.type.split('.')[1] + ' (revision ' + (p.revision ?? '?') + ')';
