@@ -152,7 +152,7 @@ public final class AgentHost: Service, Sendable {
     ) async {
         logger.info("agent host \(config.hostId) starting \(inboxes.count) instance(s)")
 
-        await withTaskGroup(of: Bool.self) { group in
+        await withTaskGroup(of: Finished.self) { group in
             for spec in config.instances {
                 for id in spec.ids {
                     let key = StatusFollower.key(workspace: spec.workspace, project: spec.project, instance: id)
@@ -169,14 +169,16 @@ public final class AgentHost: Service, Sendable {
                     group.addTask {
                         var d = driver
                         await d.run()
-                        return true
+                        return .instance
                     }
                 }
             }
-            let heartbeats = Task { await heartbeatLoop(client: client) }
+            // A child task (not an unstructured one): it runs where the host runs.
+            group.addTask {
+                await self.heartbeatLoop(client: client)
+                return .heartbeats
+            }
             await stopRequested()
-            heartbeats.cancel()
-            await heartbeats.value
             logger.info("agent host \(config.hostId) stopping: deactivating and shutting down its instances")
             runner.stopping.store(true, ordering: .releasing)
             for (_, inbox) in inboxes.values { inbox.yield(Delivery(event: .stop, partition: -1, offset: -1, backlog: false)) }
@@ -184,16 +186,15 @@ public final class AgentHost: Service, Sendable {
             let grace = shutdownGrace
             group.addTask {
                 try? await Task.sleep(for: grace)
-                return false
+                return .overrun
             }
-            var remaining = inboxes.count
-            while remaining > 0, let instanceDone = await group.next() {
-                if instanceDone {
-                    remaining -= 1
-                } else {
-                    logger.warning("\(remaining) instance(s) did not stop within \(grace): cancelling them")
+            var remaining = inboxes.count + 1  // the instances and the heartbeat loop
+            while remaining > 0, let finished = await group.next() {
+                if finished == .overrun {
+                    logger.warning("instance(s) did not stop within \(grace): cancelling them")
                     break
                 }
+                remaining -= 1
             }
             group.cancelAll()
         }
@@ -257,9 +258,11 @@ public final class AgentHost: Service, Sendable {
     /// Every `heartbeatInterval`, one `instance.heartbeat` per instance the host runs, not
     /// waited for (a lost one is covered by the next; the liveness timeout is several
     /// intervals). The state carries the host id, the host's view and the last message seq.
+    private enum Finished { case instance, heartbeats, overrun }
+
     private func heartbeatLoop(client: AgentCoreClient) async {
         let failures = Mutex(0)
-        while !Task.isCancelled {
+        while !Task.isCancelled && !isStopRequested {
             let entries = board.entries.withLock { Array($0.values) }
             for e in entries where e.inCluster && e.state.heartbeats {
                 let commands = Commands(workspace: e.workspace, project: e.project, actor: "agent-host:\(config.hostId)")
@@ -284,7 +287,11 @@ public final class AgentHost: Service, Sendable {
                     logger.warning("heartbeat for \(e.id) not sent: \(error)")
                 }
             }
-            try? await Task.sleep(for: config.heartbeatInterval)
+            // In steps, so that a stop does not wait for a whole interval.
+            let next = ContinuousClock.now + config.heartbeatInterval
+            while ContinuousClock.now < next && !isStopRequested && !Task.isCancelled {
+                try? await Task.sleep(for: min(.milliseconds(200), next - ContinuousClock.now))
+            }
         }
     }
 }

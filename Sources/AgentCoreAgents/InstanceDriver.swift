@@ -343,18 +343,20 @@ struct InstanceDriver {
         setState(.stopped)
         // Held messages stay uncommitted: the next start delivers them.
         guard exists, wasState != .offline, wasState != .removed else { return }
-        // Reported even when the stop was cancelled (the grace period ran out).
         let command = commands.transition(instanceId: id, to: .offline, reason: "host stopped")
         own.insert(command.id)
         let (runner, logger, id) = (runner, logger, id)
-        await Task.detached {
+        @Sendable func report() async {
             do {
                 try await runner.perform(command, giveUpAfter: .seconds(5), until: Self.answer(to: command))
                 logger.info("instance \(id) is offline")
             } catch {
                 logger.error("instance \(id) could not be reported offline (\(error)); the liveness timeout will")
             }
-        }.value
+        }
+        // Reported even when the stop was cancelled (the grace period ran out): from a task
+        // of its own, which the cancellation does not reach.
+        if Task.isCancelled { await Task.detached { await report() }.value } else { await report() }
     }
 
     /// A hook threw: `error` with the message as the instance's last error.

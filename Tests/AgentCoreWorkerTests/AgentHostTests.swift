@@ -79,7 +79,12 @@ actor RecorderAgent: Agent {
             logger: logger)
     }
 
+    /// The instance as the workspace's store has it; nil before the worker created the store.
     static func instance(_ h: WorkerHarness, _ ws: String, _ project: String, _ id: String) throws -> InstanceInfo? {
+        let p = Murmur2.partition(forKey: ws, partitionCount: Int32(h.partitions))
+        guard FileManager.default.fileExists(atPath: (h.dataDir as NSString).appendingPathComponent("partition-\(p).sqlite")) else {
+            return nil
+        }
         let s = try h.store(for: ws)
         defer { s.close() }
         return try s.instance(workspace: ws, project: project, id: id)

@@ -22,6 +22,7 @@ import Testing
             ws.heartbeat(instanceId: "c1", state: ["task": "t1"]),
             ws.configure(instanceId: "c1", config: ["temperature": 1.0]),
             ws.configure(instanceId: "c1", config: ["temperature": 9]),
+            ws.message(from: "c1", to: "c1", body: ["note": "to self"], correlationId: "corr"),
         ]
         for e in sent { try await client.producer.enqueue(e) }
         // Context writes come after the spawn is in: wait for it so the streams' order is clear.
