@@ -228,6 +228,50 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         try expectSame(b.store, c.store)
     }
 
+    /// A standby follows another writer's units without claiming; taking the partition
+    /// over then applies only what came after its last pass, and ends equal to the writer.
+    @Test func standbyFollowsThenTakesOverWithTheTailOnly() throws {
+        let a = try StoreFixture(options: Self.options())
+        let records = DeterminismTests.workload(a, seed: 31, count: 1_500)
+        let log = MemoryLog()
+        let first = try ChangelogRestore(writer: "a").run(store: a.store, log: log)
+        let standby = try StoreFixture(options: Self.options())
+        var followedRows = 0
+        for chunk in stride(from: 0, to: 1_200, by: 100) {
+            try a.store.apply(Array(records[chunk..<chunk + 100]))
+            try publishUnit(a.store, to: log, epoch: first.epoch, writer: "a")
+            if chunk % 300 == 0 {
+                let claimsBefore = log.records.count
+                let pass = try ChangelogRestore(writer: "s").follow(store: standby.store, log: log)
+                followedRows += pass.rowsApplied
+                #expect(log.records.count == claimsBefore, "a standby appends nothing")
+                #expect(pass.claimOffset == -1)
+            }
+        }
+        #expect(followedRows > 0)
+        #expect(try standby.store.isStandbyCopy())
+        // A pass with nothing new keeps the store as it is.
+        let idle = try ChangelogRestore(writer: "s").follow(store: standby.store, log: log)
+        let again = try ChangelogRestore(writer: "s").follow(store: standby.store, log: log)
+        #expect(again.rowsApplied == 0 && again.kind == .keptLocal, "\(idle) then \(again)")
+        try expectSame(a.store, standby.store)
+        // The writer goes on, then dies; the standby takes over: only the tail is read.
+        try a.store.apply(Array(records[1_200...]))
+        try publishUnit(a.store, to: log, epoch: first.epoch, writer: "a")
+        let readsBefore = log.reads.count
+        let takeover = try ChangelogRestore(writer: "s").run(store: standby.store, log: log)
+        #expect(takeover.kind == .appliedTail)
+        #expect(!takeover.wentBack)
+        #expect(takeover.claimOffset >= 0)
+        #expect(log.reads[readsBefore] > first.claimOffset + 1, "read from its last pass, not from the start")
+        #expect(!(try standby.store.isStandbyCopy()))
+        try expectSame(a.store, standby.store)
+        // A store with changes of its own not in the log cannot follow.
+        let writer = try StoreFixture(options: Self.options())
+        try writer.store.apply(Array(records[0..<50]))
+        #expect(throws: RestoreNeedsRebuild.self) { try ChangelogRestore(writer: "w").follow(store: writer.store, log: log) }
+    }
+
     /// A restore cut short resumes after what it applied; a log whose beginning is gone fails.
     @Test func cutShortRestoreResumesAndLostBeginningFails() throws {
         let a = try StoreFixture(options: Self.options())

@@ -87,7 +87,28 @@ public struct ChangelogRestore {
                 try store.quickCheck()
                 store.suspectDamage = false
             }
-            return try runOnce(store: store, log: log)
+            return try runOnce(store: store, log: log, claim: true)
+        } catch where PartitionStore.isDamage(error) {
+            throw RestoreNeedsRebuild(reason: "the store is damaged: \(error)")
+        }
+    }
+
+    /// A standby's pass: brings the store to the changelog's last marker like `run` does,
+    /// but claims nothing and re-publishes nothing: the partition stays another worker's.
+    /// Run it again and again to keep a warm copy; when the partition is assigned to this
+    /// worker, `run` then applies only what came after the last pass (`applied_tail`) or
+    /// nothing (`kept_local`). A store with changes that never reached the changelog, or
+    /// whose ownership was lost, cannot follow (`RestoreNeedsRebuild`).
+    public func follow(store: PartitionStore, log: ChangelogLog) throws -> RestoreReport {
+        do {
+            if store.openedAfterUncleanStop || store.suspectDamage {
+                try store.quickCheck()
+                store.suspectDamage = false
+            }
+            if try store.changelogDirtyThrough() > 0 {
+                throw RestoreNeedsRebuild(reason: "the store has changes of its own that never reached the changelog")
+            }
+            return try runOnce(store: store, log: log, claim: false)
         } catch where PartitionStore.isDamage(error) {
             throw RestoreNeedsRebuild(reason: "the store is damaged: \(error)")
         }
@@ -104,7 +125,8 @@ public struct ChangelogRestore {
         public var description: String { "another worker claimed the partition at epoch \(epoch) while it was being restored" }
     }
 
-    private func runOnce(store: PartitionStore, log: ChangelogLog) throws -> RestoreReport {
+    private func runOnce(store: PartitionStore, log: ChangelogLog, claim: Bool) throws -> RestoreReport {
+        let standbyCopy = try store.isStandbyCopy()
         let (low, high) = try log.bounds()
         let mark = try store.changelogMark()
         let inProgress = try store.restoreProgress()
@@ -160,6 +182,9 @@ public struct ChangelogRestore {
                 reason: "the store's changelog mark follows a newer owner's claim (epoch \(timeline.maxEpoch)): its state was a zombie's")
         }
         var position: ChangelogPosition?
+        if !claim && report.kind == .bootstrapped {
+            throw RestoreNeedsRebuild(reason: "a standby copy cannot start from a store the changelog does not hold")
+        }
         if report.kind == .bootstrapped {
             try store.markAllChanged()
             position = nil
@@ -169,8 +194,9 @@ public struct ChangelogRestore {
             if mark != nil && inProgress == nil && !foreign {
                 // Only this writer's own units follow the mark, yet they stand further than
                 // the store: the store went back (its WAL was lost, or an older copy of the
-                // file was put back). The units bring it forward.
-                report.wentBack = true
+                // file was put back), unless it is a standby's copy, which follows others'
+                // units by design. The units bring it forward.
+                report.wentBack = !standbyCopy && claim
             } else if mark != nil && inProgress == nil && dirty {
                 throw RestoreNeedsRebuild(
                     reason: "the store has changes that never reached the changelog, and another worker wrote the partition since (epoch \(timeline.currentEpoch))")
@@ -178,7 +204,7 @@ public struct ChangelogRestore {
             if mark != nil {
                 report.kind = .appliedTail
                 // Units this writer published after the store's mark: the store lost them.
-                if inProgress == nil && isBehind(store, timeline) && timeline.markerWriters.contains(writer) {
+                if inProgress == nil && isBehind(store, timeline) && timeline.markerWriters.contains(writer) && !standbyCopy && claim {
                     report.wentBack = true
                 }
             }
@@ -212,6 +238,16 @@ public struct ChangelogRestore {
             position = timeline.lastMarker?.position
         }
         if isCancelled() { throw Cancelled() }
+        if !claim {
+            // A standby stands at the last marker it applied; with none (nothing new, or a
+            // unit still being written), its mark stays where it was.
+            if let m = timeline.lastMarker, report.kind != .keptLocal {
+                try store.finishFollow(position: m.position, epoch: m.epoch, offset: m.offset)
+            } else if try store.restoreProgress() != nil, let m = timeline.lastMarker {
+                try store.finishFollow(position: m.position, epoch: m.epoch, offset: m.offset)
+            }
+            return report
+        }
         // Claim, then read up to the claim: whatever came in meanwhile is published again.
         // The claim repeats the marker the store stands at (read back when it was the
         // store's own mark, before this read).

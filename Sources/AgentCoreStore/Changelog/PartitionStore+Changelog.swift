@@ -268,8 +268,29 @@ extension PartitionStore {
     /// `offset`, and notes `compensate` (keys read after the marker) as changed, so that
     /// their current images are published right after the claim.
     public func finishRestore(position: ChangelogPosition?, epoch: Int64, offset: Int64, compensate: Set<[UInt8]>) throws {
+        try finishApplying(position: position, epoch: epoch, offset: offset, compensate: compensate, standby: false)
+    }
+
+    /// Ends a standby's pass (`ChangelogRestore.follow`): the store stands at the marker at
+    /// `offset` (of `epoch`'s writer) and is marked as a standby copy, which claimed nothing.
+    public func finishFollow(position: ChangelogPosition, epoch: Int64, offset: Int64) throws {
+        try finishApplying(position: position, epoch: epoch, offset: offset, compensate: [], standby: true)
+    }
+
+    /// Whether the store's mark is a standby's (it follows another worker's units and never
+    /// claimed the partition since).
+    public func isStandbyCopy() throws -> Bool {
+        try db.rows("SELECT value FROM store_meta WHERE key='changelog_standby'").first?.first?.int == 1
+    }
+
+    private func finishApplying(
+        position: ChangelogPosition?, epoch: Int64, offset: Int64, compensate: Set<[UInt8]>, standby: Bool
+    ) throws {
         try db.execute("BEGIN IMMEDIATE")
         do {
+            if standby { try setMeta("changelog_standby", .int(1)) } else {
+                try db.run("DELETE FROM store_meta WHERE key='changelog_standby'")
+            }
             if let p = position {
                 try db.run("DELETE FROM applied_offsets")
                 for (t, o) in p.appliedOffsets.sorted(by: { $0.key < $1.key }) {
