@@ -54,6 +54,7 @@ rate=$(echo "$restore" | python3 -c 'import json,sys; print(json.load(sys.stdin)
 echo "restore (100k contexts, 200k writes): $restore"
 echo "restore: $rate rows/s  sqlite floor (100k contexts): $floor writes/s = $((2 * floor)) row writes/s  ratio to writes: $(ratio "$rate" "$floor")  to row writes: $(ratio "$rate" "$((2 * floor))")"
 echo "changelog size (1M writes, 10k contexts, history 50): $("$bin" bench restore --contexts 10000 --writes 990000 --dir "$work" --json)"
+echo "takeover after SIGKILL (0 and 1 standbys): $("$bin" bench recovery --dir "$work/recovery" --json)"
 echo "agent messages (100/s, 20 s, message round trip beside send --wait's): $("$bin" bench agents --rate 100 --seconds 20 --dir "$work/agents" --json)"
 kafka=$("$bin" bench kafka --records 500000 --size 500 --partitions 8 --json)
 echo "kafka layer (embedded cluster, 500k x 500 B, 8 partitions, consuming while producing): $kafka"

@@ -52,6 +52,50 @@ import Testing
         return again
     }
 
+    /// `standbys = 1` with two workers on separate disks: each keeps warm copies of the
+    /// other's partitions, so when one leaves, the other takes its partitions over reading
+    /// only what came after its last pass (never a full restore), with the state intact.
+    @Test func standbyCopiesMakeTakeoversReadOnlyTheTail() async throws {
+        let h = try WorkerHarness(partitions: 4)
+        let dirA = h.dataDir + "-sa"
+        let dirB = h.dataDir + "-sb"
+        defer { for d in [dirA, dirB] { try? FileManager.default.removeItem(atPath: d) } }
+        let client = try h.client()
+        defer { client.close() }
+        let w1 = h.startWorker("w1") {
+            $0.dataDirectory = dirA
+            $0.standbys = 1
+            $0.standbyIntervalMs = 200
+        }
+        let w2 = h.startWorker("w2") {
+            $0.dataDirectory = dirB
+            $0.standbys = 1
+            $0.standbyIntervalMs = 200
+        }
+        #expect(await eventually(seconds: 90) { w1.status.states.count == 2 && w2.status.states.count == 2 }, "\(w1.status.states) \(w2.status.states)")
+        let total = try await Self.load(h, client, round: 0, writes: 400)
+        #expect(await eventually(seconds: 90) { Self.processed(w1) + Self.processed(w2) >= total })
+        let theirs = Set(w2.status.states.keys)
+        // w1's warm copies of w2's partitions exist on w1's disk.
+        #expect(await eventually(seconds: 30) {
+            theirs.allSatisfy { FileManager.default.fileExists(atPath: (dirA as NSString).appendingPathComponent("partition-\($0).sqlite")) }
+        })
+        try await Task.sleep(for: .seconds(2))  // a few passes after the last write
+
+        w2.stop()
+        try await h.workers.first { $0.0 === w2 }!.1.value()
+        #expect(await eventually(seconds: 90) { theirs.allSatisfy { p in w1.status.restores.contains { $0.partition == p } } }, "\(w1.status.restores)")
+        for r in w1.status.restores where theirs.contains(r.partition) {
+            #expect(r.report.kind != .full, "partition \(r.partition): \(r.report)")
+        }
+        // The taken-over state is whole: writes to every workspace apply (no not_found).
+        let before = Self.processed(w1)
+        let more = try await Self.load(h, client, round: 1, writes: 80)
+        #expect(await eventually(seconds: 90) { Self.processed(w1) >= before + more })
+        #expect(w1.status.rejected == 0)
+        try await h.stopAll()
+    }
+
     @Test func emptyDiskRestoresFromTheChangelogReadingNoInputBelow() async throws {
         let h = try WorkerHarness(partitions: 4)
         let dirA = h.dataDir + "-a"

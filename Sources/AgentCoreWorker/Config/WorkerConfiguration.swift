@@ -42,6 +42,11 @@ public struct WorkerConfiguration: Sendable {
     public var changelog = true
     /// How long a partition whose restore failed waits before trying again.
     public var restoreRetryMs = 10_000
+    /// Standby replicas: warm copies of `standbys` partitions per owned one, kept by
+    /// following their changelog (0: none). See `StandbyFollower.placement`.
+    public var standbys = 0
+    /// How often a standby copy catches up with its changelog.
+    public var standbyIntervalMs = 1_000
     /// When a partition's input offsets fall below what its store applied (the topic was
     /// recreated, the cluster replaced), start the partition over on the new topic from
     /// there, keeping its state. Off (default): the partition stops until an operator
@@ -105,6 +110,7 @@ public struct WorkerConfiguration: Sendable {
         try int(EnvironmentKeys.shutdownTimeoutMs) { c.shutdownTimeoutMs = $0 }
         try int(EnvironmentKeys.storeCacheMiB) { c.storeCacheBudgetMiB = $0 }
         try int(EnvironmentKeys.storeMmapMiB) { c.store.mmapSizeBytes = Int64($0) << 20 }
+        try int(EnvironmentKeys.standbys) { c.standbys = $0 }
         if let v = env[EnvironmentKeys.acceptRewoundInput], !v.isEmpty {
             guard ["1", "true", "0", "false"].contains(v.lowercased()) else {
                 throw Invalid(description: "\(EnvironmentKeys.acceptRewoundInput)=\(v) is not 1/true or 0/false")
@@ -126,6 +132,8 @@ public struct WorkerConfiguration: Sendable {
         if heartbeatIntervalMs < 100 { throw Invalid(description: "heartbeat interval must be at least 100 ms") }
         if storeCacheBudgetMiB < 1 { throw Invalid(description: "store cache budget must be at least 1 MiB") }
         if store.mmapSizeBytes < 0 { throw Invalid(description: "store mmap size must be 0 (off) or more") }
+        if standbys < 0 { throw Invalid(description: "standbys must be 0 or more") }
+        if standbys > 0 && !changelog { throw Invalid(description: "standbys follow the changelog: they need it on") }
     }
 
     /// The Kafka client configuration for this worker.

@@ -56,6 +56,7 @@ extension WorkerEngine {
             "partition_count": .int(Int64(storeOptions.partitionCount ?? 0)),
         ]
         if let url = httpURL.withLock({ $0 }) { fields["http_url"] = .string(url) }
+        if let standby { fields["standbys"] = .array(standby.wanted.sorted().map { .int(Int64($0)) }) }
         let body = JSONValue.object(fields)
         try producer.produce(
             topic: config.topics.heartbeats, key: Array(config.workerId.utf8), value: body.canonicalBytes

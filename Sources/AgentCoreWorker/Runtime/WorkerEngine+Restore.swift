@@ -25,6 +25,34 @@ extension WorkerEngine {
         }
     }
 
+    func makeStandbyFollower(producer: KafkaProducer) -> StandbyFollower {
+        let topic = config.topics.changelog
+        let kafka = config.kafkaConfig(bootstrap: bootstrap)
+        let worker = config.workerId
+        let logger = self.logger
+        let dir = config.dataDirectory
+        var options = storeOptions
+        options.cacheSizeKiB = 1_024  // a copy nobody reads: a small cache of its own
+        return StandbyFollower(
+            writer: worker, interval: .milliseconds(Int64(config.standbyIntervalMs)),
+            storePath: { (dir as NSString).appendingPathComponent("partition-\($0).sqlite") }, options: options,
+            makeLog: { p, isCancelled in
+                try KafkaChangelogLog(
+                    topic: topic, partition: p, kafka: kafka, producer: producer, workerId: worker, isCancelled: isCancelled,
+                    logger: logger)
+            }, logger: logger)
+    }
+
+    /// Sets the standby copies for the partitions owned now (`StandbyFollower.placement`).
+    func updateStandbys() {
+        guard let standby else { return }
+        let wanted = StandbyFollower.placement(owned: Set(lanes.keys), partitions: partitionCount, count: config.standbys)
+        if wanted != standby.wanted {
+            logger.info("standby copies: \(wanted.sorted())")
+            standby.setWanted(wanted)
+        }
+    }
+
     func startRestore(_ lane: PartitionLane) {
         guard let producer else { return }
         let topic = config.topics.changelog

@@ -19,6 +19,9 @@ final class WorkerEngine: @unchecked Sendable {
     var producer: KafkaProducer?
     var consumer: KafkaConsumer?
     var lanes: [Int32: PartitionLane] = [:]
+    /// Warm copies of partitions this worker does not own (`config.standbys`).
+    var standby: StandbyFollower?
+    var partitionCount: Int32 = 0
     private var revokedThisPoll: Set<Int32> = []
     private var assignedThisPoll: Set<Int32> = []
     var storeOptions: StoreOptions
@@ -65,6 +68,18 @@ final class WorkerEngine: @unchecked Sendable {
 
     func requestStop() { stopRequested.store(true, ordering: .releasing) }
 
+    /// An exclusive lock on `<dir>/.worker.lock` (held while the descriptor is open), or -1
+    /// when another worker (process or not) holds it.
+    static func lockDirectory(_ dir: String) -> Int32 {
+        let fd = open((dir as NSString).appendingPathComponent(".worker.lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return -1 }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            close(fd)
+            return -1
+        }
+        return fd
+    }
+
     /// Runs until stopped or failed; blocking.
     func run() throws {
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
@@ -78,7 +93,25 @@ final class WorkerEngine: @unchecked Sendable {
         defer { producer.close(timeoutMs: Int32(min(config.shutdownTimeoutMs, 10_000))) }
         let count = try checkTopics(producer)
         storeOptions.partitionCount = Int32(count)
+        partitionCount = Int32(count)
         statusBox.withLock { $0.partitionCount = count }
+        var dirLock: Int32 = -1
+        if config.standbys > 0 && config.changelog {
+            // A standby writes store files of partitions it does not own: never in a
+            // directory another worker uses (it could be that partition's owner).
+            dirLock = Self.lockDirectory(config.dataDirectory)
+            if dirLock >= 0 {
+                standby = makeStandbyFollower(producer: producer)
+            } else {
+                logger.error(
+                    "standby copies are off: another worker uses the data directory \(config.dataDirectory) (standbys need a directory per worker)")
+            }
+        }
+        defer {
+            standby?.stop()
+            standby = nil
+            if dirLock >= 0 { close(dirLock) }
+        }
 
         var options = ConsumerOptions(groupId: config.groupId)
         options.assignmentStrategy = "range"  // co-partitioning: partition p of both inputs to one member
@@ -513,6 +546,7 @@ final class WorkerEngine: @unchecked Sendable {
         storeOptions.cacheSizeKiB = config.storeCacheKiB(owning: Set(tps.map(\.partition)).union(lanes.keys).count)
         var opened: [PartitionLane] = []
         for p in Set(tps.map(\.partition)).sorted() where lanes[p] == nil {
+            standby?.release(p)  // its warm copy becomes the owner's store
             do {
                 let lane = PartitionLane(partition: p, store: try openStore(p))
                 // The first time this process opens a store, its restore checks the file
@@ -535,6 +569,7 @@ final class WorkerEngine: @unchecked Sendable {
         // From here the restore threads own the new lanes' stores (their input is paused
         // right after the assignment, see `pauseInactive`).
         if config.changelog { for lane in opened { startRestore(lane) } }
+        updateStandbys()
         return starts
     }
 
@@ -575,5 +610,6 @@ final class WorkerEngine: @unchecked Sendable {
             lanes[p] = nil
             revokedThisPoll.insert(p)
         }
+        updateStandbys()
     }
 }

@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Benchmarks (figures, not tests): the store alone, and the whole pipeline on the embedded cluster.",
         discussion: "scripts/bench.sh runs them beside their baselines (a SQLite floor, and the team's pipeline harness when it is checked out next to the repository) and prints ratios; docs/benchmarks.md has the figures.",
-        subcommands: [Store.self, Pipeline.self, Kafka.self, Restore.self, Client.self, Agents.self])
+        subcommands: [Store.self, Pipeline.self, Kafka.self, Restore.self, Recovery.self, Client.self, Agents.self])
 
     static let sharedFiller = String(repeating: "x", count: 400 - 24)
 

@@ -38,6 +38,8 @@ struct WorkerCommand: AsyncParsableCommand {
     var storeCacheMib: Int?
     @Option(help: "SQLite memory map per partition store, MiB (0: off). Default: $AGENTCORE_STORE_MMAP_MIB or 0.")
     var storeMmapMib: Int?
+    @Option(help: "Warm copies of this many partitions per owned one, kept by following the changelog, for fast takeovers (0: none). Default: $AGENTCORE_STANDBYS or 0.")
+    var standbys: Int?
     @Flag(help: "Create the topics if they are missing.") var createTopics = false
     @Flag(help: "Group timings for librdkafka's mock cluster (agentcore broker): fast rebalances.") var mockBroker = false
     @Flag(help: "Static group membership with the worker id as group.instance.id.") var staticMembership = false
@@ -73,6 +75,7 @@ struct WorkerCommand: AsyncParsableCommand {
         if let v = shutdownTimeoutMs { c.shutdownTimeoutMs = v }
         if let v = storeCacheMib { c.storeCacheBudgetMiB = v }
         if let v = storeMmapMib { c.store.mmapSizeBytes = Int64(v) << 20 }
+        if let v = standbys { c.standbys = v }
         if staticMembership { c.staticMembership = true }
         if acceptRewoundInput { c.acceptRewoundInput = true }
         if noChangelog {
