@@ -10,22 +10,31 @@ extension PartitionStore {
     /// offset, timestamp, headers).
     @discardableResult
     public func apply(_ records: [InputRecord]) throws -> ApplySummary {
-        var summary = ApplySummary()
         try checkpointBetweenBatches()
-        try db.execute("BEGIN IMMEDIATE")
-        // Positions are re-read under the write lock: should two workers briefly hold the
-        // same partition (a zombie after a rebalance), neither applies a record twice.
+        var before: BatchState?
         do {
-            try refreshPositions()
-            try countPrunedPending()
+            return try db.inTransaction {
+                // Positions are re-read under the write lock: should two workers briefly
+                // hold the same partition (a zombie after a rebalance), neither applies a
+                // record twice.
+                try refreshPositions()
+                try countPrunedPending()
+                before = batchState
+                return try applyInTransaction(records, before: batchState)
+            }
         } catch {
-            try? db.execute("ROLLBACK")
+            capture?.reset()
+            if let before {
+                batchState = before
+                discardBatchCaches()
+            }
             throw error
         }
-        let savedOffsets = appliedOffsets
-        let savedStreamTime = streamTime
-        let savedSeq = nextSeq
-        let savedPruned = prunedPending
+    }
+
+    /// The batch's work inside its transaction; `before` is the state it started from.
+    private func applyInTransaction(_ records: [InputRecord], before: BatchState) throws -> ApplySummary {
+        var summary = ApplySummary()
         capture?.reset()
         let helped = options.helperThreads && records.count >= DecodeAhead.minimumBatch
         let renderer =
@@ -43,63 +52,76 @@ extension PartitionStore {
         }
         pending = PendingResults(firstSeq: nextSeq, renderer: renderer)
         lastRenderer = pending.renderer
-        do {
-            // The applied offset of the topic of the records at hand, written back to
-            // `appliedOffsets` when the topic changes (a batch is mostly one topic).
-            var topic: String?
-            var last: Int64?
-            // Records are read in place (an element copied out of the array costs a count
-            // on each of its buffers, twice).
-            try records.withUnsafeBufferPointer { records in
-                for i in records.indices {
-                    let d = decoded.take(i)
-                    if records[i].topic != topic {
-                        if let topic, let last { appliedOffsets[topic] = last }
-                        topic = records[i].topic
-                        last = appliedOffsets[records[i].topic]
-                    }
-                    if let last, records[i].offset <= last {
-                        summary.skipped += 1
-                        continue
-                    }
-                    try beforeRecord?(records[i])
-                    try applyOne(records[i], decoded: d, summary: &summary)
-                    last = records[i].offset
+        // The applied offset of the topic of the records at hand, written back to
+        // `appliedOffsets` when the topic changes (a batch is mostly one topic).
+        var topic: String?
+        var last: Int64?
+        // Records are read in place (an element copied out of the array costs a count on
+        // each of its buffers, twice).
+        try records.withUnsafeBufferPointer { records in
+            for i in records.indices {
+                let d = decoded.take(i)
+                if records[i].topic != topic {
+                    if let topic, let last { appliedOffsets[topic] = last }
+                    topic = records[i].topic
+                    last = appliedOffsets[records[i].topic]
                 }
+                if let last, records[i].offset <= last {
+                    summary.skipped += 1
+                    continue
+                }
+                try beforeRecord?(records[i])
+                try applyOne(records[i], decoded: d, summary: &summary)
+                last = records[i].offset
             }
-            if let topic, let last { appliedOffsets[topic] = last }
-            try writePendingResults()
-            if !settingsChecked { try recordSettings() }
-            for (topic, offset) in appliedOffsets where savedOffsets[topic] != offset {
-                try db.run(
-                    "INSERT INTO applied_offsets(topic, offset) VALUES(?, ?) ON CONFLICT(topic) DO UPDATE SET offset = excluded.offset",
-                    [.text(topic), .int(offset)])
-            }
-            try sweepPrunedVersions(atLeast: 2 * records.count)
-            if prunedPending != savedPruned || !prunedPendingRecorded {
-                try setMeta("versions_pruned_pending", .int(prunedPending))
-            }
-            if let t = streamTime, t != savedStreamTime {
-                try setMeta("stream_time", .int(t))
-            }
-            try recordCapturedChanges()
-            try db.execute("COMMIT")
-        } catch {
-            try? db.execute("ROLLBACK")
-            capture?.reset()
-            appliedOffsets = savedOffsets
-            streamTime = savedStreamTime
-            nextSeq = savedSeq
-            prunedPending = savedPruned
-            // The retention filter may have run mid-batch: rebuild the index from the table.
-            commandIndexLoaded = false
-            settingsChecked = false
-            settingsChange = nil
-            headCache.removeAll()
-            knownProjects.removeAll()
-            throw error
         }
+        if let topic, let last { appliedOffsets[topic] = last }
+        try writePendingResults()
+        if !settingsChecked { try recordSettings() }
+        for (topic, offset) in appliedOffsets where before.appliedOffsets[topic] != offset {
+            try db.run(
+                "INSERT INTO applied_offsets(topic, offset) VALUES(?, ?) ON CONFLICT(topic) DO UPDATE SET offset = excluded.offset",
+                [.text(topic), .int(offset)])
+        }
+        try sweepPrunedVersions(atLeast: 2 * records.count)
+        if prunedPending != before.prunedPending || !prunedPendingRecorded {
+            try setMeta("versions_pruned_pending", .int(prunedPending))
+        }
+        if let t = streamTime, t != before.streamTime {
+            try setMeta("stream_time", .int(t))
+        }
+        try recordCapturedChanges()
         return summary
+    }
+
+    /// The in-memory state a batch changes, taken before it and put back as a whole when
+    /// it fails (the transaction's rollback undoes the file; this undoes the memory).
+    struct BatchState: Equatable {
+        var appliedOffsets: [String: Int64]
+        var streamTime: Int64?
+        var nextSeq: Int64
+        var prunedPending: Int64
+    }
+
+    var batchState: BatchState {
+        get { BatchState(appliedOffsets: appliedOffsets, streamTime: streamTime, nextSeq: nextSeq, prunedPending: prunedPending) }
+        set {
+            appliedOffsets = newValue.appliedOffsets
+            streamTime = newValue.streamTime
+            nextSeq = newValue.nextSeq
+            prunedPending = newValue.prunedPending
+        }
+    }
+
+    /// Caches that a failed batch may have filled with rows it wrote: rebuilt from the
+    /// tables when next needed.
+    func discardBatchCaches() {
+        // The retention filter may have run mid-batch: the index is rebuilt from the table.
+        commandIndexLoaded = false
+        settingsChecked = false
+        settingsChange = nil
+        headCache.removeAll()
+        knownProjects.removeAll()
     }
 
     /// Records the apply settings in `store_meta` on the first batch after opening and
@@ -237,25 +259,22 @@ extension PartitionStore {
         let projectKnown = envelope.projectId.map { knownProjects.contains(envelope.workspaceId, $0) } ?? false
         let atomic = needsSavepoint(command, projectKnown: projectKnown)
         let prunedBefore = prunedPending
-        if atomic { try db.run("SAVEPOINT command") }
         do {
-            let cmd = try command.get()
-            if let type = ctx.commandType, type.stream != ctx.stream {
-                throw CommandRejection(
-                    .wrongTopic, "\(type.rawValue) belongs on the \(type.stream.rawValue) topic", field: "type")
+            func run(_ ctx: inout RecordContext) throws {
+                let cmd = try command.get()
+                if let type = ctx.commandType, type.stream != ctx.stream {
+                    throw CommandRejection(
+                        .wrongTopic, "\(type.rawValue) belongs on the \(type.stream.rawValue) topic", field: "type")
+                }
+                if let project = envelope.projectId, !projectKnown {
+                    try createProject(workspace: envelope.workspaceId, project: project, time: ctx.time)
+                }
+                try execute(cmd, ctx: &ctx)
             }
-            if let project = envelope.projectId, !projectKnown {
-                try createProject(workspace: envelope.workspaceId, project: project, time: ctx.time)
-            }
-            try execute(cmd, ctx: &ctx)
-            if atomic { try db.run("RELEASE command") }
+            if atomic { try db.inSavepoint("command") { try run(&ctx) } } else { try run(&ctx) }
             summary.applied += 1
         } catch let error where Self.isRejection(error) {
             let rejection = Self.rejection(from: error)
-            if atomic {
-                try db.run("ROLLBACK TO command")
-                try db.run("RELEASE command")
-            }
             prunedPending = prunedBefore
             knownProjects.removeAll()
             ctx.outputs.removeAll()

@@ -67,79 +67,75 @@ extension PartitionStore {
     public func forEachChangelogRecord(
         _ body: (_ key: [UInt8], _ value: [UInt8]?) throws -> Void
     ) throws -> (through: Int64, count: Int, position: ChangelogPosition) {
-        try db.execute("BEGIN")
-        defer { try? db.execute("COMMIT") }
-        var dirty = DirtySet()
-        var through: Int64 = 0
-        let s = try db.statement("SELECT batch, entries FROM changelog_dirty ORDER BY batch")
-        while try s.step() {
-            through = s.int(0)
-            try dirty.add(encoded: s.bytes(1))
-        }
-        s.reset()
-        var count = 0
-        var image: [UInt8] = []
-        var key: [UInt8] = []
-        /// Emits the row the statement stands on, or a tombstone for `absentKey`.
-        func emit(_ t: ChangelogTable, _ q: Statement, found: Bool, absentKey: [UInt8]?) throws {
-            if found {
-                image.removeAll(keepingCapacity: true)
-                image.append(ChangelogCodec.rowFormat)
-                for c in 0..<t.columns.count { q.appendChangelogValue(Int32(c), to: &image) }
-                key.removeAll(keepingCapacity: true)
-                key.append(ChangelogCodec.rowKind)
-                key.append(t.id)
-                for c in t.keyIndexes { q.appendChangelogValue(Int32(c), to: &key) }
-                try body(key, image)
-            } else if let absentKey {
-                try body(absentKey, nil)
-            } else {
-                return
+        // One read snapshot for the whole walk.
+        return try db.inTransaction(.deferred) {
+            var dirty = DirtySet()
+            var through: Int64 = 0
+            let s = try db.statement("SELECT batch, entries FROM changelog_dirty ORDER BY batch")
+            while try s.step() {
+                through = s.int(0)
+                try dirty.add(encoded: s.bytes(1))
             }
-            count += 1
+            s.reset()
+            var count = 0
+            var image: [UInt8] = []
+            var key: [UInt8] = []
+            /// Emits the row the statement stands on, or a tombstone for `absentKey`.
+            func emit(_ t: ChangelogTable, _ q: Statement, found: Bool, absentKey: [UInt8]?) throws {
+                if found {
+                    image.removeAll(keepingCapacity: true)
+                    image.append(ChangelogCodec.rowFormat)
+                    for c in 0..<t.columns.count { q.appendChangelogValue(Int32(c), to: &image) }
+                    key.removeAll(keepingCapacity: true)
+                    key.append(ChangelogCodec.rowKind)
+                    key.append(t.id)
+                    for c in t.keyIndexes { q.appendChangelogValue(Int32(c), to: &key) }
+                    try body(key, image)
+                } else if let absentKey {
+                    try body(absentKey, nil)
+                } else {
+                    return
+                }
+                count += 1
+            }
+            // Rows by rowid (gone ones were noted by key when deleted), then deleted rows and
+            // pruned versions by key: a key whose row is back (re-inserted, or a prune undone)
+            // is sent with its image. A row and a key may name the same row: the same image
+            // twice, harmless.
+            for row in dirty.rows.sorted() {
+                guard let t = ChangelogTable.byId(row.table) else { continue }
+                let q = try db.statement(t.byRowid)
+                try q.bind(.int(row.rowid), at: 1)
+                defer { q.reset() }
+                try emit(t, q, found: try q.step(), absentKey: nil)
+            }
+            for k in dirty.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                guard let (t, values) = try ChangelogCodec.decodeKey(k) else { continue }
+                let q = try db.statement(t.byKey)
+                try q.bind(values)
+                defer { q.reset() }
+                try emit(t, q, found: try q.step(), absentKey: k)
+            }
+            let versions = ChangelogTable.versions
+            for p in dirty.pruned.sorted() {
+                let q = try db.statement(versions.byKey)
+                try q.bind(.int(p.cid), at: 1)
+                try q.bind(.int(p.rowid), at: 2)
+                defer { q.reset() }
+                let found = try q.step()
+                try emit(versions, q, found: found, absentKey: found ? nil : ChangelogCodec.key(versions, [.int(p.cid), .int(p.rowid)]))
+            }
+            return (through, count, try changelogPosition())
         }
-        // Rows by rowid (gone ones were noted by key when deleted), then deleted rows and
-        // pruned versions by key: a key whose row is back (re-inserted, or a prune undone)
-        // is sent with its image. A row and a key may name the same row: the same image
-        // twice, harmless.
-        for row in dirty.rows.sorted() {
-            guard let t = ChangelogTable.byId(row.table) else { continue }
-            let q = try db.statement(t.byRowid)
-            try q.bind(.int(row.rowid), at: 1)
-            defer { q.reset() }
-            try emit(t, q, found: try q.step(), absentKey: nil)
-        }
-        for k in dirty.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            guard let (t, values) = try ChangelogCodec.decodeKey(k) else { continue }
-            let q = try db.statement(t.byKey)
-            try q.bind(values)
-            defer { q.reset() }
-            try emit(t, q, found: try q.step(), absentKey: k)
-        }
-        let versions = ChangelogTable.versions
-        for p in dirty.pruned.sorted() {
-            let q = try db.statement(versions.byKey)
-            try q.bind(.int(p.cid), at: 1)
-            try q.bind(.int(p.rowid), at: 2)
-            defer { q.reset() }
-            let found = try q.step()
-            try emit(versions, q, found: found, absentKey: found ? nil : ChangelogCodec.key(versions, [.int(p.cid), .int(p.rowid)]))
-        }
-        return (through, count, try changelogPosition())
     }
 
     /// The changelog acknowledged the rows of batches up to `through` and the marker after
     /// them at `offset` (under `epoch`).
     public func acknowledgeChangelog(through: Int64, epoch: Int64, offset: Int64) throws {
-        try db.execute("BEGIN IMMEDIATE")
-        do {
+        try db.inTransaction {
             try db.run("DELETE FROM changelog_dirty WHERE batch <= ?", [.int(through)])
             try setMeta("changelog_epoch", .int(epoch))
             try setMeta("changelog_offset", .int(offset))
-            try db.execute("COMMIT")
-        } catch {
-            try? db.execute("ROLLBACK")
-            throw error
         }
     }
 
@@ -163,8 +159,7 @@ extension PartitionStore {
     /// Notes every live row as changed: a store that holds state but never published it
     /// (from before the changelog, or written with it off) sends a full image once.
     public func markAllChanged() throws {
-        try db.execute("BEGIN IMMEDIATE")
-        do {
+        try db.inTransaction {
             for t in ChangelogTable.all {
                 let s = try db.statement("SELECT rowid FROM \(t.name) ORDER BY rowid")
                 var out: [UInt8] = []
@@ -180,10 +175,6 @@ extension PartitionStore {
                 s.reset()
                 if !out.isEmpty { try db.run("INSERT INTO changelog_dirty(entries) VALUES(?)", [.blob(out)]) }
             }
-            try db.execute("COMMIT")
-        } catch {
-            try? db.execute("ROLLBACK")
-            throw error
         }
     }
 
@@ -223,16 +214,11 @@ extension PartitionStore {
     /// Starts (or resumes) a restore from changelog offset `from`: until
     /// `finishRestore`, the store must not apply input.
     public func beginRestore(from: Int64) throws {
-        try db.execute("BEGIN IMMEDIATE")
-        do {
+        try db.inTransaction {
             if try restoreProgress() == nil {
                 try setMeta("restore_from", .int(from))
                 try setMeta("restore_through", .int(from - 1))
             }
-            try db.execute("COMMIT")
-        } catch {
-            try? db.execute("ROLLBACK")
-            throw error
         }
     }
 
@@ -242,8 +228,7 @@ extension PartitionStore {
     public func applyChangelog(_ rows: [(key: [UInt8], value: [UInt8]?)], through: Int64) throws {
         try db.execute("PRAGMA foreign_keys=OFF")
         defer { try? db.execute("PRAGMA foreign_keys=ON") }
-        try db.execute("BEGIN IMMEDIATE")
-        do {
+        try db.inTransaction {
             try uncaptured {
                 for r in rows {
                     guard let (t, keyValues) = try ChangelogCodec.decodeKey(r.key) else { continue }
@@ -256,10 +241,6 @@ extension PartitionStore {
                 }
             }
             try setMeta("restore_through", .int(through))
-            try db.execute("COMMIT")
-        } catch {
-            try? db.execute("ROLLBACK")
-            throw error
         }
     }
 
@@ -286,8 +267,7 @@ extension PartitionStore {
     private func finishApplying(
         position: ChangelogPosition?, epoch: Int64, offset: Int64, compensate: Set<[UInt8]>, standby: Bool
     ) throws {
-        try db.execute("BEGIN IMMEDIATE")
-        do {
+        try db.inTransaction {
             if standby { try setMeta("changelog_standby", .int(1)) } else {
                 try db.run("DELETE FROM store_meta WHERE key='changelog_standby'")
             }
@@ -318,10 +298,6 @@ extension PartitionStore {
             try setMeta("changelog_epoch", .int(epoch))
             try setMeta("changelog_offset", .int(offset))
             try db.run("DELETE FROM store_meta WHERE key IN ('restore_from', 'restore_through', 'changelog_claiming')")
-            try db.execute("COMMIT")
-        } catch {
-            try? db.execute("ROLLBACK")
-            throw error
         }
         commandIndexLoaded = false  // the command index is rebuilt from the restored rows
         try loadPositions()

@@ -100,20 +100,15 @@ enum Migrations {
         """,
     ]
 
-    static func migrate(_ db: SQLiteConnection) throws(SQLiteError) -> Void {
+    static func migrate(_ db: SQLiteConnection) throws {
         let current = try db.userVersion()
         if current > steps.count {
             throw SQLiteError(code: 0, message: "store schema \(current) is newer than this agentcore (\(steps.count))", sql: nil)
         }
         for (i, sql) in steps.enumerated() where i >= current {
-            try db.execute("BEGIN IMMEDIATE")
-            do {
+            try db.inTransaction {
                 try db.execute(sql)
                 try db.execute("PRAGMA user_version = \(i + 1)")
-                try db.execute("COMMIT")
-            } catch {
-                try? db.execute("ROLLBACK")
-                throw error
             }
         }
     }
