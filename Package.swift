@@ -27,27 +27,35 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(
-            name: "CRdKafka", pkgConfig: "rdkafka",
-            providers: [.apt(["librdkafka-dev"])]),
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
         .systemLibrary(
-            name: "CSQLite", pkgConfig: "sqlite3",
-            providers: [.apt(["libsqlite3-dev"])]),
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         .systemLibrary(
-            name: "CLZ4", pkgConfig: "liblz4",
-            providers: [.apt(["liblz4-dev"])]),
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
         .target(name: "CAgentCoreShims"),
         .target(name: "AgentCoreModel", swiftSettings: strict),
         .target(
             name: "AgentCoreStore",
             dependencies: ["AgentCoreModel", "CSQLite", "CLZ4"],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
         .target(
             name: "AgentCoreKafka",
             dependencies: [
                 "CRdKafka", "CAgentCoreShims",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
         .target(
             name: "AgentCoreWorker",
             dependencies: [
@@ -56,7 +64,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
         .target(
             name: "AgentCoreHTTP",
             dependencies: [
@@ -71,14 +80,16 @@ let package = Package(
             resources: [
                 .embedInCode("Console/index.html"), .embedInCode("Console/app.js"), .embedInCode("Console/style.css"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
         .target(
             name: "AgentCoreClient",
             dependencies: [
                 "AgentCoreModel", "AgentCoreKafka",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
         // Agent authors' API and the agent host: built on the client only (never the store
         // or the worker), as a host talks to the cluster through the contract alone.
         .target(
@@ -88,7 +99,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "agentcore",
             dependencies: [
@@ -99,19 +111,26 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
         .testTarget(name: "AgentCoreModelTests", dependencies: ["AgentCoreModel"], swiftSettings: strict),
         .testTarget(
-            name: "AgentCoreStoreTests", dependencies: ["AgentCoreModel", "AgentCoreStore"],
-            swiftSettings: strict),
+            name: "AgentCoreStoreTests",
+            dependencies: ["AgentCoreModel", "AgentCoreStore"],
+            swiftSettings: strict
+        ),
         .testTarget(
-            name: "AgentCoreKafkaTests", dependencies: ["AgentCoreKafka"], swiftSettings: strict),
+            name: "AgentCoreKafkaTests",
+            dependencies: ["AgentCoreKafka"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "AgentCoreWorkerTests",
             dependencies: [
                 "AgentCoreModel", "AgentCoreStore", "AgentCoreKafka", "AgentCoreWorker", "AgentCoreClient", "AgentCoreHTTP",
                 "AgentCoreAgents",
             ],
-            swiftSettings: strict),
+            swiftSettings: strict
+        ),
     ]
 )

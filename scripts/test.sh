@@ -9,6 +9,14 @@ for check in scripts/check_schemas.py scripts/check_deploy.py; do
   if ! out=$(python3 "$check" 2>&1); then echo "$out"; exit 1; fi
   echo "$check: $(echo "$out" | tail -n 1)"
 done
+# The formatter's configuration (.swift-format, hummingbird's) stays applied: fix with
+# `swift format format --in-place --recursive Sources Tests Package.swift`.
+if swift format --version >/dev/null 2>&1; then
+  swift format lint --strict --recursive --parallel Sources Tests Package.swift
+  echo "swift format lint: clean"
+else
+  echo "swift format is not in this toolchain: format check skipped"
+fi
 swift build --build-tests
 log=$(mktemp "${TMPDIR:-/tmp}/agentcore-test.XXXXXX")
 trap 'rm -f "$log"' EXIT

@@ -11,7 +11,11 @@ public struct AgentDefinition: Sendable, Equatable {
     public var configSchema: JSONValue
 
     public init(
-        slug: String, name: String, agentType: String, description: String? = nil, capabilities: [String] = [],
+        slug: String,
+        name: String,
+        agentType: String,
+        description: String? = nil,
+        capabilities: [String] = [],
         configSchema: JSONValue = [:]
     ) {
         self.slug = slug

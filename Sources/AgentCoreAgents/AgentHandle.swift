@@ -23,8 +23,14 @@ public final class AgentHandle: Sendable {
     let commandDeadline: Duration
 
     init(
-        instanceId: String, workspace: String, project: String, hostId: String, runner: CommandRunner, reader: ReadAPI?,
-        commandDeadline: Duration, logger: Logger
+        instanceId: String,
+        workspace: String,
+        project: String,
+        hostId: String,
+        runner: CommandRunner,
+        reader: ReadAPI?,
+        commandDeadline: Duration,
+        logger: Logger
     ) {
         self.instanceId = instanceId
         self.workspace = workspace
@@ -51,7 +57,11 @@ public final class AgentHandle: Sendable {
     /// status topic, not an error here.
     @discardableResult
     public func send(
-        to: String, project: String? = nil, body: JSONValue, correlationId: String? = nil, awaitDelivery: Bool = true
+        to: String,
+        project: String? = nil,
+        body: JSONValue,
+        correlationId: String? = nil,
+        awaitDelivery: Bool = true
     ) async throws -> Int64? {
         let command = commands.message(from: instanceId, to: to, toProject: project, body: body, correlationId: correlationId)
         guard awaitDelivery else {
@@ -59,7 +69,10 @@ public final class AgentHandle: Sendable {
             return nil
         }
         let events = try await runner.perform(
-            command, giveUpAfter: commandDeadline, until: AgentCoreClient.answered(by: [.agentMessageDelivered]))
+            command,
+            giveUpAfter: commandDeadline,
+            until: AgentCoreClient.answered(by: [.agentMessageDelivered])
+        )
         return try Self.number(events, .agentMessageDelivered, "seq", command)
     }
 
@@ -76,8 +89,12 @@ public final class AgentHandle: Sendable {
     @discardableResult
     public func reply(to message: AgentMessage, body: JSONValue, awaitDelivery: Bool = true) async throws -> Int64? {
         try await send(
-            to: message.fromInstance, project: message.fromProject, body: body,
-            correlationId: message.correlationId ?? message.messageId, awaitDelivery: awaitDelivery)
+            to: message.fromInstance,
+            project: message.fromProject,
+            body: body,
+            correlationId: message.correlationId ?? message.messageId,
+            awaitDelivery: awaitDelivery
+        )
     }
 }
 
@@ -100,7 +117,8 @@ public struct AgentContext: Sendable {
         guard let reader = handle.reader else {
             throw AgentHostError("reading a context needs the host's read_url (a worker's HTTP address)")
         }
-        let path = "/v1/workspaces/\(ReadAPI.escape(handle.workspace))/projects/\(ReadAPI.escape(handle.project))/instances/\(ReadAPI.escape(handle.instanceId))/contexts/\(ReadAPI.escape(name))"
+        let path =
+            "/v1/workspaces/\(ReadAPI.escape(handle.workspace))/projects/\(ReadAPI.escape(handle.project))/instances/\(ReadAPI.escape(handle.instanceId))/contexts/\(ReadAPI.escape(name))"
         guard let doc = try await reader.get(path) else { return nil }
         guard let v = doc["version"], let number = v["version"]?.intValue else {
             throw AgentHostError("unexpected answer from the read API for \(path)")
@@ -113,13 +131,24 @@ public struct AgentContext: Sendable {
     /// 0 means "the context must not exist yet". Returns the new version number.
     @discardableResult
     public func write(
-        _ data: JSONValue, mode: WriteMode = .replace, expectedVersion: Int64? = nil, description: String? = nil
+        _ data: JSONValue,
+        mode: WriteMode = .replace,
+        expectedVersion: Int64? = nil,
+        description: String? = nil
     ) async throws -> Int64 {
         let command = handle.commands.writeContext(
-            instanceId: handle.instanceId, name: name, data: data, mode: mode, description: description,
-            expectedVersion: expectedVersion)
+            instanceId: handle.instanceId,
+            name: name,
+            data: data,
+            mode: mode,
+            description: description,
+            expectedVersion: expectedVersion
+        )
         let events = try await handle.runner.perform(
-            command, giveUpAfter: handle.commandDeadline, until: AgentCoreClient.answered(by: [.contextVersionCreated]))
+            command,
+            giveUpAfter: handle.commandDeadline,
+            until: AgentCoreClient.answered(by: [.contextVersionCreated])
+        )
         return try AgentHandle.number(events, .contextVersionCreated, "version", command)
     }
 
@@ -127,7 +156,11 @@ public struct AgentContext: Sendable {
     @discardableResult
     public func rollback(to version: Int64, description: String? = nil) async throws -> Int64 {
         let command = handle.commands.rollbackContext(
-            instanceId: handle.instanceId, name: name, targetVersion: version, description: description)
+            instanceId: handle.instanceId,
+            name: name,
+            targetVersion: version,
+            description: description
+        )
         let events = try await handle.runner.perform(command, giveUpAfter: handle.commandDeadline)
         return try AgentHandle.number(events, .contextVersionCreated, "version", command)
     }
@@ -160,7 +193,9 @@ struct ReadAPI: Sendable {
         if status == 404 { return nil }
         let body = try? JSONParser.parse(Array(data))
         guard status == 200, let body else {
-            throw AgentHostError("read API answered \(status) for \(path): \(body?["message"]?.stringValue ?? String(decoding: data.prefix(200), as: UTF8.self))")
+            throw AgentHostError(
+                "read API answered \(status) for \(path): \(body?["message"]?.stringValue ?? String(decoding: data.prefix(200), as: UTF8.self))"
+            )
         }
         return body
     }

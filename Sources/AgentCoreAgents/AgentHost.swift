@@ -27,8 +27,12 @@ public final class AgentHost: Service, Sendable {
     private let stopRequest = Mutex<(requested: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
 
     public init(
-        kafka: KafkaConfig, topicPrefix: String = "agentcore", config: AgentHostConfig, registry: AgentRegistry,
-        shutdownGrace: Duration = .seconds(20), logger: Logger = Logger(label: "agentcore.agents")
+        kafka: KafkaConfig,
+        topicPrefix: String = "agentcore",
+        config: AgentHostConfig,
+        registry: AgentRegistry,
+        shutdownGrace: Duration = .seconds(20),
+        logger: Logger = Logger(label: "agentcore.agents")
     ) {
         var kafka = kafka
         if kafka.properties["message.timeout.ms"] == nil { kafka.properties["message.timeout.ms"] = "30000" }
@@ -54,7 +58,14 @@ public final class AgentHost: Service, Sendable {
     public var instances: [InstanceSnapshot] {
         board.entries.withLock { e in
             e.values.map {
-                InstanceSnapshot(workspace: $0.workspace, project: $0.project, id: $0.id, state: $0.state, lastSeq: $0.lastSeq, lastError: $0.lastError)
+                InstanceSnapshot(
+                    workspace: $0.workspace,
+                    project: $0.project,
+                    id: $0.id,
+                    state: $0.state,
+                    lastSeq: $0.lastSeq,
+                    lastError: $0.lastError
+                )
             }.sorted { ($0.workspace, $0.project, $0.id) < ($1.workspace, $1.project, $1.id) }
         }
     }
@@ -106,7 +117,8 @@ public final class AgentHost: Service, Sendable {
         for spec in config.instances {
             guard let t = registry.type(spec.type) else {
                 throw AgentHostError(
-                    "agent type '\(spec.type)' is not registered in this host (known: \(registry.types.keys.sorted().joined(separator: ", ")))")
+                    "agent type '\(spec.type)' is not registered in this host (known: \(registry.types.keys.sorted().joined(separator: ", ")))"
+                )
             }
             types[spec.type] = t
         }
@@ -124,7 +136,14 @@ public final class AgentHost: Service, Sendable {
                 inboxes[key] = AsyncStream<Delivery>.makeStream()
                 board.entries.withLock {
                     $0[key] = InstanceBoard.Entry(
-                        workspace: spec.workspace, project: spec.project, id: id, state: .starting, inCluster: false, lastSeq: 0, lastError: nil)
+                        workspace: spec.workspace,
+                        project: spec.project,
+                        id: id,
+                        state: .starting,
+                        inCluster: false,
+                        lastSeq: 0,
+                        lastError: nil
+                    )
                 }
             }
         }
@@ -147,8 +166,11 @@ public final class AgentHost: Service, Sendable {
     }
 
     private func runInstances(
-        types: [String: any Agent.Type], inboxes: [String: (AsyncStream<Delivery>, AsyncStream<Delivery>.Continuation)],
-        runner: CommandRunner, follower: StatusFollower, client: AgentCoreClient
+        types: [String: any Agent.Type],
+        inboxes: [String: (AsyncStream<Delivery>, AsyncStream<Delivery>.Continuation)],
+        runner: CommandRunner,
+        follower: StatusFollower,
+        client: AgentCoreClient
     ) async {
         logger.info("agent host \(config.hostId) starting \(inboxes.count) instance(s)")
 
@@ -159,13 +181,29 @@ public final class AgentHost: Service, Sendable {
                     var instanceLogger = logger
                     instanceLogger[metadataKey: "instance"] = "\(id)"
                     let handle = AgentHandle(
-                        instanceId: id, workspace: spec.workspace, project: spec.project, hostId: config.hostId, runner: runner,
+                        instanceId: id,
+                        workspace: spec.workspace,
+                        project: spec.project,
+                        hostId: config.hostId,
+                        runner: runner,
                         reader: config.readURL.map { ReadAPI(baseURL: $0, token: config.readToken) },
-                        commandDeadline: config.commandDeadline, logger: instanceLogger)
+                        commandDeadline: config.commandDeadline,
+                        logger: instanceLogger
+                    )
                     let driver = InstanceDriver(
-                        key: key, id: id, spec: spec, agentType: types[spec.type]!, handle: handle, runner: runner,
-                        hostId: config.hostId, inbox: inboxes[key]!.0, follower: follower, board: board,
-                        maxHeld: config.maxPendingMessages, reader: handle.reader)
+                        key: key,
+                        id: id,
+                        spec: spec,
+                        agentType: types[spec.type]!,
+                        handle: handle,
+                        runner: runner,
+                        hostId: config.hostId,
+                        inbox: inboxes[key]!.0,
+                        follower: follower,
+                        board: board,
+                        maxHeld: config.maxPendingMessages,
+                        reader: handle.reader
+                    )
                     group.addTask {
                         var d = driver
                         await d.run()
@@ -212,8 +250,14 @@ public final class AgentHost: Service, Sendable {
                 // Metadata, committed offsets and watermarks are blocking calls: off the pool.
                 return try await offThread {
                     try StatusFollower(
-                        config: kafka, topic: topic, groupId: group, workspaces: workspaces, routes: routes,
-                        maxPending: maxPending, logger: logger)
+                        config: kafka,
+                        topic: topic,
+                        groupId: group,
+                        workspaces: workspaces,
+                        routes: routes,
+                        maxPending: maxPending,
+                        logger: logger
+                    )
                 }
             } catch {
                 if attempt == 1 || attempt % 10 == 0 {
@@ -229,13 +273,23 @@ public final class AgentHost: Service, Sendable {
     /// code that runs it). False when the host was stopped first.
     private func register(_ type: any Agent.Type, runner: CommandRunner) async -> Bool {
         let d = type.definition
-        let commands = Commands(workspace: config.instances.first { $0.type == d.slug }?.workspace ?? "agentcore", project: "-", actor: "agent-host:\(config.hostId)")
+        let commands = Commands(
+            workspace: config.instances.first { $0.type == d.slug }?.workspace ?? "agentcore",
+            project: "-",
+            actor: "agent-host:\(config.hostId)"
+        )
         do {
             do {
                 try await runner.perform(
                     commands.registerDefinition(
-                        slug: d.slug, name: d.name, agentType: d.agentType, description: d.description,
-                        capabilities: d.capabilities, configSchema: d.configSchema))
+                        slug: d.slug,
+                        name: d.name,
+                        agentType: d.agentType,
+                        description: d.description,
+                        capabilities: d.capabilities,
+                        configSchema: d.configSchema
+                    )
+                )
                 logger.info("registered definition \(d.slug)")
             } catch let r as AgentCommandRejected where r.code == RejectionCode.alreadyExists.rawValue {
                 var changes: [String: JSONValue] = [

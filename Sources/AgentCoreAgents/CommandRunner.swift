@@ -26,7 +26,9 @@ final class CommandRunner: Sendable {
     /// The command's events; throws `AgentCommandRejected` when it was refused.
     @discardableResult
     func perform(
-        _ command: CommandEnvelope, giveUpAfter: Duration? = nil, until: (@Sendable ([Event]) -> Bool)? = nil
+        _ command: CommandEnvelope,
+        giveUpAfter: Duration? = nil,
+        until: (@Sendable ([Event]) -> Bool)? = nil
     ) async throws -> [Event] {
         let clock = ContinuousClock()
         let start = clock.now
@@ -46,8 +48,11 @@ final class CommandRunner: Sendable {
                 }
                 if let r = events.first(where: { $0.type == .commandRejected }) {
                     throw AgentCommandRejected(
-                        code: r.payload["code"]?.stringValue ?? "", message: r.payload["message"]?.stringValue ?? "",
-                        field: r.payload["field"]?.stringValue, commandType: command.type)
+                        code: r.payload["code"]?.stringValue ?? "",
+                        message: r.payload["message"]?.stringValue ?? "",
+                        field: r.payload["field"]?.stringValue,
+                        commandType: command.type
+                    )
                 }
                 return events
             } catch let e as AgentCommandRejected {

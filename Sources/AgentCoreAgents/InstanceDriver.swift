@@ -39,7 +39,12 @@ final class InstanceBoard: Sendable {
     let entries = Mutex<[String: Entry]>([:])
 
     func set(_ key: String, _ change: (inout Entry) -> Void) {
-        entries.withLock { e in if var entry = e[key] { change(&entry); e[key] = entry } }
+        entries.withLock { e in
+            if var entry = e[key] {
+                change(&entry)
+                e[key] = entry
+            }
+        }
     }
 }
 
@@ -86,9 +91,18 @@ struct InstanceDriver {
     private var overflowed = 0
 
     init(
-        key: String, id: String, spec: AgentHostConfig.InstanceSpec, agentType: any Agent.Type, handle: AgentHandle,
-        runner: CommandRunner, hostId: String, inbox: AsyncStream<Delivery>, follower: StatusFollower, board: InstanceBoard,
-        maxHeld: Int, reader: ReadAPI?
+        key: String,
+        id: String,
+        spec: AgentHostConfig.InstanceSpec,
+        agentType: any Agent.Type,
+        handle: AgentHandle,
+        runner: CommandRunner,
+        hostId: String,
+        inbox: AsyncStream<Delivery>,
+        follower: StatusFollower,
+        board: InstanceBoard,
+        maxHeld: Int,
+        reader: ReadAPI?
     ) {
         self.key = key
         self.id = id
@@ -123,7 +137,8 @@ struct InstanceDriver {
         do {
             do {
                 let ev = try await send(
-                    commands.spawn(definition: agentType.definition.slug, name: id, instanceId: id, config: spec.config))
+                    commands.spawn(definition: agentType.definition.slug, name: id, instanceId: id, config: spec.config)
+                )
                 config = ev.first { $0.type == .instanceSpawned }?.payload["config"] ?? spec.config
                 spawnedNow = true
                 logger.info("spawned instance \(id) (\(agentType.definition.slug)) in \(spec.workspace)/\(spec.project)")

@@ -58,8 +58,13 @@ final class StatusFollower: Sendable {
     static func key(workspace: String, project: String, instance: String) -> String { "\(workspace)/\(project)/\(instance)" }
 
     init(
-        config: KafkaConfig, topic: String, groupId: String, workspaces: Set<String>,
-        routes: [String: AsyncStream<Delivery>.Continuation], maxPending: Int, logger: Logger
+        config: KafkaConfig,
+        topic: String,
+        groupId: String,
+        workspaces: Set<String>,
+        routes: [String: AsyncStream<Delivery>.Continuation],
+        maxPending: Int,
+        logger: Logger
     ) throws {
         var options = ConsumerOptions(groupId: groupId)
         options.prefetchKiB = 2_048
@@ -147,8 +152,11 @@ final class StatusFollower: Sendable {
             project = e.projectId
             instance = p["instance_id"]?.stringValue
             event = .statusChanged(
-                from: p["from"]?.stringValue.flatMap(InstanceStatus.init(rawValue:)), to: to, reason: p["reason"]?.stringValue,
-                commandId: e.commandId)
+                from: p["from"]?.stringValue.flatMap(InstanceStatus.init(rawValue:)),
+                to: to,
+                reason: p["reason"]?.stringValue,
+                commandId: e.commandId
+            )
         case .instanceConfigured:
             project = e.projectId
             instance = p["instance_id"]?.stringValue
@@ -202,7 +210,9 @@ final class StatusFollower: Sendable {
         }
         guard !offsets.isEmpty else { return }
         do { try consumer.commit(offsets, async: !sync) } catch {
-            logger.warning("agent host could not commit its status offsets (\(error)); events after the last commit are delivered again after a restart")
+            logger.warning(
+                "agent host could not commit its status offsets (\(error)); events after the last commit are delivered again after a restart"
+            )
         }
     }
 

@@ -18,7 +18,9 @@ public final class AgentCoreClient: Sendable {
     private let waiter = Mutex<ResultWaiter?>(nil)
 
     public init(
-        config: KafkaConfig, topicPrefix: String = "agentcore", settle: Duration = .milliseconds(50),
+        config: KafkaConfig,
+        topicPrefix: String = "agentcore",
+        settle: Duration = .milliseconds(50),
         logger: Logger = .library("agentcore.client")
     ) throws {
         self.config = config
@@ -49,7 +51,9 @@ public final class AgentCoreClient: Sendable {
     /// `settle` after the last one: for callers that know which event answers their
     /// command (e.g. `Self.answered(by:)`).
     public func enqueueAndWait(
-        _ command: CommandEnvelope, timeout: Duration = .seconds(30), until: @escaping @Sendable ([Event]) -> Bool
+        _ command: CommandEnvelope,
+        timeout: Duration = .seconds(30),
+        until: @escaping @Sendable ([Event]) -> Bool
     ) async throws -> [Event] {
         let waiter = try resultWaiter()
         return try await waiter.wait(for: command.id, timeout: timeout, complete: until) { _ = try await producer.enqueue(command) }
@@ -82,7 +86,11 @@ public final class AgentCoreClient: Sendable {
         try waiter.withLock { w in
             if let w { return w }
             let made = try ResultWaiter(
-                config: config, topics: ["\(topicPrefix).status", "\(topicPrefix).heartbeats"], settle: settle, logger: logger)
+                config: config,
+                topics: ["\(topicPrefix).status", "\(topicPrefix).heartbeats"],
+                settle: settle,
+                logger: logger
+            )
             w = made
             return made
         }

@@ -39,8 +39,12 @@ public final class AgentCoreProducer: Sendable {
         var home: DeliveryReport?
         for r in records {
             let report = try await producer.send(
-                topic: r.topic, partition: r.partition, key: Array(command.workspaceId.utf8), value: command.bytes,
-                headers: r.headers)
+                topic: r.topic,
+                partition: r.partition,
+                key: Array(command.workspaceId.utf8),
+                value: command.bytes,
+                headers: r.headers
+            )
             if r.headers.isEmpty { home = report }
         }
         return home!
@@ -49,12 +53,18 @@ public final class AgentCoreProducer: Sendable {
     /// Enqueues without waiting; `onDelivery` is called once per Kafka record (more than
     /// one for definition commands).
     public func enqueue(
-        _ command: CommandEnvelope, onDelivery: @escaping @Sendable (Result<DeliveryReport, KafkaError>) -> Void
+        _ command: CommandEnvelope,
+        onDelivery: @escaping @Sendable (Result<DeliveryReport, KafkaError>) -> Void
     ) throws {
         for r in try plan(command) {
             try producer.produce(
-                topic: r.topic, partition: r.partition, key: Array(command.workspaceId.utf8), value: command.bytes,
-                headers: r.headers, onDelivery: onDelivery)
+                topic: r.topic,
+                partition: r.partition,
+                key: Array(command.workspaceId.utf8),
+                value: command.bytes,
+                headers: r.headers,
+                onDelivery: onDelivery
+            )
         }
     }
 

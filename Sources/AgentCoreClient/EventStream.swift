@@ -39,8 +39,12 @@ public final class EventStream: Sendable {
     ///   - groupId: the consumer group (nil: a private group that starts at `start`).
     ///   - fromBeginning: where a group without committed offsets starts.
     public init(
-        config: KafkaConfig, topics: [String], groupId: String? = nil, fromBeginning: Bool = true,
-        dedupeWindow: Int = 100_000, consumerOptions: ((inout ConsumerOptions) -> Void)? = nil,
+        config: KafkaConfig,
+        topics: [String],
+        groupId: String? = nil,
+        fromBeginning: Bool = true,
+        dedupeWindow: Int = 100_000,
+        consumerOptions: ((inout ConsumerOptions) -> Void)? = nil,
         logger: Logger = .library("agentcore.client.events")
     ) throws {
         var o = ConsumerOptions(groupId: groupId ?? "agentcore-events-\(UUID().uuidString)")

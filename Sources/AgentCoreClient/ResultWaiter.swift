@@ -70,9 +70,13 @@ final class ResultWaiter: Sendable {
     /// from when it returned. Throws `AgentCoreClient.Timeout`, `CancellationError` when
     /// the calling task is cancelled, or what `send` threw.
     func wait(
-        for commandId: String, timeout: Duration, complete: (@Sendable ([Event]) -> Bool)? = nil, send: () async throws -> Void
+        for commandId: String,
+        timeout: Duration,
+        complete: (@Sendable ([Event]) -> Bool)? = nil,
+        send: () async throws -> Void
     ) async throws -> [Event] {
-        let timeoutNanos = UInt64(max(0, timeout.components.seconds)) * 1_000_000_000
+        let timeoutNanos =
+            UInt64(max(0, timeout.components.seconds)) * 1_000_000_000
             + UInt64(max(0, timeout.components.attoseconds) / 1_000_000_000)
         let seconds = Double(timeoutNanos) / 1e9
         let taken = waiters.withLock { w -> Bool in

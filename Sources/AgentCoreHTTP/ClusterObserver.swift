@@ -125,7 +125,8 @@ public final class ClusterObserver: Sendable {
         // no measure of it).
         let since = Int64(Date().timeIntervalSince1970 * 1000) - staleAfterMillis
         let heartbeats = try consumer.offsets(
-            atOrAfter: since, (0..<Int32(heartbeatPartitions)).map { TopicPartition(heartbeatsTopic, $0) }
+            atOrAfter: since,
+            (0..<Int32(heartbeatPartitions)).map { TopicPartition(heartbeatsTopic, $0) }
         ).map { $0.offset >= 0 ? $0 : TopicPartitionOffset($0.topicPartition, offset: TopicPartitionOffset.end) }
         var statusPartitions: [TopicPartition] = []
         if let n = try consumer.partitionCount(topic: statusTopic) {
@@ -187,8 +188,12 @@ public final class ClusterObserver: Sendable {
             if let n = p["partition"]?.intValue.flatMap(Int32.init(exactly:)) { partitions[n] = p["state"]?.stringValue ?? "active" }
         }
         return WorkerInfo(
-            workerId: id, httpURL: hb["http_url"]?.stringValue, partitions: partitions,
-            partitionCount: Int(exactly: hb["partition_count"]?.intValue ?? 0) ?? 0, atMillis: at)
+            workerId: id,
+            httpURL: hb["http_url"]?.stringValue,
+            partitions: partitions,
+            partitionCount: Int(exactly: hb["partition_count"]?.intValue ?? 0) ?? 0,
+            atMillis: at
+        )
     }
 
     /// Hands one status event to the subscribers of its workspace as an SSE message.
@@ -197,7 +202,10 @@ public final class ClusterObserver: Sendable {
         let targets = subscribers.withLock { $0.values.filter { $0.workspace == ws } }
         guard !targets.isEmpty else { return }
         let message = Self.sseMessage(
-            id: event["id"]?.stringValue, event: event["type"]?.stringValue, data: event.canonicalBytes)
+            id: event["id"]?.stringValue,
+            event: event["type"]?.stringValue,
+            data: event.canonicalBytes
+        )
         for t in targets { t.continuation.yield(message) }
     }
 

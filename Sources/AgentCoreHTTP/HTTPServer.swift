@@ -66,8 +66,12 @@ public final class AgentCoreHTTPServer: Service, Sendable {
         var kafka = c.kafkaConfig(bootstrap: bootstrap)
         kafka.clientId = "agentcore-\(c.workerId)-http"
         observer = ClusterObserver(
-            kafka: kafka, heartbeatsTopic: c.topics.heartbeats, statusTopic: c.topics.output(.status),
-            heartbeatIntervalMs: c.heartbeatIntervalMs, logger: logger)
+            kafka: kafka,
+            heartbeatsTopic: c.topics.heartbeats,
+            statusTopic: c.topics.output(.status),
+            heartbeatIntervalMs: c.heartbeatIntervalMs,
+            logger: logger
+        )
     }
 
     /// The port the server listens on, once it does.
@@ -91,7 +95,8 @@ public final class AgentCoreHTTPServer: Service, Sendable {
                 }
                 logger.info("HTTP on http://\(options.host):\(port ?? options.port) (console at /, metrics at /metrics)")
             },
-            logger: logger)
+            logger: logger
+        )
         observer.start()
         defer { observer.stop() }
         try await withGracefulShutdownHandler {
@@ -121,7 +126,11 @@ public final class AgentCoreHTTPServer: Service, Sendable {
             let limit = try Self.intParameter(q, "limit", default: 50, range: 1...500)
             let status = try q.get("status").map { s -> InstanceStatus in
                 guard let st = InstanceStatus(rawValue: s) else {
-                    throw APIError(.badRequest, "bad_request", "status must be one of \(InstanceStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw APIError(
+                        .badRequest,
+                        "bad_request",
+                        "status must be one of \(InstanceStatus.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
                 }
                 return st
             }
@@ -163,7 +172,11 @@ public final class AgentCoreHTTPServer: Service, Sendable {
             return try await read(w, request) { r in
                 let c = try Self.context(r, w, p, id, name)
                 guard let v = try r.read(workspace: w, project: p, instanceId: id, name: name, version: version) else {
-                    throw APIError(.notFound, "version_not_retained", "version \(version ?? c.currentVersion) of \(name) is not retained (oldest kept: \(c.oldestVersion))")
+                    throw APIError(
+                        .notFound,
+                        "version_not_retained",
+                        "version \(version ?? c.currentVersion) of \(name) is not retained (oldest kept: \(c.oldestVersion))"
+                    )
                 }
                 return .object(["context": APIJSON.context(c), "version": APIJSON.version(v)])
             }
@@ -248,9 +261,12 @@ public final class AgentCoreHTTPServer: Service, Sendable {
         let me = worker.status
         let config = worker.configuration
         let selfEntry = ClusterObserver.WorkerInfo(
-            workerId: config.workerId, httpURL: worker.advertisedHTTPURL,
-            partitions: me.states.mapValues(\.rawValue), partitionCount: me.partitionCount,
-            atMillis: Int64(Date().timeIntervalSince1970 * 1000))
+            workerId: config.workerId,
+            httpURL: worker.advertisedHTTPURL,
+            partitions: me.states.mapValues(\.rawValue),
+            partitionCount: me.partitionCount,
+            atMillis: Int64(Date().timeIntervalSince1970 * 1000)
+        )
         let others = observer.liveWorkers().filter { $0.workerId != config.workerId }
         let all = ([selfEntry] + others).sorted { $0.workerId < $1.workerId }
         return Self.json(
@@ -265,10 +281,13 @@ public final class AgentCoreHTTPServer: Service, Sendable {
                             "partitions": .array(
                                 w.partitions.keys.sorted().map { p in
                                     .object(["partition": .int(Int64(p)), "state": .string(w.partitions[p]!)])
-                                }),
+                                }
+                            ),
                         ])
-                    }),
-            ])
+                    }
+                ),
+            ]
+        )
     }
 
     /// Definitions are in every store: any active partition here answers; else the owner
@@ -282,7 +301,8 @@ public final class AgentCoreHTTPServer: Service, Sendable {
             return Self.json(.ok, body)
         }
         if request.headers[Self.forwardedHeader] == nil,
-            let url = observer.liveWorkers().first(where: { $0.workerId != worker.configuration.workerId && $0.partitions.values.contains("active") })?.httpURL
+            let url = observer.liveWorkers().first(where: { $0.workerId != worker.configuration.workerId && $0.partitions.values.contains("active") }
+            )?.httpURL
         {
             return try await forward(request, to: url)
         }
@@ -328,10 +348,12 @@ public final class AgentCoreHTTPServer: Service, Sendable {
             .ok,
             [
                 "workspaces": .array(
-                    found.map { .object(["id": .string($0.0), "partition": .int(Int64($0.1)), "projects": .array($0.2.map(JSONValue.string))]) }),
+                    found.map { .object(["id": .string($0.0), "partition": .int(Int64($0.1)), "projects": .array($0.2.map(JSONValue.string))]) }
+                ),
                 "partial": .bool(read.count < s.partitionCount),
                 "partitions_read": .array(read.sorted().map { .int(Int64($0)) }),
-            ])
+            ]
+        )
     }
 
     func events(_ request: Request) throws -> Response {
@@ -342,7 +364,8 @@ public final class AgentCoreHTTPServer: Service, Sendable {
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         return Response(
-            status: .ok, headers: headers,
+            status: .ok,
+            headers: headers,
             body: ResponseBody { [observer] writer in
                 // Subscribed only once the body is written: a client gone before that
                 // leaves nothing behind; the stream's end (client gone, server stopping)
@@ -351,7 +374,8 @@ public final class AgentCoreHTTPServer: Service, Sendable {
                 try await writer.write(ByteBuffer(string: ": following \(ws)\n\n"))
                 for await message in stream { try await writer.write(ByteBuffer(bytes: message)) }
                 try await writer.finish(nil)
-            })
+            }
+        )
     }
 
     // MARK: routing to the owner
@@ -366,7 +390,10 @@ public final class AgentCoreHTTPServer: Service, Sendable {
         let s = worker.status
         let me = worker.configuration.workerId
         let route = ReadRoute.decide(
-            workspace: ws, partitionCount: s.partitionCount, states: s.states, forwarded: request.headers[Self.forwardedHeader] != nil
+            workspace: ws,
+            partitionCount: s.partitionCount,
+            states: s.states,
+            forwarded: request.headers[Self.forwardedHeader] != nil
         ) { [observer] p in observer.owner(of: p, excluding: me)?.httpURL }
         switch route {
         case .local(let p):
@@ -391,7 +418,10 @@ public final class AgentCoreHTTPServer: Service, Sendable {
         let (status, headers, data): (Int, [String: String], [UInt8])
         do {
             (status, headers, data) = try await HTTPForwarder.get(
-                base: url, path: request.uri.description, authorization: request.headers[.authorization])
+                base: url,
+                path: request.uri.description,
+                authorization: request.headers[.authorization]
+            )
         } catch {
             throw APIError.unavailable("the owner at \(url) did not answer: \(error)", retryAfter: 2)
         }
@@ -412,14 +442,16 @@ public final class AgentCoreHTTPServer: Service, Sendable {
         let path = worker.storePath(partition: p)
         return try await withCheckedThrowingContinuation { c in
             DispatchQueue.global().async {
-                c.resume(with: Result {
-                    let r: StoreReader
-                    do { r = try StoreReader(path: path) } catch let e as StoreError where e.code == "not_a_store" {
-                        throw APIError.unavailable("the partition's store is not there yet", retryAfter: 2)
+                c.resume(
+                    with: Result {
+                        let r: StoreReader
+                        do { r = try StoreReader(path: path) } catch let e as StoreError where e.code == "not_a_store" {
+                            throw APIError.unavailable("the partition's store is not there yet", retryAfter: 2)
+                        }
+                        defer { r.close() }
+                        return try body(r)
                     }
-                    defer { r.close() }
-                    return try body(r)
-                })
+                )
             }
         }
     }

@@ -12,7 +12,10 @@ enum ReadRoute: Equatable {
     case unavailable(partition: Int32?, reason: String, retryAfter: Int)
 
     static func decide(
-        workspace: String, partitionCount: Int, states: [Int32: WorkerStatus.PartitionState], forwarded: Bool,
+        workspace: String,
+        partitionCount: Int,
+        states: [Int32: WorkerStatus.PartitionState],
+        forwarded: Bool,
         owner: (Int32) -> String?
     ) -> ReadRoute {
         guard partitionCount > 0 else {
@@ -32,7 +35,9 @@ enum ReadRoute: Equatable {
                 partition: p,
                 reason: forwarded
                     ? "partition \(p) is no longer owned here (it moved; ask again)"
-                    : "partition \(p) is not owned here and its owner is not known yet", retryAfter: 2)
+                    : "partition \(p) is not owned here and its owner is not known yet",
+                retryAfter: 2
+            )
         }
     }
 }

@@ -98,7 +98,8 @@ public final class PartitionStore {
         self.decoder = CommandDecoder(limits: options.limits)
         try db.execute(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=\(options.synchronous.rawValue); PRAGMA secure_delete=OFF;"
-                + " PRAGMA foreign_keys=ON; PRAGMA cache_size=-\(options.cacheSizeKiB); PRAGMA mmap_size=\(options.mmapSizeBytes); PRAGMA wal_autocheckpoint=8192;")
+                + " PRAGMA foreign_keys=ON; PRAGMA cache_size=-\(options.cacheSizeKiB); PRAGMA mmap_size=\(options.mmapSizeBytes); PRAGMA wal_autocheckpoint=8192;"
+        )
         try Migrations.migrate(db)
         if let p = try db.rows("SELECT value FROM store_meta WHERE key='partition'").first?.first?.int, p != Int64(partition) {
             throw StoreError("wrong_store", "\(path) holds partition \(p), not \(partition)")
@@ -170,7 +171,8 @@ public final class PartitionStore {
             ? "" : " AND v.cid IN (SELECT cid FROM agent_contexts WHERE workspace_id=? AND project_id=? AND instance_id=?)"
         return try db.rows(
             "SELECT count(*) FROM agent_context_versions v JOIN agent_context_heads h ON h.cid = v.cid WHERE v.version < h.oldest_version"
-                + scope, instance
+                + scope,
+            instance
         ).first?.first?.int ?? 0
     }
 
@@ -178,7 +180,8 @@ public final class PartitionStore {
     func setMeta(_ key: String, _ value: SQLValue) throws {
         try db.run(
             "INSERT INTO store_meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [.text(key), value])
+            [.text(key), value]
+        )
     }
 
     func rememberCommand(hkey: Int64, seq: Int64) {

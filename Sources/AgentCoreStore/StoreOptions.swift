@@ -4,7 +4,11 @@ import AgentCoreModel
 public struct StoreOptions: Sendable, Equatable {
     /// SQLite `synchronous` level: `NORMAL` (default; with WAL a crash loses no committed
     /// batch, a power loss may lose the last ones, which are then re-applied from Kafka) or `FULL`.
-    public enum Synchronous: String, Sendable { case normal = "NORMAL", full = "FULL", off = "OFF" }
+    public enum Synchronous: String, Sendable {
+        case normal = "NORMAL"
+        case full = "FULL"
+        case off = "OFF"
+    }
 
     /// Versions kept per context (the seed's `agent_context_history_limit`). Older ones are pruned.
     public var historyLimit = 50

@@ -16,5 +16,6 @@ struct AgentCore: AsyncParsableCommand {
         subcommands: [
             DevCommand.self, BrokerCommand.self, WorkerCommand.self, TopicsCommand.self, SendCommand.self,
             TailCommand.self, InspectCommand.self, AgentsCommand.self, BenchCommand.self,
-        ])
+        ]
+    )
 }

@@ -80,11 +80,13 @@ import Testing
         let starts = [TopicPartitionOffset(TopicPartition(topic, 0), offset: 40), TopicPartitionOffset(TopicPartition(topic, 1), offset: 10)]
         let assignedBeforeFirstRecord = Locked(false)
         let consumer = try KafkaConsumer(
-            config: mockConfig(cluster), options: fastGroup(uniqueName("g")),
+            config: mockConfig(cluster),
+            options: fastGroup(uniqueName("g")),
             onAssign: { _ in
                 assignedBeforeFirstRecord.withLock { $0 = true }
                 return starts
-            })
+            }
+        )
         defer { consumer.close() }
         try consumer.subscribe([topic])
         let got = pollUntil(consumer) { $0.count >= 50 }
@@ -127,19 +129,27 @@ import Testing
 
 /// Java's murmur2 partitioner, written out here independently of the module under test.
 func murmur2Partition(_ data: [UInt8], _ n: UInt32) -> Int32 {
-    let m: UInt32 = 0x5bd1e995
-    var h: UInt32 = 0x9747b28c ^ UInt32(data.count)
+    let m: UInt32 = 0x5bd1_e995
+    var h: UInt32 = 0x9747_b28c ^ UInt32(data.count)
     var i = 0
     while i + 4 <= data.count {
         var k = UInt32(data[i]) | UInt32(data[i + 1]) << 8 | UInt32(data[i + 2]) << 16 | UInt32(data[i + 3]) << 24
-        k = k &* m; k ^= k >> 24; k = k &* m
-        h = h &* m; h ^= k
+        k = k &* m
+        k ^= k >> 24
+        k = k &* m
+        h = h &* m
+        h ^= k
         i += 4
     }
     let rest = data.count - i
     if rest == 3 { h ^= UInt32(data[i + 2]) << 16 }
     if rest >= 2 { h ^= UInt32(data[i + 1]) << 8 }
-    if rest >= 1 { h ^= UInt32(data[i]); h = h &* m }
-    h ^= h >> 13; h = h &* m; h ^= h >> 15
-    return Int32((h & 0x7fffffff) % n)
+    if rest >= 1 {
+        h ^= UInt32(data[i])
+        h = h &* m
+    }
+    h ^= h >> 13
+    h = h &* m
+    h ^= h >> 15
+    return Int32((h & 0x7fff_ffff) % n)
 }

@@ -25,7 +25,8 @@ func uniqueName(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.pre
 /// Polls on the calling thread until `done` says so or `seconds` pass.
 @discardableResult
 func pollUntil(
-    _ consumer: KafkaConsumer, seconds: Double = 30,
+    _ consumer: KafkaConsumer,
+    seconds: Double = 30,
     _ done: ([KafkaRecord]) -> Bool
 ) -> [KafkaRecord] {
     var all: [KafkaRecord] = []
@@ -40,7 +41,9 @@ func pollUntil(
 
 /// Produces and waits for every delivery; returns the reports in send order.
 func produceAll(
-    _ producer: KafkaProducer, topic: String, _ records: [(key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader])],
+    _ producer: KafkaProducer,
+    topic: String,
+    _ records: [(key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader])],
     partition: Int32? = nil
 ) throws -> [Result<DeliveryReport, KafkaError>] {
     let results = Locked<[Int: Result<DeliveryReport, KafkaError>]>([:])
@@ -70,12 +73,14 @@ final class BackgroundMember: @unchecked Sendable {
     init(config: KafkaConfig, options: ConsumerOptions, topics: [String]) throws {
         let log = self.log
         consumer = try KafkaConsumer(
-            config: config, options: options,
+            config: config,
+            options: options,
             onAssign: { tps in
                 log.withLock { $0.append(.assigned(tps)) }
                 return []
             },
-            onRevoke: { tps, _ in log.withLock { $0.append(.revoked(tps)) } })
+            onRevoke: { tps, _ in log.withLock { $0.append(.revoked(tps)) } }
+        )
         try consumer.subscribe(topics)
         let thread = Thread { [self] in
             while !self.stopFlag.get {

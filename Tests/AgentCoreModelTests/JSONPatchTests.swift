@@ -14,7 +14,8 @@ import Testing
                 .init(op: .replace, path: "/change", value: "y"),
                 .init(op: .replace, path: "/nested/b/1", value: 9),
                 .init(op: .add, path: "/nested/b/3", value: 4),
-            ])
+            ]
+        )
         #expect(try JSONPatch.apply(ops, to: a).jsonEquals(b))
         #expect(JSONPatch.diff(from: a, to: a).isEmpty)
         #expect(JSONPatch.diff(from: 1, to: 1.0).isEmpty)  // equal as JSON

@@ -160,8 +160,15 @@ import Testing
     @Test func directEncodingEqualsCanonicalJSON() {
         for (project, corr, cmd) in [("p", "c", "x"), (nil, nil, nil), ("p", nil, "y")] as [(String?, String?, String?)] {
             let e = Event(
-                id: "t/1/2/0", type: .contextVersionCreated, commandId: cmd, workspaceId: "ws\"1", projectId: project,
-                correlationId: corr, occurredAtMillis: 1_767_225_600_123, payload: ["b": 1, "a": ["z": "\n"]])
+                id: "t/1/2/0",
+                type: .contextVersionCreated,
+                commandId: cmd,
+                workspaceId: "ws\"1",
+                projectId: project,
+                correlationId: corr,
+                occurredAtMillis: 1_767_225_600_123,
+                payload: ["b": 1, "a": ["z": "\n"]]
+            )
             #expect(e.bytes == e.json.canonicalBytes)
         }
     }
@@ -171,18 +178,41 @@ import Testing
         let sorted: [(String, JSONValue)] = [("a", 1), ("b", "x"), ("ba", .null), ("c", [1, 2])]
         func encode(_ p: [(String, JSONValue)]) -> [UInt8] {
             Event.encode(
-                id: "t/0/1/0", type: .instanceHeartbeat, commandId: "c", workspaceId: "w", projectId: "p", correlationId: nil,
-                occurredAtMillis: 0, payload: p)
+                id: "t/0/1/0",
+                type: .instanceHeartbeat,
+                commandId: "c",
+                workspaceId: "w",
+                projectId: "p",
+                correlationId: nil,
+                occurredAtMillis: 0,
+                payload: p
+            )
         }
         let expected = Event(
-            id: "t/0/1/0", type: .instanceHeartbeat, commandId: "c", workspaceId: "w", projectId: "p", correlationId: nil,
-            occurredAtMillis: 0, payload: Dictionary(uniqueKeysWithValues: sorted)
+            id: "t/0/1/0",
+            type: .instanceHeartbeat,
+            commandId: "c",
+            workspaceId: "w",
+            projectId: "p",
+            correlationId: nil,
+            occurredAtMillis: 0,
+            payload: Dictionary(uniqueKeysWithValues: sorted)
         ).json.canonicalBytes
         #expect(encode(sorted) == expected)
         #expect(encode(sorted.reversed()) == expected)
         #expect(encode([sorted[1], sorted[0], sorted[3], sorted[2]]) == expected)
-        #expect(encode([]) == Event(
-            id: "t/0/1/0", type: .instanceHeartbeat, commandId: "c", workspaceId: "w", projectId: "p", correlationId: nil,
-            occurredAtMillis: 0, payload: [:]).json.canonicalBytes)
+        #expect(
+            encode([])
+                == Event(
+                    id: "t/0/1/0",
+                    type: .instanceHeartbeat,
+                    commandId: "c",
+                    workspaceId: "w",
+                    projectId: "p",
+                    correlationId: nil,
+                    occurredAtMillis: 0,
+                    payload: [:]
+                ).json.canonicalBytes
+        )
     }
 }

@@ -39,7 +39,9 @@ import Testing
     static func schemaEnum(_ file: String, property: String) throws -> [String] {
         let schema = try readJSON(schemaFile(file))
         let values = try #require(
-            schema["properties"]?[property]?["enum"]?.arrayValue, "\(file) has no properties.\(property).enum")
+            schema["properties"]?[property]?["enum"]?.arrayValue,
+            "\(file) has no properties.\(property).enum"
+        )
         return values.compactMap(\.stringValue)
     }
 
@@ -84,7 +86,8 @@ import Testing
                 Issue.record("\(name): dead-lettered as \(error.reason.rawValue): \(error.message)")
             case .rejected(let rejection):
                 Issue.record(
-                    "\(name): rejected as \(rejection.code.rawValue) at \(rejection.field ?? "-"): \(rejection.message)")
+                    "\(name): rejected as \(rejection.code.rawValue) at \(rejection.field ?? "-"): \(rejection.message)"
+                )
             }
         }
         #expect(types == Set(CommandType.allCases.map(\.rawValue)), "every command type needs a valid example")
@@ -156,8 +159,15 @@ import Testing
         let key = try base64(example["key_base64"])
         let value = try #require(try base64(example["value_base64"]), "the example needs a value")
         let record = InputRecord(
-            stream: .commands, topic: topic, partition: Int32(partition), offset: offset, timestampMillis: millis,
-            key: key, value: value, headers: headers)
+            stream: .commands,
+            topic: topic,
+            partition: Int32(partition),
+            offset: offset,
+            timestampMillis: millis,
+            key: key,
+            value: value,
+            headers: headers
+        )
         guard case .deadLetter(let error) = Self.decode(value) else {
             Issue.record("the dead-letter example's value is not dead-lettered by decodeEnvelope")
             return

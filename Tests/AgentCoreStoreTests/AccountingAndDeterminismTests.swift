@@ -1,5 +1,5 @@
-import Foundation
 import AgentCoreModel
+import Foundation
 import Testing
 
 @testable import AgentCoreStore
@@ -11,11 +11,22 @@ import Testing
         o.limits.maxRecordBytes = 2_000
         let f = try StoreFixture(options: o, partition: Murmur2.partition(forKey: "ws1", partitionCount: 12))
         let good = CommandEnvelope(
-            id: "ok", type: "definition.register", workspaceId: "ws1", projectId: nil, actor: "a",
-            payload: ["slug": "s", "name": "n", "agent_type": "t"])
+            id: "ok",
+            type: "definition.register",
+            workspaceId: "ws1",
+            projectId: nil,
+            actor: "a",
+            payload: ["slug": "s", "name": "n", "agent_type": "t"]
+        )
         let otherWs = (0..<100).map { "ws-\($0)" }.first { Murmur2.partition(forKey: $0, partitionCount: 12) != f.store.partition }!
         let wrongPart = CommandEnvelope(
-            id: "wp", type: "definition.register", workspaceId: otherWs, projectId: nil, actor: "a", payload: [:])
+            id: "wp",
+            type: "definition.register",
+            workspaceId: otherWs,
+            projectId: nil,
+            actor: "a",
+            payload: [:]
+        )
         let cases: [(InputRecord, DeadLetterReason)] = [
             (f.record(nil, key: "ws1", stream: .commands), .nullValue),
             (f.record(Array("not json".utf8), key: "ws1", stream: .commands), .invalidJSON),
@@ -56,17 +67,18 @@ import Testing
         }
         let summary = try f.store.apply(records)
         #expect(summary.applied + summary.rejected + summary.deadLettered == records.count)
-        let ids = Set(try f.store.outbox().map { row -> String in
-            let parts = row.eventId.split(separator: "/")
-            return parts[0] + "/" + parts[2]
-        })
+        let ids = Set(
+            try f.store.outbox().map { row -> String in
+                let parts = row.eventId.split(separator: "/")
+                return parts[0] + "/" + parts[2]
+            }
+        )
         #expect(ids.count == records.count)
         // Re-delivering the same batch changes nothing.
         let again = try f.store.apply(records)
         #expect(again.skipped == records.count)
     }
 }
-
 
 @Suite struct DeterminismTests {
     /// A random but seeded mix of every command type, valid and invalid.
@@ -82,7 +94,9 @@ import Testing
             switch r {
             case 0: out.append(f.command("instance.spawn", ["definition": "builder", "name": "n", "instance_id": .string(inst)], workspace: ws))
             case 1:
-                out.append(f.command("instance.transition", ["instance_id": .string(inst), "to": .string(statuses[Int(g.next() % 6)])], workspace: ws))
+                out.append(
+                    f.command("instance.transition", ["instance_id": .string(inst), "to": .string(statuses[Int(g.next() % 6)])], workspace: ws)
+                )
             case 2: out.append(f.command("instance.heartbeat", ["instance_id": .string(inst), "state": ["n": .int(Int64(i))]], workspace: ws))
             case 3: out.append(f.command("instance.configure", ["instance_id": .string(inst), "config": ["k": .int(Int64(i))]], workspace: ws))
             case 4 where g.next() % 4 == 0: out.append(f.command("instance.remove", ["instance_id": .string(inst)], workspace: ws))
@@ -93,21 +107,32 @@ import Testing
             case 5:
                 out.append(
                     f.command(
-                        "context.rollback", ["instance_id": .string(inst), "name": "c", "target_version": .int(Int64(1 + g.next() % 8))],
-                        workspace: ws))
+                        "context.rollback",
+                        ["instance_id": .string(inst), "name": "c", "target_version": .int(Int64(1 + g.next() % 8))],
+                        workspace: ws
+                    )
+                )
             case 6: out.append(f.record(Array("junk".utf8), key: ws, stream: .contextWrites))
             case 7 where g.next() % 3 == 0:
                 out.append(
                     f.command(
                         "agent.message",
                         ["from_instance_id": .string("i\(g.next() % 5)"), "to_instance_id": .string(inst), "body": ["i": .int(Int64(i))]],
-                        workspace: ws))
+                        workspace: ws
+                    )
+                )
             default:
                 out.append(
                     f.command(
                         "context.write",
-                        ["instance_id": .string(inst), "name": "c", "data": ["i": .int(Int64(i)), "s": .string(String(repeating: "x", count: Int(g.next() % 50)))],
-                         "mode": g.next() % 2 == 0 ? "replace" : "merge_patch"], workspace: ws))
+                        [
+                            "instance_id": .string(inst), "name": "c",
+                            "data": ["i": .int(Int64(i)), "s": .string(String(repeating: "x", count: Int(g.next() % 50)))],
+                            "mode": g.next() % 2 == 0 ? "replace" : "merge_patch",
+                        ],
+                        workspace: ws
+                    )
+                )
             }
         }
         return out
@@ -155,7 +180,8 @@ import Testing
         for f in [a, b, c] {
             #expect(try f.store.db.rows("PRAGMA foreign_key_check").isEmpty)
             let orphans = try f.store.db.rows(
-                "SELECT count(*) FROM agent_context_versions v WHERE NOT EXISTS (SELECT 1 FROM agent_contexts c WHERE c.cid = v.cid)")
+                "SELECT count(*) FROM agent_context_versions v WHERE NOT EXISTS (SELECT 1 FROM agent_contexts c WHERE c.cid = v.cid)"
+            )
             #expect(orphans.first?.first?.int == 0)
             // The count of pruned rows not yet deleted, which lets the sweep skip its scan,
             // is exact (in memory and as recorded).

@@ -25,7 +25,8 @@ func publishUnit(_ store: PartitionStore, to log: MemoryLog, epoch: Int64, write
 func liveRows(_ s: PartitionStore) throws -> Int {
     var n = 0
     for t in ChangelogTable.all {
-        let q = t.id == ChangelogTable.versions.id
+        let q =
+            t.id == ChangelogTable.versions.id
             ? "SELECT count(*) FROM agent_context_versions v JOIN agent_context_heads h ON h.cid = v.cid WHERE v.version >= h.oldest_version"
             : "SELECT count(*) FROM \(t.name)"
         n += Int(try s.db.rows(q).first?.first?.int ?? 0)
@@ -63,7 +64,9 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
     }
 
     @Test func codecRoundTrips() throws {
-        let values: [SQLValue] = [.null, .int(0), .int(-1), .int(Int64.max), .int(Int64.min), .utf8(Array("héllo".utf8)), .blob([0, 1, 255]), .utf8([])]
+        let values: [SQLValue] = [
+            .null, .int(0), .int(-1), .int(Int64.max), .int(Int64.min), .utf8(Array("héllo".utf8)), .blob([0, 1, 255]), .utf8([]),
+        ]
         let t = ChangelogTable(99, "t", columns: (0..<values.count).map { "c\($0)" }, key: ["c1", "c2"])
         let image = ChangelogCodec.image(values)
         #expect(try ChangelogCodec.decodeImage(image, table: t) == values)
@@ -139,8 +142,12 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         let report = try ChangelogRestore(writer: "b").run(store: b.store, log: log)
         #expect(try b.store.canonicalDump() == atMarker)
         #expect(report.compensated > 0)
-        #expect(b.store.appliedOffsets == [records[0].topic: records[0..<500].filter { $0.topic == records[0].topic }.last!.offset,
-                                           "agentcore.context-writes": records[0..<500].filter { $0.stream == .contextWrites }.last!.offset])
+        #expect(
+            b.store.appliedOffsets == [
+                records[0].topic: records[0..<500].filter { $0.topic == records[0].topic }.last!.offset,
+                "agentcore.context-writes": records[0..<500].filter { $0.stream == .contextWrites }.last!.offset,
+            ]
+        )
         // The new owner resumes input after the restored offsets and publishes.
         try b.store.apply(Array(records[500...]))
         try publishUnit(b.store, to: log, epoch: report.epoch)
@@ -370,7 +377,8 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         let report = try ChangelogRestore(writer: "a").run(store: back, log: log)
         #expect(report.wentBack)
         #expect(report.rowsApplied > 0)
-        let da = try a.store.canonicalDump().split(separator: "\n"), db = try back.canonicalDump().split(separator: "\n")
+        let da = try a.store.canonicalDump().split(separator: "\n")
+        let db = try back.canonicalDump().split(separator: "\n")
         if da != db { Issue.record("only in writer: \(Set(da).subtracting(db).prefix(3)); only in restored: \(Set(db).subtracting(da).prefix(3))") }
         try expectSame(a.store, back)
     }

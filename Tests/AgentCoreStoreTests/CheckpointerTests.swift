@@ -18,7 +18,11 @@ import Testing
             let records = (0..<40).map { i in
                 f.command(
                     "context.write",
-                    ["instance_id": "i1", "name": .string("c\(i)"), "data": ["b": .int(Int64(b)), "pad": .string(String(repeating: "x", count: 300))]])
+                    [
+                        "instance_id": "i1", "name": .string("c\(i)"),
+                        "data": ["b": .int(Int64(b)), "pad": .string(String(repeating: "x", count: 300))],
+                    ]
+                )
             }
             try f.store.apply(records)
             observe(f.store.walSize.frames.load(ordering: .relaxed))

@@ -35,7 +35,8 @@ import Testing
         try f.send("context.write", ["instance_id": "i1", "name": "c", "data": ["a": 1, "b": ["x": 1, "y": 2]]])
         let patched = try f.send(
             "context.write",
-            ["instance_id": "i1", "name": "c", "data": ["b": ["y": .null, "z": 3], "a": .null], "mode": "merge_patch", "expected_version": 1])
+            ["instance_id": "i1", "name": "c", "data": ["b": ["y": .null, "z": 3], "a": .null], "mode": "merge_patch", "expected_version": 1]
+        )
         #expect(patched[0].payload["mode"] == "merge_patch")
         #expect(try f.store.read(workspace: "ws1", project: "p1", instanceId: "i1", name: "c")?.data == ["b": ["x": 1, "z": 3]])
         let conflict = try f.send("context.write", ["instance_id": "i1", "name": "c", "data": 1, "expected_version": 1])
@@ -143,8 +144,13 @@ import Testing
     @Test func contextCommandOnCommandsTopicIsWrongTopic() throws {
         let f = try fixture()
         let env = CommandEnvelope(
-            id: "x", type: "context.write", workspaceId: "ws1", projectId: "p1", actor: "a",
-            payload: ["instance_id": "i1", "name": "c", "data": 1])
+            id: "x",
+            type: "context.write",
+            workspaceId: "ws1",
+            projectId: "p1",
+            actor: "a",
+            payload: ["instance_id": "i1", "name": "c", "data": 1]
+        )
         let ev = try f.apply(f.record(env.bytes, key: "ws1", stream: .commands))
         #expect(ev.rejection == "wrong_topic")
     }
@@ -158,7 +164,9 @@ import Testing
         try f.send("context.write", ["instance_id": "i1", "name": "secret", "data": "s"])
         #expect(try f.send("context.write", ["instance_id": "i1", "name": "secret", "data": "x"], workspace: "ws2").rejection == "not_found")
         #expect(try f.send("instance.transition", ["instance_id": "i1", "to": "error"], project: "p2").rejection == "not_found")
-        #expect(try f.send("context.rollback", ["instance_id": "i1", "name": "secret", "target_version": 1], workspace: "ws2").rejection == "not_found")
+        #expect(
+            try f.send("context.rollback", ["instance_id": "i1", "name": "secret", "target_version": 1], workspace: "ws2").rejection == "not_found"
+        )
         #expect(try f.store.instance(workspace: "ws2", project: "p1", id: "i1") == nil)
         #expect(try f.store.read(workspace: "ws1", project: "p2", instanceId: "i1", name: "secret") == nil)
         // The same instance id may exist in another workspace independently.

@@ -26,7 +26,9 @@ import Testing
     @Test func malformedSchemaIsRejected() throws {
         let f = try StoreFixture()
         let ev = try f.send(
-            "definition.register", ["slug": "x", "name": "X", "agent_type": "t", "config_schema": ["type": "bogus"]])
+            "definition.register",
+            ["slug": "x", "name": "X", "agent_type": "t", "config_schema": ["type": "bogus"]]
+        )
         #expect(ev.rejection == "schema_invalid")
         #expect(ev[0].payload["field"] == "payload.config_schema.type")
     }
@@ -34,10 +36,19 @@ import Testing
     @Test func replicaCopiesApplySilently() throws {
         let f = try StoreFixture()
         let env = CommandEnvelope(
-            id: "d1", type: "definition.register", workspaceId: "ws9", projectId: nil, actor: "a",
-            payload: ["slug": "builder", "name": "B", "agent_type": "t"])
+            id: "d1",
+            type: "definition.register",
+            workspaceId: "ws9",
+            projectId: nil,
+            actor: "a",
+            payload: ["slug": "builder", "name": "B", "agent_type": "t"]
+        )
         let rec = f.record(
-            env.bytes, key: "ws9", stream: .commands, headers: [RecordHeader(key: "agentcore-replica", value: Array("1".utf8))])
+            env.bytes,
+            key: "ws9",
+            stream: .commands,
+            headers: [RecordHeader(key: "agentcore-replica", value: Array("1".utf8))]
+        )
         #expect(try f.apply(rec).isEmpty)
         #expect(try f.spawn("i1").types == ["instance.spawned"])
     }
@@ -213,7 +224,14 @@ import Testing
 }
 
 @Suite struct MessageTests {
-    func message(_ f: StoreFixture, from: String, to: String, toProject: String? = nil, workspace: String = "ws1", body: JSONValue = ["n": 1])
+    func message(
+        _ f: StoreFixture,
+        from: String,
+        to: String,
+        toProject: String? = nil,
+        workspace: String = "ws1",
+        body: JSONValue = ["n": 1]
+    )
         throws -> [Event]
     {
         var payload: [String: JSONValue] = ["from_instance_id": .string(from), "to_instance_id": .string(to), "body": body]

@@ -14,18 +14,35 @@ import Testing
         let payloads: [EventPayload] = [
             .versionCreated(
                 .init(
-                    byteSize: 400, contextId: contextId, createdBy: text, description: description, instanceId: text,
-                    mode: "merge_patch", name: text, parentVersion: parent, version: Int64.max)),
+                    byteSize: 400,
+                    contextId: contextId,
+                    createdBy: text,
+                    description: description,
+                    instanceId: text,
+                    mode: "merge_patch",
+                    name: text,
+                    parentVersion: parent,
+                    version: Int64.max
+                )
+            ),
             .versionsPruned(
-                .init(contextId: contextId, instanceId: text, name: text, prunedFrom: -1, prunedTo: 0, retainedFrom: 1)),
+                .init(contextId: contextId, instanceId: text, name: text, prunedFrom: -1, prunedTo: 0, retainedFrom: 1)
+            ),
         ]
         for payload in payloads {
             let parts = EventParts(
                 source: RecordPosition(
-                    InputRecord(stream: .contextWrites, topic: "t", partition: 0, offset: 1, timestampMillis: 0, key: nil, value: nil)),
-                index: 0, type: .contextVersionCreated, commandId: text,
-                workspaceId: "ws", projectId: "p", correlationId: description, occurredAtMillis: 1_767_225_600_123,
-                payload: payload)
+                    InputRecord(stream: .contextWrites, topic: "t", partition: 0, offset: 1, timestampMillis: 0, key: nil, value: nil)
+                ),
+                index: 0,
+                type: .contextVersionCreated,
+                commandId: text,
+                workspaceId: "ws",
+                projectId: "p",
+                correlationId: description,
+                occurredAtMillis: 1_767_225_600_123,
+                payload: payload
+            )
             let generic = parts.with(payload: .pairs(payload.pairs))
             #expect(parts.id == "t/0/1/0")
             #expect(parts.encode(id: parts.id) == generic.encode(id: generic.id))

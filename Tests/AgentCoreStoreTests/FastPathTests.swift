@@ -11,14 +11,26 @@ import Testing
 
     static func record(_ value: [UInt8], key: String = "ws1") -> InputRecord {
         InputRecord(
-            stream: .contextWrites, topic: "agentcore.context-writes", partition: 0, offset: 1, timestampMillis: 1,
-            key: Array(key.utf8), value: value)
+            stream: .contextWrites,
+            topic: "agentcore.context-writes",
+            partition: 0,
+            offset: 1,
+            timestampMillis: 1,
+            key: Array(key.utf8),
+            value: value
+        )
     }
 
     /// A `context.write` envelope as `AgentCoreClient.Commands.writeContext` builds it.
     static func write(
-        actor: String, instanceId: String, name: String, data: JSONValue, mode: WriteMode, description: String?,
-        expectedVersion: Int64?, id: String
+        actor: String,
+        instanceId: String,
+        name: String,
+        data: JSONValue,
+        mode: WriteMode,
+        description: String?,
+        expectedVersion: Int64?,
+        id: String
     ) -> CommandEnvelope {
         var p: [String: JSONValue] = ["instance_id": .string(instanceId), "name": .string(name), "data": data, "mode": .string(mode.rawValue)]
         if let description { p["description"] = .string(description) }
@@ -42,10 +54,15 @@ import Testing
         for i in 0..<500 {
             let data: JSONValue = ["n": .int(Int64(i)), "s": .string(String(repeating: "x", count: Int(g.next() % 40))), "a": [1, 2]]
             let env = Self.write(
-                actor: g.next() % 2 == 0 ? "agent-7" : "a b", instanceId: "i\(g.next() % 5)", name: "ctx \(g.next() % 3)", data: data,
+                actor: g.next() % 2 == 0 ? "agent-7" : "a b",
+                instanceId: "i\(g.next() % 5)",
+                name: "ctx \(g.next() % 3)",
+                data: data,
                 mode: g.next() % 3 == 0 ? .mergePatch : .replace,
                 description: g.next() % 2 == 0 ? "why \(i)" : nil,
-                expectedVersion: g.next() % 2 == 0 ? Int64(g.next() % 9) : nil, id: "c\(i)")
+                expectedVersion: g.next() % 2 == 0 ? Int64(g.next() % 9) : nil,
+                id: "c\(i)"
+            )
             let both = Self.bothWays(env.bytes)
             #expect(both.tookFast)
             #expect(both.fast == both.general)
@@ -57,8 +74,14 @@ import Testing
     @Test func alteredEnvelopesDecodeAlike() {
         var g = SplitMix64(seed: 12)
         let base = Self.write(
-            actor: "agent", instanceId: "i1", name: "plan", data: ["b": [1, "two", nil], "a": ["x": -5]], mode: .replace,
-            description: "d", expectedVersion: 3, id: "c1"
+            actor: "agent",
+            instanceId: "i1",
+            name: "plan",
+            data: ["b": [1, "two", nil], "a": ["x": -5]],
+            mode: .replace,
+            description: "d",
+            expectedVersion: 3,
+            id: "c1"
         ).bytes
         let spellings: [String] = [
             #"{"actor":"agent","id":"c1","payload":{"data":{"a":1},"instance_id":"i1","name":"plan"},"project_id":"p1","schema":"agentcore.command/v1","type":"context.write","workspace_id":"ws1"}"#,

@@ -8,8 +8,13 @@ import Testing
     func extremeRecordTimestampsAreClampedNotFatal(_ ts: Int64) throws {
         let f = try StoreFixture()
         let env = CommandEnvelope(
-            id: "t", type: "definition.register", workspaceId: "ws1", projectId: nil, actor: "a",
-            payload: ["slug": "d", "name": "D", "agent_type": "t"])
+            id: "t",
+            type: "definition.register",
+            workspaceId: "ws1",
+            projectId: nil,
+            actor: "a",
+            payload: ["slug": "d", "name": "D", "agent_type": "t"]
+        )
         var good = f.record(env.bytes, key: "ws1", stream: .commands)
         good.timestampMillis = ts
         var bad = f.record(Array("junk".utf8), key: "ws1", stream: .commands)
@@ -42,7 +47,8 @@ import Testing
         let id = PartitionStore.contextId(workspace: "ws1", project: "p1", instanceId: "i1", name: "c")
         try f.store.db.run(
             "INSERT INTO agent_contexts(id, workspace_id, project_id, instance_id, name, created_ms) VALUES(?, 'ws1', 'p1', 'i2', 'other', 0)",
-            [.text(id)])
+            [.text(id)]
+        )
         let ev = try f.send("context.write", ["instance_id": "i1", "name": "c", "data": 1])
         #expect(ev.rejection == "already_exists")
         #expect(try f.send("context.write", ["instance_id": "i1", "name": "d", "data": 1]).types.contains("context.version_created"))

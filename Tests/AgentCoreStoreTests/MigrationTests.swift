@@ -23,7 +23,8 @@ import Testing
             INSERT INTO projects VALUES('ws1', 'p1', 0);
             INSERT INTO agent_definitions VALUES('builder', 'def_1', 'B', 'code', NULL, '[]', '{}', '{}', 1, 1, 0, 0);
             INSERT INTO agent_instances VALUES('ws1', 'p1', 'i1', 'def_1', 'builder', 'i1', 'idle', '{}', NULL, NULL, NULL, 0, 0, 0, 0);
-            """ + rows)
+            """ + rows
+        )
         old.close()
         f.store = try PartitionStore(path: path, partition: 0)
     }
@@ -33,12 +34,14 @@ import Testing
     @Test func storeFromSchemaOneIsMigrated() throws {
         let f = try StoreFixture()
         try Self.reopen(
-            f, fromSchema: 1,
+            f,
+            fromSchema: 1,
             rows: """
                 INSERT INTO agent_contexts VALUES(1, 'ctx_old', 'ws1', 'p1', 'i1', 'plan', 3, 2, NULL, NULL, 10, 20);
                 INSERT INTO agent_context_versions VALUES(1, 2, '{"a":2}', NULL, 'me', 7, 'replace', 15);
                 INSERT INTO agent_context_versions VALUES(1, 3, '{"a":3}', NULL, 'me', 7, 'replace', 20);
-                """)
+                """
+        )
         #expect(try f.store.db.userVersion() == Migrations.steps.count)
         let info = try #require(try f.store.context(workspace: "ws1", project: "p1", instanceId: "i1", name: "plan"))
         #expect(info.id == "ctx_old")
@@ -69,7 +72,8 @@ extension MigrationTests {
     @Test func storeFromSchemaThreeKeepsUpdatedTimes() throws {
         let f = try StoreFixture()
         try Self.reopen(
-            f, fromSchema: 3,
+            f,
+            fromSchema: 3,
             rows: """
                 INSERT INTO agent_contexts VALUES(1, 'ctx_plain', 'ws1', 'p1', 'i1', 'plain', NULL, NULL, 10);
                 INSERT INTO agent_context_heads VALUES(1, 2, 2, 25);
@@ -78,7 +82,8 @@ extension MigrationTests {
                 INSERT INTO agent_contexts VALUES(2, 'ctx_failed', 'ws1', 'p1', 'i1', 'failed', 9, 'failed', 10);
                 INSERT INTO agent_context_heads VALUES(2, 1, 1, 40);
                 INSERT INTO agent_context_versions VALUES(2, 1, '{"b":1}', NULL, 'me', 7, 'replace', 30);
-                """)
+                """
+        )
         #expect(try f.store.db.userVersion() == Migrations.steps.count)
         #expect(try Self.updatedTimes(f.store) == ["\"ctx_plain\"": "25", "\"ctx_failed\"": "40"])
         // The pruned row (version 1 of ctx_plain) is counted by the first batch, not on open.
@@ -91,8 +96,10 @@ extension MigrationTests {
         #expect(try Self.updatedTimes(f.store) == ["\"ctx_plain\"": "\(failed)", "\"ctx_failed\"": "\(written)"])
         #expect(f.store.prunedPending == 1)
         #expect(try f.store.db.rows("SELECT value FROM store_meta WHERE key='versions_pruned_pending'").first?.first?.int == 1)
-        #expect(try f.store.db.rows("SELECT count(*) FROM pragma_table_info('agent_context_heads') WHERE name='updated_ms'")
-            .first?.first?.int == 0)
+        #expect(
+            try f.store.db.rows("SELECT count(*) FROM pragma_table_info('agent_context_heads') WHERE name='updated_ms'")
+                .first?.first?.int == 0
+        )
     }
 }
 

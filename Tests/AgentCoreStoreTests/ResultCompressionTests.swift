@@ -62,7 +62,9 @@ import Testing
                 Outgoing(topic: $0.topic, key: $0.key, value: $0.value, eventId: $0.eventId)
             }
             try f.store.db.run(
-                "UPDATE results SET outputs = ? WHERE seq = ?", [.blob(PartitionStore.encodeResult(rows)), .int(seq)])
+                "UPDATE results SET outputs = ? WHERE seq = ?",
+                [.blob(PartitionStore.encodeResult(rows)), .int(seq)]
+            )
         }
         #expect(try f.store.outbox() == before)
     }

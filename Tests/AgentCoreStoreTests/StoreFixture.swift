@@ -22,23 +22,46 @@ final class StoreFixture {
         try? FileManager.default.removeItem(at: dir)
     }
 
-    func record(_ value: [UInt8]?, key: String?, stream: CommandStream, headers: [RecordHeader] = [], advance: Int64 = 1)
+    func record(
+        _ value: [UInt8]?,
+        key: String?,
+        stream: CommandStream,
+        headers: [RecordHeader] = [],
+        advance: Int64 = 1
+    )
         -> InputRecord
     {
         offsets[stream]! += 1
         clock += advance
         return InputRecord(
-            stream: stream, topic: "agentcore.\(stream.rawValue)", partition: store.partition, offset: offsets[stream]!,
-            timestampMillis: clock, key: key.map { Array($0.utf8) }, value: value, headers: headers)
+            stream: stream,
+            topic: "agentcore.\(stream.rawValue)",
+            partition: store.partition,
+            offset: offsets[stream]!,
+            timestampMillis: clock,
+            key: key.map { Array($0.utf8) },
+            value: value,
+            headers: headers
+        )
     }
 
     func command(
-        _ type: String, _ payload: JSONValue, workspace: String = "ws1", project: String? = "p1", id: String? = nil,
+        _ type: String,
+        _ payload: JSONValue,
+        workspace: String = "ws1",
+        project: String? = "p1",
+        id: String? = nil,
         actor: String = "tester"
     ) -> InputRecord {
         counter += 1
         let env = CommandEnvelope(
-            id: id ?? "cmd-\(counter)", type: type, workspaceId: workspace, projectId: project, actor: actor, payload: payload)
+            id: id ?? "cmd-\(counter)",
+            type: type,
+            workspaceId: workspace,
+            projectId: project,
+            actor: actor,
+            payload: payload
+        )
         let stream = CommandType(rawValue: type)?.stream ?? .commands
         return record(env.bytes, key: workspace, stream: stream)
     }
@@ -56,7 +79,13 @@ final class StoreFixture {
     }
 
     @discardableResult
-    func send(_ type: String, _ payload: JSONValue, workspace: String = "ws1", project: String? = "p1", id: String? = nil)
+    func send(
+        _ type: String,
+        _ payload: JSONValue,
+        workspace: String = "ws1",
+        project: String? = "p1",
+        id: String? = nil
+    )
         throws -> [Event]
     {
         try apply(command(type, payload, workspace: workspace, project: project, id: id))
@@ -65,13 +94,17 @@ final class StoreFixture {
     func registerDefinition(_ slug: String = "builder", schema: JSONValue = [:]) throws {
         try send(
             "definition.register",
-            ["slug": .string(slug), "name": "Builder", "agent_type": "code", "capabilities": ["build"], "config_schema": schema])
+            ["slug": .string(slug), "name": "Builder", "agent_type": "code", "capabilities": ["build"], "config_schema": schema]
+        )
     }
 
     func spawn(_ id: String, workspace: String = "ws1", project: String = "p1", config: JSONValue = [:]) throws -> [Event] {
         try send(
-            "instance.spawn", ["definition": "builder", "name": .string(id), "instance_id": .string(id), "config": config],
-            workspace: workspace, project: project)
+            "instance.spawn",
+            ["definition": "builder", "name": .string(id), "instance_id": .string(id), "config": config],
+            workspace: workspace,
+            project: project
+        )
     }
 }
 

@@ -30,8 +30,12 @@ final class HookLog: Sendable {
 /// `fail_on` names a hook that throws.
 actor RecorderAgent: Agent {
     static let definition = AgentDefinition(
-        slug: "recorder", name: "Recorder", agentType: "test", capabilities: ["messages"],
-        configSchema: ["type": "object", "properties": ["level": ["type": "integer"], "fail_on": ["type": "string"]]])
+        slug: "recorder",
+        name: "Recorder",
+        agentType: "test",
+        capabilities: ["messages"],
+        configSchema: ["type": "object", "properties": ["level": ["type": "integer"], "fail_on": ["type": "string"]]]
+    )
 
     let handle: AgentHandle
     let key: String
@@ -74,9 +78,13 @@ actor RecorderAgent: Agent {
         var logger = Logger(label: "test.agent-host")
         logger.logLevel = .warning
         return AgentHost(
-            kafka: h.kafka, topicPrefix: h.topics.prefix, config: config,
-            registry: AgentRegistry([RecorderAgent.self, ScribeAgent.self, FragileAgent.self]), shutdownGrace: .seconds(10),
-            logger: logger)
+            kafka: h.kafka,
+            topicPrefix: h.topics.prefix,
+            config: config,
+            registry: AgentRegistry([RecorderAgent.self, ScribeAgent.self, FragileAgent.self]),
+            shutdownGrace: .seconds(10),
+            logger: logger
+        )
     }
 
     /// The instance as the workspace's store has it; nil before the worker created the store.
@@ -199,7 +207,10 @@ actor RecorderAgent: Agent {
             for round in 1...2 {
                 let host = Self.host(h, config)
                 let run = Task(executorPreference: TestExecutor.shared) { try await host.run() }
-                #expect(await eventually(seconds: 60) { host.instances.count == 2 && host.instances.allSatisfy { $0.state == .active } }, "round \(round)")
+                #expect(
+                    await eventually(seconds: 60) { host.instances.count == 2 && host.instances.allSatisfy { $0.state == .active } },
+                    "round \(round)"
+                )
                 #expect(try await eventually { try Self.statuses(h, ws, "p", ["r1", "r2"]) == [.active, .active] })
                 host.stop()
                 try await run.value
@@ -282,7 +293,10 @@ actor RecorderAgent: Agent {
             try await Task.sleep(for: .seconds(3))
             #expect(host.instances.allSatisfy { $0.state == .starting })
             h.startWorker("w1")
-            #expect(await eventually(seconds: 90) { host.instances.count == 1 && host.instances.allSatisfy { $0.state == .active } }, "\(host.instances)")
+            #expect(
+                await eventually(seconds: 90) { host.instances.count == 1 && host.instances.allSatisfy { $0.state == .active } },
+                "\(host.instances)"
+            )
             let handle = try #require(HookLog.shared.handle("\(ws)/o1"))
 
             try await h.stopAll()
@@ -306,7 +320,9 @@ actor RecorderAgent: Agent {
                 {"host_id": "h", "heartbeat_interval_seconds": 2, "read_url": "http://w:8080",
                  "instances": [{"type": "scribe", "workspace": "w", "project": "p", "count": 2, "config": {"a": 1}},
                                {"type": "fragile", "workspace": "w", "project": "p", "ids": ["f"]}]}
-                """.utf8))
+                """.utf8
+            )
+        )
         #expect(c.instances.map(\.ids) == [["h-scribe-1", "h-scribe-2"], ["f"]])
         #expect(c.heartbeatInterval == .seconds(2))
         #expect(c.agentsEnabled)

@@ -41,7 +41,11 @@ import Testing
 
     static func get(_ node: Node, _ path: String, token: String? = nil) async throws -> (status: Int, headers: [String: String], body: JSONValue) {
         let (status, headers, data) = try await HTTPForwarder.get(
-            base: node.base, path: path, authorization: token.map { "Bearer \($0)" }, forwarded: false)
+            base: node.base,
+            path: path,
+            authorization: token.map { "Bearer \($0)" },
+            forwarded: false
+        )
         return (status, headers, (try? JSONParser.parse(data)) ?? .string(String(decoding: data, as: UTF8.self)))
     }
 
@@ -72,27 +76,35 @@ import Testing
             let workspaces = (0..<12).map { "ws-\($0)" }
             let client = try h.client()
             defer { client.close() }
-            _ = try await client.enqueueAndWait(Commands(workspace: "ws-0", project: "p", actor: "t").registerDefinition(slug: "d", name: "D", agentType: "t"))
+            _ = try await client.enqueueAndWait(
+                Commands(workspace: "ws-0", project: "p", actor: "t").registerDefinition(slug: "d", name: "D", agentType: "t")
+            )
             for ws in workspaces {
                 let c = Commands(workspace: ws, project: "p", actor: "t")
                 _ = try await client.enqueueAndWait(c.spawn(definition: "d", name: "i", instanceId: "i1"))
             }
             let c = Commands(workspace: "ws-1", project: "p", actor: "t")
             for v in 1...3 {
-                _ = try await client.enqueueAndWait(c.writeContext(instanceId: "i1", name: "plan", data: ["step": .int(Int64(v)), "list": .array([1, 2, .int(Int64(v))])]))
+                _ = try await client.enqueueAndWait(
+                    c.writeContext(instanceId: "i1", name: "plan", data: ["step": .int(Int64(v)), "list": .array([1, 2, .int(Int64(v))])])
+                )
             }
             _ = try await client.enqueueAndWait(c.rollbackContext(instanceId: "i1", name: "plan", targetVersion: 1))
 
             // Both workers ready, each knows the other from its heartbeats.
-            #expect(try await Self.until {
-                let ra = try await Self.get(a, "/readyz").status
-                let rb = try await Self.get(b, "/readyz").status
-                return ra == 200 && rb == 200
-            })
-            #expect(try await Self.until {
-                let workers = try await Self.get(a, "/v1/cluster").body["workers"]?.arrayValue ?? []
-                return workers.count == 2 && workers.allSatisfy { $0["http_url"]?.stringValue != nil }
-            })
+            #expect(
+                try await Self.until {
+                    let ra = try await Self.get(a, "/readyz").status
+                    let rb = try await Self.get(b, "/readyz").status
+                    return ra == 200 && rb == 200
+                }
+            )
+            #expect(
+                try await Self.until {
+                    let workers = try await Self.get(a, "/v1/cluster").body["workers"]?.arrayValue ?? []
+                    return workers.count == 2 && workers.allSatisfy { $0["http_url"]?.stringValue != nil }
+                }
+            )
             #expect(try await Self.get(a, "/healthz").body["status"] == "ok")
 
             // Every workspace read through either worker, answered by the owner.
@@ -150,7 +162,9 @@ import Testing
             #expect(try await Self.get(a, base + "/contexts/plan?version=9").body["error"]?["code"] == "version_not_retained")
             #expect(try await Self.get(a, base + "/contexts/plan/diff?from=1").status == 400)
             #expect(try await Self.get(a, base + "/contexts/plan?version=9223372036854775807").status == 400)  // no overflow
-            #expect(try await Self.get(a, base + "/contexts/plan/diff?from=9223372036854775806&to=1").body["error"]?["code"] == "version_not_retained")
+            #expect(
+                try await Self.get(a, base + "/contexts/plan/diff?from=9223372036854775806&to=1").body["error"]?["code"] == "version_not_retained"
+            )
             #expect(try await Self.get(a, base + "/contexts/plan/versions?before=0").status == 400)
             #expect(try await Self.get(a, "/v1/workspaces/ws-1/projects/p/instances?limit=0").status == 400)
             #expect(try await Self.get(a, "/v1/nothing").body["error"]?["code"] == "not_found")

@@ -29,7 +29,8 @@ import Testing
             let w = n % 8
             let c = Commands(workspace: "ws-\(w)", project: "p", actor: "t")
             try await client.producer.enqueue(
-                c.writeContext(instanceId: "i\(n % 2)", name: "ctx\(n % 3)", data: ["round": .int(Int64(round)), "n": .int(Int64(n))]))
+                c.writeContext(instanceId: "i\(n % 2)", name: "ctx\(n % 3)", data: ["round": .int(Int64(round)), "n": .int(Int64(n))])
+            )
             records += 1
         }
         return records
@@ -72,19 +73,27 @@ import Testing
             $0.standbys = 1
             $0.standbyIntervalMs = 200
         }
-        #expect(await eventually(seconds: 90) { w1.status.states.count == 2 && w2.status.states.count == 2 }, "\(w1.status.states) \(w2.status.states)")
+        #expect(
+            await eventually(seconds: 90) { w1.status.states.count == 2 && w2.status.states.count == 2 },
+            "\(w1.status.states) \(w2.status.states)"
+        )
         let total = try await Self.load(h, client, round: 0, writes: 400)
         #expect(await eventually(seconds: 90) { Self.processed(w1) + Self.processed(w2) >= total })
         let theirs = Set(w2.status.states.keys)
         // w1's warm copies of w2's partitions exist on w1's disk.
-        #expect(await eventually(seconds: 30) {
-            theirs.allSatisfy { FileManager.default.fileExists(atPath: (dirA as NSString).appendingPathComponent("partition-\($0).sqlite")) }
-        })
+        #expect(
+            await eventually(seconds: 30) {
+                theirs.allSatisfy { FileManager.default.fileExists(atPath: (dirA as NSString).appendingPathComponent("partition-\($0).sqlite")) }
+            }
+        )
         try await Task.sleep(for: .seconds(2))  // a few passes after the last write
 
         w2.stop()
         try await h.workers.first { $0.0 === w2 }!.1.value()
-        #expect(await eventually(seconds: 90) { theirs.allSatisfy { p in w1.status.restores.contains { $0.partition == p } } }, "\(w1.status.restores)")
+        #expect(
+            await eventually(seconds: 90) { theirs.allSatisfy { p in w1.status.restores.contains { $0.partition == p } } },
+            "\(w1.status.restores)"
+        )
         for r in w1.status.restores where theirs.contains(r.partition) {
             #expect(r.report.kind != .full, "partition \(r.partition): \(r.report)")
         }

@@ -14,8 +14,13 @@ import Testing
         let client = try h.client()
         let ws = Commands(workspace: "acme", project: "web", actor: "alice")
         var sent: [CommandEnvelope] = [
-            ws.registerDefinition(slug: "coder", name: "Coder", agentType: "llm", capabilities: ["code"],
-                                  configSchema: ["type": "object", "properties": ["temperature": ["type": "number", "maximum": 2]]]),
+            ws.registerDefinition(
+                slug: "coder",
+                name: "Coder",
+                agentType: "llm",
+                capabilities: ["code"],
+                configSchema: ["type": "object", "properties": ["temperature": ["type": "number", "maximum": 2]]]
+            ),
             ws.updateDefinition(slug: "coder", changes: ["description": "writes code"]),
             ws.spawn(definition: "coder", name: "c1", instanceId: "c1", config: ["temperature": 0.5]),
             ws.transition(instanceId: "c1", to: .active),
@@ -28,7 +33,12 @@ import Testing
         // Context writes come after the spawn is in: wait for it so the streams' order is clear.
         let reader = try h.reader([h.topics.status, h.topics.heartbeats])
         var events: [Event] = []
-        #expect(await eventually { events += reader.poll().map(\.event); return events.contains { $0.type == .instanceConfigured } })
+        #expect(
+            await eventually {
+                events += reader.poll().map(\.event)
+                return events.contains { $0.type == .instanceConfigured }
+            }
+        )
         let more: [CommandEnvelope] = [
             ws.writeContext(instanceId: "c1", name: "plan", data: ["steps": ["a"]]),
             ws.writeContext(instanceId: "c1", name: "plan", data: ["done": true], mode: .mergePatch, expectedVersion: 1),
@@ -38,13 +48,23 @@ import Testing
         for e in more { try await client.producer.enqueue(e) }
         sent += more
         let last = ws.remove(instanceId: "c1")
-        #expect(await eventually { events += reader.poll().map(\.event); return events.filter { $0.type == .contextRolledBack }.count == 1 && events.contains { $0.commandId == more.last!.id } })
+        #expect(
+            await eventually {
+                events += reader.poll().map(\.event)
+                return events.filter { $0.type == .contextRolledBack }.count == 1 && events.contains { $0.commandId == more.last!.id }
+            }
+        )
         try await client.producer.enqueue(last)
         sent.append(last)
         let disable = ws.disableDefinition(slug: "coder")
         try await client.producer.enqueue(disable)
         sent.append(disable)
-        #expect(await eventually { events += reader.poll().map(\.event); return events.contains { $0.type == .definitionDisabled } })
+        #expect(
+            await eventually {
+                events += reader.poll().map(\.event)
+                return events.contains { $0.type == .definitionDisabled }
+            }
+        )
 
         let types = Set(events.map(\.type))
         #expect(types == Set(EventType.allCases.filter { $0 != .contextVersionsPruned }))
@@ -98,7 +118,11 @@ import Testing
         var offsets: [Int64] = []
         for i in inputs {
             let r = try await producer.send(
-                topic: h.topics.commands, partition: home, key: i.key.map { Array($0.utf8) }, value: i.value)
+                topic: h.topics.commands,
+                partition: home,
+                key: i.key.map { Array($0.utf8) },
+                value: i.value
+            )
             offsets.append(r.offset)
         }
         let dlq = try await h.readRaw(h.topics.dlq) { $0.count >= 7 }

@@ -2,8 +2,8 @@ import AgentCoreClient
 import AgentCoreKafka
 import AgentCoreModel
 import AgentCoreStore
-import Foundation
 import CoreMetrics
+import Foundation
 import Logging
 import Testing
 
@@ -49,7 +49,8 @@ final class WorkerHarness: @unchecked Sendable {
 
     @discardableResult
     func startWorker(
-        _ id: String = "w1", metrics: any MetricsFactory = NOOPMetricsHandler.instance,
+        _ id: String = "w1",
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance,
         adjust: (inout WorkerConfiguration) -> Void = { _ in }
     ) -> Worker {
         var c = configuration(id: id)
@@ -70,10 +71,14 @@ final class WorkerHarness: @unchecked Sendable {
     func client() throws -> AgentCoreClient { try AgentCoreClient(config: kafka, topicPrefix: topics.prefix) }
 
     func reader(_ topics: [String]) throws -> EventStream {
-        try EventStream(config: kafka, topics: topics, consumerOptions: { o in
-            o.sessionTimeoutMs = 6_000
-            o.heartbeatIntervalMs = 500
-        })
+        try EventStream(
+            config: kafka,
+            topics: topics,
+            consumerOptions: { o in
+                o.sessionTimeoutMs = 6_000
+                o.heartbeatIntervalMs = 500
+            }
+        )
     }
 
     /// Raw records of a topic from the beginning until `until` holds or time runs out (read

@@ -6,10 +6,13 @@ import AgentCoreModel
 /// `instance.configure` and a transition to `idle` then `active`.
 public actor FragileAgent: Agent {
     public static let definition = AgentDefinition(
-        slug: "fragile", name: "Fragile", agentType: "example",
+        slug: "fragile",
+        name: "Fragile",
+        agentType: "example",
         description: "Fails initialize unless config.endpoint is an http(s) URL.",
         capabilities: [],
-        configSchema: ["type": "object", "properties": ["endpoint": ["type": "string"]]])
+        configSchema: ["type": "object", "properties": ["endpoint": ["type": "string"]]]
+    )
 
     public struct BadConfig: Error, CustomStringConvertible {
         public var description: String

@@ -7,13 +7,16 @@ import AgentCoreModel
 /// so two scribes never ping-pong.
 public actor ScribeAgent: Agent {
     public static let definition = AgentDefinition(
-        slug: "scribe", name: "Scribe", agentType: "example",
+        slug: "scribe",
+        name: "Scribe",
+        agentType: "example",
         description: "Writes each message it receives into a context version and replies with the version.",
         capabilities: ["messages", "context"],
         configSchema: [
             "type": "object",
             "properties": ["context": ["type": "string"], "greet": ["type": "string"]],
-        ])
+        ]
+    )
 
     let handle: AgentHandle
     var contextName = "inbox"
@@ -36,7 +39,10 @@ public actor ScribeAgent: Agent {
             for attempt in 1...20 {
                 do {
                     try await handle.send(
-                        to: greet, body: ["text": .string("hello from \(handle.instanceId)")], correlationId: "greeting-\(handle.instanceId)")
+                        to: greet,
+                        body: ["text": .string("hello from \(handle.instanceId)")],
+                        correlationId: "greeting-\(handle.instanceId)"
+                    )
                     return
                 } catch let r as AgentCommandRejected where attempt < 20 && !Task.isCancelled {
                     handle.logger.debug("greeting \(greet) not delivered yet: \(r)")
@@ -65,7 +71,8 @@ public actor ScribeAgent: Agent {
         }
         let version = try await handle.context(contextName).write(
             ["from": .string(message.fromInstance), "seq": .int(message.seq), "body": message.body, "received": .int(Int64(received))],
-            description: "message \(message.seq) from \(message.fromInstance)")
+            description: "message \(message.seq) from \(message.fromInstance)"
+        )
         try await handle.reply(to: message, body: ["ack": .int(message.seq), "version": .int(version)])
     }
 }

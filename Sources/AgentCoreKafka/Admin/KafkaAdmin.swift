@@ -33,7 +33,7 @@ public final class KafkaAdmin: Sendable {
     public func createTopics(_ specs: [TopicSpec], timeoutMs: Int32 = 30_000) throws(KafkaError) -> [String] {
         var buf = [CChar](repeating: 0, count: 512)
         var topics: [OpaquePointer?] = []
-        defer { topics.forEach { rd_kafka_NewTopic_destroy($0) } }
+        defer { for t in topics { rd_kafka_NewTopic_destroy(t) } }
         for s in specs {
             guard let t = rd_kafka_NewTopic_new(s.name, Int32(s.partitions), Int32(s.replicationFactor), &buf, buf.count) else {
                 throw .invalidArgument("topic \(s.name): \(cString(buf))")

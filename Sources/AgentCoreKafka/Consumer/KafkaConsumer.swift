@@ -56,7 +56,8 @@ public final class KafkaConsumer: @unchecked Sendable {
     private let closed = Atomic<Bool>(false)
 
     public init(
-        config: KafkaConfig, options: ConsumerOptions,
+        config: KafkaConfig,
+        options: ConsumerOptions,
         onAssign: @escaping @Sendable ([TopicPartition]) -> [TopicPartitionOffset] = { _ in [] },
         onRevoke: @escaping @Sendable ([TopicPartition], _ lost: Bool) -> Void = { _, _ in },
         afterAssign: @escaping @Sendable ([TopicPartition]) -> Void = { _ in },
@@ -90,7 +91,9 @@ public final class KafkaConsumer: @unchecked Sendable {
     deinit { close() }
 
     static func rebalance(
-        rk: OpaquePointer, err: rd_kafka_resp_err_t, partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>,
+        rk: OpaquePointer,
+        err: rd_kafka_resp_err_t,
+        partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>,
         ctx: KafkaClientContext
     ) {
         let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
@@ -177,13 +180,20 @@ public final class KafkaConsumer: @unchecked Sendable {
             var size = 0
             while rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
                 headers.append(
-                    KafkaHeader(name.map { String(cString: $0) } ?? "", val.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
+                    KafkaHeader(name.map { String(cString: $0) } ?? "", val.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) })
+                )
                 i += 1
             }
         }
         return KafkaRecord(
-            topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition, offset: m.offset, timestamp: ts,
-            key: key, value: value, headers: headers)
+            topic: String(cString: rd_kafka_topic_name(m.rkt)),
+            partition: m.partition,
+            offset: m.offset,
+            timestamp: ts,
+            key: key,
+            value: value,
+            headers: headers
+        )
     }
 
     /// Leaves the subscription; the revoke handler runs in a following `poll`.
@@ -252,7 +262,11 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Per partition, the first offset whose record timestamp is at or after `millis`
     /// (`TopicPartitionOffset.end` where none is).
-    public func offsets(atOrAfter millis: Int64, _ partitions: [TopicPartition], timeoutMs: Int32 = 10_000) throws(KafkaError)
+    public func offsets(
+        atOrAfter millis: Int64,
+        _ partitions: [TopicPartition],
+        timeoutMs: Int32 = 10_000
+    ) throws(KafkaError)
         -> [TopicPartitionOffset]
     {
         let list = partitions.map { TopicPartitionOffset($0, offset: millis) }.makeList()

@@ -58,7 +58,9 @@ final class KafkaClient: @unchecked Sendable {
         var low: Int64 = 0
         var high: Int64 = 0
         try KafkaError.check(
-            rd_kafka_query_watermark_offsets(handle, tp.topic, tp.partition, &low, &high, timeoutMs), "watermarks of \(tp)")
+            rd_kafka_query_watermark_offsets(handle, tp.topic, tp.partition, &low, &high, timeoutMs),
+            "watermarks of \(tp)"
+        )
         return Watermarks(low: low, high: high)
     }
 }

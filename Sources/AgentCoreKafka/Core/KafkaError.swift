@@ -15,7 +15,10 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible, Equatable {
     public var isTransactionAbortable: Bool
 
     public init(
-        code: Int32, message: String, isFatal: Bool = false, isRetriable: Bool = false,
+        code: Int32,
+        message: String,
+        isFatal: Bool = false,
+        isRetriable: Bool = false,
         isTransactionAbortable: Bool = false
     ) {
         self.code = code
@@ -35,9 +38,12 @@ public struct KafkaError: Error, Sendable, CustomStringConvertible, Equatable {
     init(consuming error: OpaquePointer, context: String? = nil) {
         let text = String(cString: rd_kafka_error_string(error))
         self.init(
-            code: rd_kafka_error_code(error).rawValue, message: context.map { "\($0): \(text)" } ?? text,
-            isFatal: rd_kafka_error_is_fatal(error) != 0, isRetriable: rd_kafka_error_is_retriable(error) != 0,
-            isTransactionAbortable: rd_kafka_error_txn_requires_abort(error) != 0)
+            code: rd_kafka_error_code(error).rawValue,
+            message: context.map { "\($0): \(text)" } ?? text,
+            isFatal: rd_kafka_error_is_fatal(error) != 0,
+            isRetriable: rd_kafka_error_is_retriable(error) != 0,
+            isTransactionAbortable: rd_kafka_error_txn_requires_abort(error) != 0
+        )
         rd_kafka_error_destroy(error)
     }
 

@@ -43,14 +43,16 @@ public final class EmbeddedCluster: @unchecked Sendable {
     public func createTopic(_ name: String, partitions: Int, replicationFactor: Int = 1) throws(KafkaError) {
         try KafkaError.check(
             rd_kafka_mock_topic_create(cluster, name, Int32(partitions), Int32(min(replicationFactor, brokerCount))),
-            "create topic \(name)")
+            "create topic \(name)"
+        )
     }
 
     /// Takes a broker down (closes its connections, refuses new ones) or brings it back.
     public func setBroker(_ id: Int32, up: Bool) throws(KafkaError) {
         try KafkaError.check(
             up ? rd_kafka_mock_broker_set_up(cluster, id) : rd_kafka_mock_broker_set_down(cluster, id),
-            "set broker \(id) \(up ? "up" : "down")")
+            "set broker \(id) \(up ? "up" : "down")"
+        )
     }
 
     /// Adds round-trip time to a broker's responses.

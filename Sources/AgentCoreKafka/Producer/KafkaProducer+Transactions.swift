@@ -16,7 +16,9 @@ extension KafkaProducer {
     /// Adds the consumer's offsets (next offsets to read) to the transaction, so they commit
     /// with its records.
     public func sendOffsetsToTransaction(
-        _ offsets: [TopicPartitionOffset], consumer: KafkaConsumer, timeoutMs: Int32 = 30_000
+        _ offsets: [TopicPartitionOffset],
+        consumer: KafkaConsumer,
+        timeoutMs: Int32 = 30_000
     ) throws(KafkaError) {
         guard let meta = rd_kafka_consumer_group_metadata(consumer.client.handle) else {
             throw .invalidArgument("consumer has no group metadata")

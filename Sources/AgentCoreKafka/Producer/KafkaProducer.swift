@@ -39,7 +39,8 @@ public final class KafkaProducer: Sendable {
             let result: Result<DeliveryReport, KafkaError>
             if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 result = .success(
-                    DeliveryReport(topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition, offset: m.offset))
+                    DeliveryReport(topic: String(cString: rd_kafka_topic_name(m.rkt)), partition: m.partition, offset: m.offset)
+                )
             } else {
                 result = .failure(KafkaError(m.err, "delivery"))
             }
@@ -55,7 +56,11 @@ public final class KafkaProducer: Sendable {
     /// Enqueues one record; `onDelivery` is called once with where it landed or why not.
     /// Blocks (briefly, polling) while librdkafka's local queue is full, which bounds memory.
     public func produce(
-        topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
+        topic: String,
+        partition: Int32? = nil,
+        key: [UInt8]?,
+        value: [UInt8]?,
+        headers: [KafkaHeader] = [],
         onDelivery: @escaping @Sendable (Result<DeliveryReport, KafkaError>) -> Void
     ) throws(KafkaError) {
         let id = client.context.registerDelivery(onDelivery)
@@ -69,7 +74,12 @@ public final class KafkaProducer: Sendable {
 
     /// Hands one record to librdkafka under delivery `id`, polling while its queue is full.
     private func enqueue(
-        topic: String, partition: Int32?, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], id: UInt
+        topic: String,
+        partition: Int32?,
+        key: [UInt8]?,
+        value: [UInt8]?,
+        headers: [KafkaHeader],
+        id: UInt
     ) throws(KafkaError) {
         if closed.load(ordering: .acquiring) { throw .invalidArgument("producer is closed") }
         if let fatal = client.fatalError { throw fatal }
@@ -97,7 +107,11 @@ public final class KafkaProducer: Sendable {
 
     /// Enqueues one record of `group` (see `produce(topic:partition:key:value:headers:onDelivery:)`).
     public func produce(
-        topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
+        topic: String,
+        partition: Int32? = nil,
+        key: [UInt8]?,
+        value: [UInt8]?,
+        headers: [KafkaHeader] = [],
         group: DeliveryGroup
     ) throws(KafkaError) {
         try enqueue(topic: topic, partition: partition, key: key, value: value, headers: headers, id: group.id)
@@ -106,7 +120,11 @@ public final class KafkaProducer: Sendable {
     /// Sends one record and waits for its delivery.
     @discardableResult
     public func send(
-        topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = []
+        topic: String,
+        partition: Int32? = nil,
+        key: [UInt8]?,
+        value: [UInt8]?,
+        headers: [KafkaHeader] = []
     ) async throws -> DeliveryReport {
         try await withCheckedThrowingContinuation { (c: CheckedContinuation<DeliveryReport, any Error>) in
             do {
@@ -120,7 +138,12 @@ public final class KafkaProducer: Sendable {
     }
 
     private func produceOnce(
-        topic: String, partition: Int32?, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], id: UInt
+        topic: String,
+        partition: Int32?,
+        key: [UInt8]?,
+        value: [UInt8]?,
+        headers: [KafkaHeader],
+        id: UInt
     ) -> KafkaError? {
         // No heap allocation for the common shapes (no header, or one): this runs once per
         // record published.
@@ -166,7 +189,7 @@ public final class KafkaProducer: Sendable {
                             }
                         }
                         let names = headers.map { strdup($0.key) }
-                        defer { names.forEach { free($0) } }
+                        defer { for n in names { free(n) } }
                         return withHeaderValues(headers, 0) { hv in
                             for (i, h) in hv.enumerated() {
                                 set(RD_KAFKA_VTYPE_HEADER) {

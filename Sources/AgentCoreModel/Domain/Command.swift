@@ -48,8 +48,14 @@ public struct DefinitionFields: Sendable, Equatable {
     public var enabled: Bool?
 
     public init(
-        slug: String, name: String? = nil, agentType: String? = nil, description: String? = nil,
-        capabilities: [String]? = nil, configSchema: JSONValue? = nil, metadata: JSONValue? = nil, enabled: Bool? = nil
+        slug: String,
+        name: String? = nil,
+        agentType: String? = nil,
+        description: String? = nil,
+        capabilities: [String]? = nil,
+        configSchema: JSONValue? = nil,
+        metadata: JSONValue? = nil,
+        enabled: Bool? = nil
     ) {
         self.slug = slug
         self.name = name
@@ -73,8 +79,13 @@ public enum Command: Sendable, Equatable {
     case instanceConfigure(instanceId: String, config: [String: JSONValue])
     case instanceRemove(instanceId: String)
     case contextWrite(
-        instanceId: String, name: String, data: JSONValue, description: String?, mode: WriteMode,
-        expectedVersion: Int64?)
+        instanceId: String,
+        name: String,
+        data: JSONValue,
+        description: String?,
+        mode: WriteMode,
+        expectedVersion: Int64?
+    )
     case contextRollback(instanceId: String, name: String, targetVersion: Int64, description: String?)
     /// A message from one instance (in the envelope's project) to another of the same
     /// workspace (in `toProject`, the envelope's project when nil).
@@ -94,8 +105,13 @@ public struct CommandEnvelope: Sendable, Equatable {
     public var payload: JSONValue
 
     public init(
-        id: String, type: String, workspaceId: String, projectId: String?, actor: String,
-        correlationId: String? = nil, payload: JSONValue
+        id: String,
+        type: String,
+        workspaceId: String,
+        projectId: String?,
+        actor: String,
+        correlationId: String? = nil,
+        payload: JSONValue
     ) {
         self.id = id
         self.type = type

@@ -19,7 +19,8 @@ public struct CommandDecoder: Sendable {
     /// then holds `.null` under `data`; see `JSONParser.parse(_:maxDepth:canonicalAt:)`).
     /// Throws `DeadLetterError` exactly when `decodeEnvelope(_:)` does.
     public func decodeEnvelope(
-        _ bytes: [UInt8], capturingData: Bool
+        _ bytes: [UInt8],
+        capturingData: Bool
     ) throws(DeadLetterError) -> (envelope: CommandEnvelope, canonicalData: [UInt8]?) {
         if bytes.count > limits.maxRecordBytes {
             throw DeadLetterError(.recordTooLarge, "record of \(bytes.count) bytes exceeds \(limits.maxRecordBytes)")
@@ -70,8 +71,14 @@ public struct CommandDecoder: Sendable {
         guard let payload = o["payload"] else { throw DeadLetterError(.invalidEnvelope, "envelope field 'payload' is missing") }
         guard case .object = payload else { throw DeadLetterError(.invalidEnvelope, "envelope field 'payload' must be an object") }
         let envelope = CommandEnvelope(
-            id: id, type: type, workspaceId: workspace, projectId: project, actor: actor,
-            correlationId: correlation, payload: payload)
+            id: id,
+            type: type,
+            workspaceId: workspace,
+            projectId: project,
+            actor: actor,
+            correlationId: correlation,
+            payload: payload
+        )
         return (envelope, canonicalData)
     }
 
@@ -115,7 +122,8 @@ public struct CommandDecoder: Sendable {
                 name: try r.string("name", required: true, maxLength: limits.maxNameLength)!,
                 instanceId: try r.identifier("instance_id", required: false),
                 config: try r.document("config", requireObject: true) ?? .object([:]),
-                state: try r.document("state", requireObject: false))
+                state: try r.document("state", requireObject: false)
+            )
         case .instanceTransition:
             let id = try r.identifier("instance_id", required: true)!
             let toText = try r.string("to", required: true, maxLength: 32)!
@@ -123,13 +131,16 @@ public struct CommandDecoder: Sendable {
                 throw CommandRejection(.invalidPayload, "'\(toText)' is not a status", field: "payload.to")
             }
             command = .instanceTransition(
-                instanceId: id, to: to,
+                instanceId: id,
+                to: to,
                 reason: try r.string("reason", required: false, maxLength: limits.maxTextLength),
-                error: try r.string("error", required: false, maxLength: limits.maxTextLength))
+                error: try r.string("error", required: false, maxLength: limits.maxTextLength)
+            )
         case .instanceHeartbeat:
             command = .instanceHeartbeat(
                 instanceId: try r.identifier("instance_id", required: true)!,
-                state: try r.document("state", requireObject: false))
+                state: try r.document("state", requireObject: false)
+            )
         case .instanceConfigure:
             let id = try r.identifier("instance_id", required: true)!
             guard let config = try r.document("config", requireObject: true)?.objectValue else {
@@ -149,15 +160,20 @@ public struct CommandDecoder: Sendable {
                 throw CommandRejection(.invalidPayload, "mode must be replace or merge_patch", field: "payload.mode")
             }
             command = .contextWrite(
-                instanceId: id, name: name, data: data,
+                instanceId: id,
+                name: name,
+                data: data,
                 description: try r.string("description", required: false, maxLength: limits.maxTextLength),
-                mode: mode, expectedVersion: try r.int("expected_version", required: false, minimum: 0))
+                mode: mode,
+                expectedVersion: try r.int("expected_version", required: false, minimum: 0)
+            )
         case .contextRollback:
             command = .contextRollback(
                 instanceId: try r.identifier("instance_id", required: true)!,
                 name: try r.contextName("name"),
                 targetVersion: try r.int("target_version", required: true, minimum: 1)!,
-                description: try r.string("description", required: false, maxLength: limits.maxTextLength))
+                description: try r.string("description", required: false, maxLength: limits.maxTextLength)
+            )
         case .agentMessage:
             let from = try r.identifier("from_instance_id", required: true)!
             let to = try r.identifier("to_instance_id", required: true)!

@@ -163,11 +163,23 @@ private struct FastScanner {
         }
         return DecodedContextWrite(
             envelope: CommandEnvelope(
-                id: id.value!, type: CommandType.contextWrite.rawValue, workspaceId: workspace.value!,
-                projectId: project.value!, actor: actor.value!, correlationId: correlation.value, payload: .null),
+                id: id.value!,
+                type: CommandType.contextWrite.rawValue,
+                workspaceId: workspace.value!,
+                projectId: project.value!,
+                actor: actor.value!,
+                correlationId: correlation.value,
+                payload: .null
+            ),
             command: .contextWrite(
-                instanceId: instance.value!, name: name.value!, data: tree, description: description.value, mode: writeMode,
-                expectedVersion: expectedVersion),
-            canonicalData: writeMode == .replace ? data : nil)
+                instanceId: instance.value!,
+                name: name.value!,
+                data: tree,
+                description: description.value,
+                mode: writeMode,
+                expectedVersion: expectedVersion
+            ),
+            canonicalData: writeMode == .replace ? data : nil
+        )
     }
 }

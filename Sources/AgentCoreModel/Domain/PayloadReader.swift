@@ -17,7 +17,12 @@ struct PayloadReader {
         }
     }
 
-    mutating func string(_ key: String, required: Bool, maxLength: Int, nonEmpty: Bool = false) throws(CommandRejection)
+    mutating func string(
+        _ key: String,
+        required: Bool,
+        maxLength: Int,
+        nonEmpty: Bool = false
+    ) throws(CommandRejection)
         -> String?
     {
         guard let v = take(key), v != .null else {
@@ -100,8 +105,10 @@ struct PayloadReader {
         for (i, item) in arr.enumerated() {
             guard let s = item.stringValue, !s.isEmpty, s.count <= limits.maxIdentifierLength else {
                 throw CommandRejection(
-                    .invalidPayload, "capabilities must be strings of 1 to \(limits.maxIdentifierLength) characters",
-                    field: "payload.\(key)[\(i)]")
+                    .invalidPayload,
+                    "capabilities must be strings of 1 to \(limits.maxIdentifierLength) characters",
+                    field: "payload.\(key)[\(i)]"
+                )
             }
             if !out.contains(s) { out.append(s) }
         }

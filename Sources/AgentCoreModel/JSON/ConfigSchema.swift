@@ -76,7 +76,9 @@ public struct ConfigSchema: Sendable {
                 let names = (t.arrayValue ?? [t]).compactMap(\.stringValue)
                 if !names.contains(where: { matches(value, type: $0) }) {
                     return SchemaViolation(
-                        path: path, message: "expected \(names.joined(separator: " or ")), got \(value.typeName)")
+                        path: path,
+                        message: "expected \(names.joined(separator: " or ")), got \(value.typeName)"
+                    )
                 }
             }
             if let e = s["enum"]?.arrayValue, !e.contains(where: { $0.jsonEquals(value) }) {

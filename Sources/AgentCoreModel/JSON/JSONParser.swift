@@ -37,7 +37,9 @@ public struct JSONParser {
     /// recogniser is deliberately narrow (integers, ASCII strings without escapes, sorted
     /// keys, no whitespace); anything else takes the general path.
     public static func parse(
-        _ bytes: [UInt8], maxDepth: Int = defaultMaxDepth, canonicalAt path: [String]
+        _ bytes: [UInt8],
+        maxDepth: Int = defaultMaxDepth,
+        canonicalAt path: [String]
     ) throws(JSONParseError) -> (value: JSONValue, canonical: Range<Int>?) {
         try bytes.withUnsafeBufferPointer { buf throws(JSONParseError) in
             var p = JSONParser(bytes: buf, maxDepth: maxDepth)
@@ -89,9 +91,15 @@ public struct JSONParser {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
         case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
         case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
         default: throw error("unexpected character")
         }
@@ -111,7 +119,10 @@ public struct JSONParser {
         var result: [String: JSONValue] = [:]
         result.reserveCapacity(8)
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(result) }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return .object(result)
+        }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected object key") }
@@ -142,8 +153,14 @@ public struct JSONParser {
             }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(result) }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(result)
+            }
             throw error("expected ',' or '}'")
         }
     }
@@ -153,7 +170,10 @@ public struct JSONParser {
         index += 1
         var result: [JSONValue] = []
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(result) }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return .array(result)
+        }
         let outer = matched
         matched = -1
         defer { matched = outer }
@@ -162,8 +182,14 @@ public struct JSONParser {
             result.append(try parseValue(depth: depth))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(result) }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(result)
+            }
             throw error("expected ',' or ']'")
         }
     }
@@ -203,7 +229,11 @@ public struct JSONParser {
                 return s
             }
             if b < 0x20 { throw error("control character in string") }
-            if b != UInt8(ascii: "\\") { out.append(b); index += 1; continue }
+            if b != UInt8(ascii: "\\") {
+                out.append(b)
+                index += 1
+                continue
+            }
             index += 1
             guard index < bytes.count else { break }
             let e = bytes[index]
@@ -261,7 +291,10 @@ public struct JSONParser {
                 }
                 i = valueEnd
                 guard i < n else { return nil }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
                 return bytes[i] == UInt8(ascii: "}") ? i + 1 : nil
             }
         case UInt8(ascii: "["):
@@ -273,7 +306,10 @@ public struct JSONParser {
                 guard let valueEnd = canonicalEnd(from: i, depth: inner) else { return nil }
                 i = valueEnd
                 guard i < n else { return nil }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                if bytes[i] == UInt8(ascii: ",") {
+                    i += 1
+                    continue
+                }
                 return bytes[i] == UInt8(ascii: "]") ? i + 1 : nil
             }
         case UInt8(ascii: "\""):

@@ -36,9 +36,15 @@ extension Event {
         default: throw EventDecodingError(message: "'command_id' must be a string or null")
         }
         self.init(
-            id: try str("id"), type: type, commandId: commandId, workspaceId: try str("workspace_id"),
-            projectId: o["project_id"]?.stringValue, correlationId: o["correlation_id"]?.stringValue,
-            occurredAtMillis: millis, payload: payload)
+            id: try str("id"),
+            type: type,
+            commandId: commandId,
+            workspaceId: try str("workspace_id"),
+            projectId: o["project_id"]?.stringValue,
+            correlationId: o["correlation_id"]?.stringValue,
+            occurredAtMillis: millis,
+            payload: payload
+        )
     }
 }
 

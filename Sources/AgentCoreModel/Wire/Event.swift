@@ -41,8 +41,14 @@ public struct Event: Sendable, Equatable {
     public var payload: [String: JSONValue]
 
     public init(
-        id: String, type: EventType, commandId: String?, workspaceId: String, projectId: String?,
-        correlationId: String? = nil, occurredAtMillis: Int64, payload: [String: JSONValue]
+        id: String,
+        type: EventType,
+        commandId: String?,
+        workspaceId: String,
+        projectId: String?,
+        correlationId: String? = nil,
+        occurredAtMillis: Int64,
+        payload: [String: JSONValue]
     ) {
         self.id = id
         self.type = type
@@ -82,20 +88,37 @@ public struct Event: Sendable, Equatable {
     /// rather than through a dictionary: this is on every worker's hot path.
     public var bytes: [UInt8] {
         Self.encode(
-            id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
-            correlationId: correlationId, occurredAtMillis: occurredAtMillis,
-            payload: payload.map { ($0.key, $0.value) })
+            id: id,
+            type: type,
+            commandId: commandId,
+            workspaceId: workspaceId,
+            projectId: projectId,
+            correlationId: correlationId,
+            occurredAtMillis: occurredAtMillis,
+            payload: payload.map { ($0.key, $0.value) }
+        )
     }
 
     /// The canonical bytes of an event from its parts, the payload given as pairs (any
     /// order; sorted here, keys must be unique) so that hot paths need not build a dictionary.
     public static func encode(
-        id: String, type: EventType, commandId: String?, workspaceId: String, projectId: String?,
-        correlationId: String?, occurredAtMillis: Int64, payload: [(String, JSONValue)]
+        id: String,
+        type: EventType,
+        commandId: String?,
+        workspaceId: String,
+        projectId: String?,
+        correlationId: String?,
+        occurredAtMillis: Int64,
+        payload: [(String, JSONValue)]
     ) -> [UInt8] {
         encode(
-            id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
-            correlationId: correlationId, occurredAtMillis: occurredAtMillis
+            id: id,
+            type: type,
+            commandId: commandId,
+            workspaceId: workspaceId,
+            projectId: projectId,
+            correlationId: correlationId,
+            occurredAtMillis: occurredAtMillis
         ) { writePayload(payload, to: &$0) }
     }
 
@@ -116,21 +139,42 @@ public struct Event: Sendable, Equatable {
     /// The canonical bytes of an event whose payload object `writePayload` writes, in
     /// canonical form (keys sorted, no spaces; see `PayloadWriter`).
     public static func encode(
-        id: String, type: EventType, commandId: String?, workspaceId: String, projectId: String?,
-        correlationId: String?, occurredAtMillis: Int64, writePayload: (inout [UInt8]) -> Void
+        id: String,
+        type: EventType,
+        commandId: String?,
+        workspaceId: String,
+        projectId: String?,
+        correlationId: String?,
+        occurredAtMillis: Int64,
+        writePayload: (inout [UInt8]) -> Void
     ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(512)
         write(
-            id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
-            correlationId: correlationId, occurredAtMillis: occurredAtMillis, writePayload: writePayload, to: &out)
+            id: id,
+            type: type,
+            commandId: commandId,
+            workspaceId: workspaceId,
+            projectId: projectId,
+            correlationId: correlationId,
+            occurredAtMillis: occurredAtMillis,
+            writePayload: writePayload,
+            to: &out
+        )
         return out
     }
 
     /// `encode`, appended to `out` (a results row is written in one buffer).
     public static func write(
-        id: String, type: EventType, commandId: String?, workspaceId: String, projectId: String?,
-        correlationId: String?, occurredAtMillis: Int64, writePayload: (inout [UInt8]) -> Void, to out: inout [UInt8]
+        id: String,
+        type: EventType,
+        commandId: String?,
+        workspaceId: String,
+        projectId: String?,
+        correlationId: String?,
+        occurredAtMillis: Int64,
+        writePayload: (inout [UInt8]) -> Void,
+        to out: inout [UInt8]
     ) {
         func key(_ k: StaticString, first: Bool = false) {
             if !first { out.append(UInt8(ascii: ",")) }

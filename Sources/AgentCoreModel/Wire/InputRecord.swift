@@ -13,8 +13,14 @@ public struct InputRecord: Sendable, Equatable {
     public var headers: [RecordHeader]
 
     public init(
-        stream: CommandStream, topic: String, partition: Int32, offset: Int64, timestampMillis: Int64,
-        key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = []
+        stream: CommandStream,
+        topic: String,
+        partition: Int32,
+        offset: Int64,
+        timestampMillis: Int64,
+        key: [UInt8]?,
+        value: [UInt8]?,
+        headers: [RecordHeader] = []
     ) {
         self.stream = stream
         self.topic = topic
@@ -72,7 +78,8 @@ public enum DeadLetter {
             "headers": .array(
                 record.headers.prefix(maxHeaders).map {
                     .object(["key": .string(String($0.key.prefix(256))), "value_base64": b64($0.value.map { $0.prefix(maxHeaderValueBytes) })])
-                }),
+                }
+            ),
         ])
     }
 }

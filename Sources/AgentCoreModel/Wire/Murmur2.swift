@@ -51,7 +51,10 @@ public enum FNV1a64 {
     public static func hash(_ parts: [String]) -> UInt64 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for (i, part) in parts.enumerated() {
-            if i > 0 { h ^= 0; h = h &* 0x100_0000_01b3 }
+            if i > 0 {
+                h ^= 0
+                h = h &* 0x100_0000_01b3
+            }
             for b in part.utf8 {
                 h ^= UInt64(b)
                 h = h &* 0x100_0000_01b3

@@ -113,8 +113,15 @@ final class EventParts: Sendable {
     let payload: EventPayload
 
     init(
-        source: RecordPosition, index: Int, type: EventType, commandId: String?, workspaceId: String, projectId: String?,
-        correlationId: String?, occurredAtMillis: Int64, payload: EventPayload
+        source: RecordPosition,
+        index: Int,
+        type: EventType,
+        commandId: String?,
+        workspaceId: String,
+        projectId: String?,
+        correlationId: String?,
+        occurredAtMillis: Int64,
+        payload: EventPayload
     ) {
         self.source = source
         self.index = index
@@ -130,22 +137,45 @@ final class EventParts: Sendable {
     /// The same event with another payload.
     func with(payload: EventPayload) -> EventParts {
         EventParts(
-            source: source, index: index, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
-            correlationId: correlationId, occurredAtMillis: occurredAtMillis, payload: payload)
+            source: source,
+            index: index,
+            type: type,
+            commandId: commandId,
+            workspaceId: workspaceId,
+            projectId: projectId,
+            correlationId: correlationId,
+            occurredAtMillis: occurredAtMillis,
+            payload: payload
+        )
     }
 
     var id: String { source.eventId(index) }
 
     func encode(id: String) -> [UInt8] {
         Event.encode(
-            id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
-            correlationId: correlationId, occurredAtMillis: occurredAtMillis, writePayload: payload.write)
+            id: id,
+            type: type,
+            commandId: commandId,
+            workspaceId: workspaceId,
+            projectId: projectId,
+            correlationId: correlationId,
+            occurredAtMillis: occurredAtMillis,
+            writePayload: payload.write
+        )
     }
 
     func write(id: String, to out: inout [UInt8]) {
         Event.write(
-            id: id, type: type, commandId: commandId, workspaceId: workspaceId, projectId: projectId,
-            correlationId: correlationId, occurredAtMillis: occurredAtMillis, writePayload: payload.write, to: &out)
+            id: id,
+            type: type,
+            commandId: commandId,
+            workspaceId: workspaceId,
+            projectId: projectId,
+            correlationId: correlationId,
+            occurredAtMillis: occurredAtMillis,
+            writePayload: payload.write,
+            to: &out
+        )
     }
 }
 

@@ -66,7 +66,10 @@ final class DecodeAhead: @unchecked Sendable {
     /// `renderer`, if any, is run on the helper thread after decoding; a batch of fewer than
     /// `minimumBatch` records has no helper thread, and so must have no renderer.
     init(
-        _ records: [InputRecord], decoder: CommandDecoder, partitionCount: Int32?, helper: Bool = true,
+        _ records: [InputRecord],
+        decoder: CommandDecoder,
+        partitionCount: Int32?,
+        helper: Bool = true,
         thenRender renderer: ResultRenderer? = nil
     ) {
         self.records = records
@@ -86,11 +89,14 @@ final class DecodeAhead: @unchecked Sendable {
                     if stop.load(ordering: .relaxed) { break }
                     guard
                         states[i].compareExchange(
-                            expected: Self.unclaimed, desired: Self.claimed, ordering: .acquiringAndReleasing
+                            expected: Self.unclaimed,
+                            desired: Self.claimed,
+                            ordering: .acquiringAndReleasing
                         ).exchanged
                     else { continue }
                     (slots + i).initialize(
-                        to: PartitionStore.decode(records[i], decoder: decoder, partitionCount: partitionCount))
+                        to: PartitionStore.decode(records[i], decoder: decoder, partitionCount: partitionCount)
+                    )
                     states[i].store(Self.ready, ordering: .releasing)
                 }
                 renderer?.run()

@@ -42,7 +42,12 @@ extension PartitionStore {
             ? ResultRenderer(capacity: records.count, helperCompressor: helperCompressor, applyingCompressor: compressor)
             : nil
         let decoded = DecodeAhead(
-            records, decoder: decoder, partitionCount: options.partitionCount, helper: helped, thenRender: renderer)
+            records,
+            decoder: decoder,
+            partitionCount: options.partitionCount,
+            helper: helped,
+            thenRender: renderer
+        )
         defer {
             // In this order: the helper thread runs the renderer once it stops decoding.
             decoded.stopDecoding()
@@ -81,7 +86,8 @@ extension PartitionStore {
         for (topic, offset) in appliedOffsets where before.appliedOffsets[topic] != offset {
             try db.run(
                 "INSERT INTO applied_offsets(topic, offset) VALUES(?, ?) ON CONFLICT(topic) DO UPDATE SET offset = excluded.offset",
-                [.text(topic), .int(offset)])
+                [.text(topic), .int(offset)]
+            )
         }
         try sweepPrunedVersions(atLeast: 2 * records.count)
         if prunedPending != before.prunedPending || !prunedPendingRecorded {
@@ -146,8 +152,12 @@ extension PartitionStore {
             let id = ctx.position.eventId(0)
             ctx.outputs.append(
                 Outgoing(
-                    topic: .dlq, key: record.key,
-                    value: DeadLetter.json(for: record, id: id, error: err).canonicalBytes, eventId: id))
+                    topic: .dlq,
+                    key: record.key,
+                    value: DeadLetter.json(for: record, id: id, error: err).canonicalBytes,
+                    eventId: id
+                )
+            )
             ctx.nextIndex = 1
             summary.deadLettered += 1
             summary.deadLettersByReason[err.reason.rawValue, default: 0] += 1
@@ -173,7 +183,6 @@ extension PartitionStore {
         guard let previous else { return true }
         return now / 1000 > previous / 1000
     }
-
 
     /// Header a producer sets on the copies of a definition command it broadcasts to the
     /// partitions other than the key's own: they update the registry without events.
@@ -205,14 +214,26 @@ extension PartitionStore {
                     prepared.canonicalData = rawData ?? data.canonicalBytes
                     command = .success(
                         .contextWrite(
-                            instanceId: id, name: name, data: .null, description: description, mode: .replace,
-                            expectedVersion: expected))
+                            instanceId: id,
+                            name: name,
+                            data: .null,
+                            description: description,
+                            mode: .replace,
+                            expectedVersion: expected
+                        )
+                    )
                 } else if let rawData {
                     do {
                         command = .success(
                             .contextWrite(
-                                instanceId: id, name: name, data: try JSONParser.parse(rawData), description: description,
-                                mode: mode, expectedVersion: expected))
+                                instanceId: id,
+                                name: name,
+                                data: try JSONParser.parse(rawData),
+                                description: description,
+                                mode: mode,
+                                expectedVersion: expected
+                            )
+                        )
                     } catch {
                         // Cannot happen: the bytes were recognised as canonical JSON.
                         return .deadLetter(DeadLetterError(.invalidJSON, "payload.data: \(error.description)"))
@@ -223,14 +244,19 @@ extension PartitionStore {
         }
         guard let key = record.key, key.elementsEqual(envelope.workspaceId.utf8) else {
             return .deadLetter(
-                DeadLetterError(.keyMismatch, "record key must equal workspace_id '\(envelope.workspaceId)'"))
+                DeadLetterError(.keyMismatch, "record key must equal workspace_id '\(envelope.workspaceId)'")
+            )
         }
         prepared.hkey = Int64(bitPattern: FNV1a64.hash([envelope.workspaceId, envelope.id]))
         prepared.commandType = CommandType(rawValue: envelope.type)
         switch command {
         case .success(.contextWrite(let id, let name, _, _, _, _)), .success(.contextRollback(let id, let name, _, _)):
             prepared.headKey = Self.headKey(
-                workspace: envelope.workspaceId, project: envelope.projectId ?? "", instanceId: id, name: name)
+                workspace: envelope.workspaceId,
+                project: envelope.projectId ?? "",
+                instanceId: id,
+                name: name
+            )
         default: break
         }
         let replica = record.header(Self.replicaHeader) != nil && prepared.commandType?.isDefinitionCommand == true
@@ -239,15 +265,21 @@ extension PartitionStore {
             if home != record.partition {
                 return .deadLetter(
                     DeadLetterError(
-                        .wrongPartition, "key '\(envelope.workspaceId)' belongs to partition \(home), not \(record.partition)"))
+                        .wrongPartition,
+                        "key '\(envelope.workspaceId)' belongs to partition \(home), not \(record.partition)"
+                    )
+                )
             }
         }
         return .command(envelope, command, replica: replica, prepared: prepared)
     }
 
     private func handle(
-        envelope: CommandEnvelope, command: Result<Command, CommandRejection>, replica: Bool,
-        ctx: inout RecordContext, summary: inout ApplySummary
+        envelope: CommandEnvelope,
+        command: Result<Command, CommandRejection>,
+        replica: Bool,
+        ctx: inout RecordContext,
+        summary: inout ApplySummary
     ) throws {
         if let previous = try processedResult(hkey: ctx.hkey!, envelope: envelope) {
             ctx.outputs = previous
@@ -264,7 +296,10 @@ extension PartitionStore {
                 let cmd = try command.get()
                 if let type = ctx.commandType, type.stream != ctx.stream {
                     throw CommandRejection(
-                        .wrongTopic, "\(type.rawValue) belongs on the \(type.stream.rawValue) topic", field: "type")
+                        .wrongTopic,
+                        "\(type.rawValue) belongs on the \(type.stream.rawValue) topic",
+                        field: "type"
+                    )
                 }
                 if let project = envelope.projectId, !projectKnown {
                     try createProject(workspace: envelope.workspaceId, project: project, time: ctx.time)
@@ -285,7 +320,8 @@ extension PartitionStore {
                 [
                     "code": .string(rejection.code.rawValue), "message": .string(rejection.message),
                     "field": rejection.field.map(JSONValue.string) ?? .null, "command_type": .string(envelope.type),
-                ])
+                ]
+            )
             summary.rejected += 1
             summary.rejectedByCode[rejection.code.rawValue, default: 0] += 1
         }
@@ -328,8 +364,14 @@ extension PartitionStore {
         case .instanceRemove(let id): try removeInstance(id, ctx: &ctx)
         case .contextWrite(let id, let name, let data, let description, let mode, let expected):
             try writeContext(
-                instanceId: id, name: name, data: data, description: description, mode: mode, expectedVersion: expected,
-                ctx: &ctx)
+                instanceId: id,
+                name: name,
+                data: data,
+                description: description,
+                mode: mode,
+                expectedVersion: expected,
+                ctx: &ctx
+            )
         case .contextRollback(let id, let name, let target, let description):
             try rollbackContext(instanceId: id, name: name, target: target, description: description, ctx: &ctx)
         case .agentMessage(let from, let to, let toProject, let body):
@@ -343,7 +385,8 @@ extension PartitionStore {
         try db.run("INSERT OR IGNORE INTO workspaces(id, created_ms) VALUES(?, ?)", [.text(workspace), .int(now)])
         try db.run(
             "INSERT OR IGNORE INTO projects(workspace_id, id, created_ms) VALUES(?, ?, ?)",
-            [.text(workspace), .text(project), .int(now)])
+            [.text(workspace), .text(project), .int(now)]
+        )
         knownProjects.insert(workspace, project)
     }
 

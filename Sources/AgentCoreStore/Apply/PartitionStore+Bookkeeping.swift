@@ -97,8 +97,12 @@ extension PartitionStore {
             else { throw malformed() }
             out.append(
                 Outgoing(
-                    topic: topic, key: try decodeHex(bytes[(t2 + 1)..<t3], command: command), value: Array(bytes[(t3 + 1)..<end]),
-                    eventId: String(decoding: bytes[(t1 + 1)..<t2], as: UTF8.self)))
+                    topic: topic,
+                    key: try decodeHex(bytes[(t2 + 1)..<t3], command: command),
+                    value: Array(bytes[(t3 + 1)..<end]),
+                    eventId: String(decoding: bytes[(t1 + 1)..<t2], as: UTF8.self)
+                )
+            )
             i = end + 1
         }
         return out
@@ -111,8 +115,12 @@ extension PartitionStore {
         let remember = ctx.hkey != nil && !ctx.repeated
         pending.rows.append(
             PendingResult(
-                hkey: remember ? ctx.hkey! : 0, workspace: remember ? ctx.workspace : nil,
-                commandId: remember ? ctx.envelope!.id : nil, outputs: ctx.outputs))
+                hkey: remember ? ctx.hkey! : 0,
+                workspace: remember ? ctx.workspace : nil,
+                commandId: remember ? ctx.envelope!.id : nil,
+                outputs: ctx.outputs
+            )
+        )
         pending.renderer?.submit(ctx.outputs)
         nextSeq += 1
         if remember { rememberCommand(hkey: ctx.hkey!, seq: seq) }
@@ -148,17 +156,22 @@ extension PartitionStore {
         let cutoff = now.subtractingReportingOverflow(options.instanceTimeoutMillis).overflow ? Int64.min : now - options.instanceTimeoutMillis
         let rows = try db.rows(
             "SELECT workspace_id, project_id, id, status FROM agent_instances WHERE status != 'offline' AND liveness_ms < ? ORDER BY liveness_ms, workspace_id, project_id, id LIMIT 1000",
-            [.int(cutoff)])
+            [.int(cutoff)]
+        )
         for row in rows {
             let (ws, project, id) = (row[0].text!, row[1].text!, row[2].text!)
             let from = InstanceStatus(rawValue: row[3].text ?? "") ?? .error
             try db.run(
                 "UPDATE agent_instances SET status='offline', updated_ms=? WHERE workspace_id=? AND project_id=? AND id=?",
-                [.int(now), .text(ws), .text(project), .text(id)])
+                [.int(now), .text(ws), .text(project), .text(id)]
+            )
             ctx.emit(
                 .instanceStatusChanged,
                 pairs: statusPayload(id, from: from, to: .offline, reason: "liveness_timeout", error: nil),
-                workspace: ws, project: project, commandId: nil)
+                workspace: ws,
+                project: project,
+                commandId: nil
+            )
         }
     }
 }

@@ -36,11 +36,12 @@ extension PartitionStore {
             // Rows already pruned (tombstoned when pruned): not captured again.
             try uncaptured {
                 try db.run(
-                """
-                DELETE FROM agent_context_versions WHERE rowid >= ? AND rowid < ?
-                  AND version < (SELECT h.oldest_version FROM agent_context_heads h WHERE h.cid = agent_context_versions.cid)
-                """,
-                    [.int(sweptThrough), .int(upTo)])
+                    """
+                    DELETE FROM agent_context_versions WHERE rowid >= ? AND rowid < ?
+                      AND version < (SELECT h.oldest_version FROM agent_context_heads h WHERE h.cid = agent_context_versions.cid)
+                    """,
+                    [.int(sweptThrough), .int(upTo)]
+                )
             }
             prunedPending -= Int64(db.changes)
         }
@@ -101,14 +102,22 @@ extension PartitionStore {
     }
 
     func writeContext(
-        instanceId: String, name: String, data: JSONValue, description: String?, mode: WriteMode,
-        expectedVersion: Int64?, ctx: inout RecordContext
+        instanceId: String,
+        name: String,
+        data: JSONValue,
+        description: String?,
+        mode: WriteMode,
+        expectedVersion: Int64?,
+        ctx: inout RecordContext
     ) throws {
         let found = try contextHead(instanceId: instanceId, name: name, ctx: ctx)
         let current = found?.current ?? 0
         if let expected = expectedVersion, expected != current {
             throw CommandRejection(
-                .versionConflict, "expected version \(expected), current is \(current)", field: "payload.expected_version")
+                .versionConflict,
+                "expected version \(expected), current is \(current)",
+                field: "payload.expected_version"
+            )
         }
         let text: [UInt8]
         if mode == .replace {
@@ -122,7 +131,10 @@ extension PartitionStore {
         let size = text.count
         if size > options.limits.maxContextBytes {
             throw CommandRejection(
-                .limitExceeded, "context data of \(size) bytes exceeds \(options.limits.maxContextBytes)", field: "payload.data")
+                .limitExceeded,
+                "context data of \(size) bytes exceeds \(options.limits.maxContextBytes)",
+                field: "payload.data"
+            )
         }
         let head: ContextHead
         if let found {
@@ -133,30 +145,49 @@ extension PartitionStore {
             // The first write of this command: a derived-id collision fails here and leaves nothing.
             try db.run(
                 "INSERT INTO agent_contexts(id, workspace_id, project_id, instance_id, name, created_ms) VALUES(?,?,?,?,?,?)",
-                [.text(id), .text(ctx.workspace), .text(ctx.project), .text(instanceId), .text(name), .int(ctx.time)])
+                [.text(id), .text(ctx.workspace), .text(ctx.project), .text(instanceId), .text(name), .int(ctx.time)]
+            )
             let cid = try db.rows("SELECT last_insert_rowid()").first![0].int!
             try db.run(
-                "INSERT INTO agent_context_heads(cid, current_version, oldest_version) VALUES(?, 0, 1)", [.int(cid)])
+                "INSERT INTO agent_context_heads(cid, current_version, oldest_version) VALUES(?, 0, 1)",
+                [.int(cid)]
+            )
             head = ContextHead(cid: cid, id: id, current: 0, oldest: 1)
             ctx.emit(.contextCreated, ["context_id": .string(id), "instance_id": .string(instanceId), "name": .string(name)])
         }
         try appendVersion(
-            head: head, instanceId: instanceId, name: name, text: text, description: description,
-            mode: mode.rawValue, ctx: &ctx, rollback: nil)
+            head: head,
+            instanceId: instanceId,
+            name: name,
+            text: text,
+            description: description,
+            mode: mode.rawValue,
+            ctx: &ctx,
+            rollback: nil
+        )
         if found == nil { cacheHead(Self.headKey(ctx, instanceId, name), head) }
     }
 
     static let insertVersion = HotStatement(
         slot: 0,
-        sql: "INSERT INTO agent_context_versions(cid, version, data, change_description, created_by, byte_size, mode, created_ms) VALUES(?,?,?,?,?,?,?,?)"
+        sql:
+            "INSERT INTO agent_context_versions(cid, version, data, change_description, created_by, byte_size, mode, created_ms) VALUES(?,?,?,?,?,?,?,?)"
     )
     static let moveHead = HotStatement(
-        slot: 1, sql: "UPDATE agent_context_heads SET current_version=?, oldest_version=? WHERE cid=?")
+        slot: 1,
+        sql: "UPDATE agent_context_heads SET current_version=?, oldest_version=? WHERE cid=?"
+    )
 
     /// Appends version current+1, moves the head, prunes beyond the history limit.
     private func appendVersion(
-        head: ContextHead, instanceId: String, name: String, text: [UInt8], description: String?, mode: String,
-        ctx: inout RecordContext, rollback: Int64?
+        head: ContextHead,
+        instanceId: String,
+        name: String,
+        text: [UInt8],
+        description: String?,
+        mode: String,
+        ctx: inout RecordContext,
+        rollback: Int64?
     ) throws {
         let version = head.current + 1
         let size = text.count
@@ -179,7 +210,8 @@ extension PartitionStore {
             try uncaptured {
                 try db.run(
                     "DELETE FROM agent_context_versions WHERE cid=? AND version<=? AND rowid<?",
-                    [.int(head.cid), .int(pruneTo), .int(sweptThrough)])
+                    [.int(head.cid), .int(pruneTo), .int(sweptThrough)]
+                )
             }
             prunedPending -= Int64(db.changes)
         }
@@ -193,7 +225,8 @@ extension PartitionStore {
         if let rollback {
             try db.run(
                 "UPDATE agent_contexts SET rollback_pointer=?, rollback_state=? WHERE cid=?",
-                [.int(rollback), .text(RollbackState.success.rawValue), .int(head.cid)])
+                [.int(rollback), .text(RollbackState.success.rawValue), .int(head.cid)]
+            )
         }
         let parent = head.current
         head.current = version  // the cached head: see `ContextHead`
@@ -202,22 +235,42 @@ extension PartitionStore {
             .contextVersionCreated,
             payload: .versionCreated(
                 .init(
-                    byteSize: Int64(size), contextId: head.id, createdBy: ctx.actor, description: description,
-                    instanceId: instanceId, mode: mode, name: name, parentVersion: parent > 0 ? parent : nil,
-                    version: version)))
+                    byteSize: Int64(size),
+                    contextId: head.id,
+                    createdBy: ctx.actor,
+                    description: description,
+                    instanceId: instanceId,
+                    mode: mode,
+                    name: name,
+                    parentVersion: parent > 0 ? parent : nil,
+                    version: version
+                )
+            )
+        )
         if pruneTo >= oldest {
             ctx.emit(
                 .contextVersionsPruned,
                 payload: .versionsPruned(
                     .init(
-                        contextId: head.id, instanceId: instanceId, name: name, prunedFrom: oldest, prunedTo: pruneTo,
-                        retainedFrom: newOldest)))
+                        contextId: head.id,
+                        instanceId: instanceId,
+                        name: name,
+                        prunedFrom: oldest,
+                        prunedTo: pruneTo,
+                        retainedFrom: newOldest
+                    )
+                )
+            )
             oldest = newOldest
         }
     }
 
     func rollbackContext(
-        instanceId: String, name: String, target: Int64, description: String?, ctx: inout RecordContext
+        instanceId: String,
+        name: String,
+        target: Int64,
+        description: String?,
+        ctx: inout RecordContext
     ) throws {
         guard let head = try contextHead(instanceId: instanceId, name: name, ctx: ctx) else {
             _ = try instance(instanceId, ctx: ctx)
@@ -226,21 +279,34 @@ extension PartitionStore {
         guard target >= head.oldest, target <= head.current, let data = try versionData(cid: head.cid, version: target)
         else {
             ctx.rollbackFailure = RollbackFailure(
-                cid: head.cid, contextId: head.id, instanceId: instanceId, name: name, target: target)
+                cid: head.cid,
+                contextId: head.id,
+                instanceId: instanceId,
+                name: name,
+                target: target
+            )
             let why = target > head.current ? "does not exist" : "was pruned (oldest kept is \(head.oldest))"
             throw CommandRejection(.rollbackFailed, "version \(target) \(why)", field: "payload.target_version")
         }
         let newVersion = head.current + 1
         try appendVersion(
-            head: head, instanceId: instanceId, name: name, text: data,
-            description: description ?? "rollback to version \(target)", mode: "rollback", ctx: &ctx, rollback: target)
+            head: head,
+            instanceId: instanceId,
+            name: name,
+            text: data,
+            description: description ?? "rollback to version \(target)",
+            mode: "rollback",
+            ctx: &ctx,
+            rollback: target
+        )
         ctx.emit(
             .contextRolledBack,
             [
                 "context_id": .string(head.id), "instance_id": .string(instanceId), "name": .string(name),
                 "target_version": .int(target), "new_version": .int(newVersion),
                 "rollback_state": .string(RollbackState.success.rawValue),
-            ])
+            ]
+        )
     }
 
     /// Records a failed rollback on the context (after the command's savepoint was undone).
@@ -252,13 +318,15 @@ extension PartitionStore {
             UPDATE agent_contexts SET rollback_pointer=?1, rollback_state='failed', touched_ms=?2,
                 touched_version=(SELECT current_version FROM agent_context_heads WHERE cid=?3) WHERE cid=?3
             """,
-            [.int(f.target), .int(ctx.time), .int(f.cid)])
+            [.int(f.target), .int(ctx.time), .int(f.cid)]
+        )
         ctx.emit(
             .contextRolledBack,
             [
                 "context_id": .string(f.contextId), "instance_id": .string(f.instanceId), "name": .string(f.name),
                 "target_version": .int(f.target), "new_version": .null,
                 "rollback_state": .string(RollbackState.failed.rawValue),
-            ])
+            ]
+        )
     }
 }

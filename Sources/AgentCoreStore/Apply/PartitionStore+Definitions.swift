@@ -22,10 +22,17 @@ extension PartitionStore {
         return DefinitionRow(
             id: s.text(0)!,
             fields: DefinitionFields(
-                slug: slug, name: s.text(1), agentType: s.text(2), description: s.text(3), capabilities: caps,
-                configSchema: try? JSONParser.parse(s.bytes(5)), metadata: try? JSONParser.parse(s.bytes(6)),
-                enabled: s.int(7) != 0),
-            revision: s.int(8))
+                slug: slug,
+                name: s.text(1),
+                agentType: s.text(2),
+                description: s.text(3),
+                capabilities: caps,
+                configSchema: try? JSONParser.parse(s.bytes(5)),
+                metadata: try? JSONParser.parse(s.bytes(6)),
+                enabled: s.int(7) != 0
+            ),
+            revision: s.int(8)
+        )
     }
 
     func registerDefinition(_ f: DefinitionFields, ctx: inout RecordContext) throws {
@@ -80,11 +87,13 @@ extension PartitionStore {
         if insert {
             try db.run(
                 "INSERT INTO agent_definitions(slug, id, name, agent_type, description, capabilities, config_schema, metadata, is_enabled, revision, created_ms, updated_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-                args + [.int(time)])
+                args + [.int(time)]
+            )
         } else {
             try db.run(
                 "UPDATE agent_definitions SET id=?2, name=?3, agent_type=?4, description=?5, capabilities=?6, config_schema=?7, metadata=?8, is_enabled=?9, revision=?10, updated_ms=?11 WHERE slug=?1",
-                args)
+                args
+            )
         }
     }
 

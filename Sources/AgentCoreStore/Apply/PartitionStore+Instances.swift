@@ -11,7 +11,8 @@ extension PartitionStore {
     /// Looks up an instance of the command's own workspace and project; others' are not found.
     func instance(_ id: String, ctx: RecordContext) throws -> InstanceRow {
         let s = try db.statement(
-            "SELECT status, config, definition_slug, initialized FROM agent_instances WHERE workspace_id=? AND project_id=? AND id=?")
+            "SELECT status, config, definition_slug, initialized FROM agent_instances WHERE workspace_id=? AND project_id=? AND id=?"
+        )
         try s.bind(.text(ctx.workspace), at: 1)
         try s.bind(.text(ctx.project), at: 2)
         try s.bind(.text(id), at: 3)
@@ -21,12 +22,18 @@ extension PartitionStore {
         }
         return InstanceRow(
             status: InstanceStatus(rawValue: s.text(0) ?? "") ?? .error,
-            config: (try? JSONParser.parse(s.bytes(1))) ?? .object([:]), definitionSlug: s.text(2) ?? "",
-            initialized: s.int(3) != 0)
+            config: (try? JSONParser.parse(s.bytes(1))) ?? .object([:]),
+            definitionSlug: s.text(2) ?? "",
+            initialized: s.int(3) != 0
+        )
     }
 
     func spawnInstance(
-        definition slug: String, name: String, instanceId: String?, config: JSONValue, state: JSONValue?,
+        definition slug: String,
+        name: String,
+        instanceId: String?,
+        config: JSONValue,
+        state: JSONValue?,
         ctx: inout RecordContext
     ) throws {
         guard let def = try definition(slug: slug) else {
@@ -42,7 +49,8 @@ extension PartitionStore {
         try checkConcurrency(workspace: ctx.workspace)
         let exists = try db.rows(
             "SELECT 1 FROM agent_instances WHERE workspace_id=? AND project_id=? AND id=?",
-            [.text(ctx.workspace), .text(ctx.project), .text(id)])
+            [.text(ctx.workspace), .text(ctx.project), .text(id)]
+        )
         if !exists.isEmpty {
             throw CommandRejection(.alreadyExists, "instance '\(id)' exists", field: "payload.instance_id")
         }
@@ -52,29 +60,39 @@ extension PartitionStore {
                 .text(ctx.workspace), .text(ctx.project), .text(id), .text(def.id), .text(slug), .text(name),
                 .text(config.canonicalString), state.map { .text($0.canonicalString) } ?? .null, .int(ctx.time),
                 .int(ctx.time), .int(ctx.time),
-            ])
+            ]
+        )
         ctx.emit(
             .instanceSpawned,
             [
                 "instance_id": .string(id), "definition": .string(slug), "name": .string(name), "status": "idle",
                 "config": config, "state": state ?? .null,
-            ])
+            ]
+        )
     }
 
     /// The seed's `agent_max_concurrency`: instances of a workspace that are not offline.
     /// Checked when an instance is spawned and when one comes back from offline.
     func checkConcurrency(workspace: String) throws {
-        let live = try db.rows(
-            "SELECT count(*) FROM agent_instances WHERE workspace_id=? AND status != 'offline'", [.text(workspace)]
-        ).first?.first?.int ?? 0
+        let live =
+            try db.rows(
+                "SELECT count(*) FROM agent_instances WHERE workspace_id=? AND status != 'offline'",
+                [.text(workspace)]
+            ).first?.first?.int ?? 0
         if live >= Int64(options.maxConcurrency) {
             throw CommandRejection(
-                .quotaExceeded, "workspace has \(live) instances that are not offline (limit \(options.maxConcurrency))")
+                .quotaExceeded,
+                "workspace has \(live) instances that are not offline (limit \(options.maxConcurrency))"
+            )
         }
     }
 
     func transitionInstance(
-        _ id: String, to: InstanceStatus, reason: String?, error: String?, ctx: inout RecordContext
+        _ id: String,
+        to: InstanceStatus,
+        reason: String?,
+        error: String?,
+        ctx: inout RecordContext
     ) throws {
         let row = try instance(id, ctx: ctx)
         guard row.status.canTransition(to: to) else {
@@ -96,11 +114,18 @@ extension PartitionStore {
             [
                 .text(to.rawValue), .int(initialized ? 1 : 0), error.map(SQLValue.text) ?? .null, .int(ctx.time),
                 .int(ctx.time), .text(ctx.workspace), .text(ctx.project), .text(id),
-            ])
+            ]
+        )
         ctx.emit(.instanceStatusChanged, pairs: statusPayload(id, from: from, to: to, reason: reason, error: error))
     }
 
-    func statusPayload(_ id: String, from: InstanceStatus, to: InstanceStatus, reason: String?, error: String?)
+    func statusPayload(
+        _ id: String,
+        from: InstanceStatus,
+        to: InstanceStatus,
+        reason: String?,
+        error: String?
+    )
         -> [(String, JSONValue)]
     {
         [
@@ -116,7 +141,8 @@ extension PartitionStore {
             [
                 .int(ctx.time), .int(ctx.time), state.map { .text($0.canonicalString) } ?? .null, .int(ctx.time),
                 .text(ctx.workspace), .text(ctx.project), .text(id),
-            ])
+            ]
+        )
         var payload: [(String, JSONValue)] = [
             ("instance_id", .string(id)), ("status", .string(row.status.rawValue)),
             ("at", .string(Timestamp.iso8601(millis: ctx.time))),
@@ -138,7 +164,8 @@ extension PartitionStore {
         }
         try db.run(
             "UPDATE agent_instances SET config=?, updated_ms=? WHERE workspace_id=? AND project_id=? AND id=?",
-            [.text(text), .int(ctx.time), .text(ctx.workspace), .text(ctx.project), .text(id)])
+            [.text(text), .int(ctx.time), .text(ctx.workspace), .text(ctx.project), .text(id)]
+        )
         ctx.emit(.instanceConfigured, ["instance_id": .string(id), "config": merged])
     }
 
@@ -149,10 +176,12 @@ extension PartitionStore {
         prunedPending -= try countPrunedRows(ofInstance: args)
         try db.run(
             "DELETE FROM agent_context_versions WHERE cid IN (SELECT cid FROM agent_contexts WHERE workspace_id=? AND project_id=? AND instance_id=?)",
-            args)
+            args
+        )
         try db.run(
             "DELETE FROM agent_context_heads WHERE cid IN (SELECT cid FROM agent_contexts WHERE workspace_id=? AND project_id=? AND instance_id=?)",
-            args)
+            args
+        )
         try db.run("DELETE FROM agent_contexts WHERE workspace_id=? AND project_id=? AND instance_id=?", args)
         let removed = db.changes
         headCache.removeAll()

@@ -47,17 +47,33 @@ struct RecordContext {
     }
 
     mutating func emit(
-        _ type: EventType, pairs: [(String, JSONValue)], workspace: String, project: String?, commandId: String?
+        _ type: EventType,
+        pairs: [(String, JSONValue)],
+        workspace: String,
+        project: String?,
+        commandId: String?
     ) {
         emit(type, payload: .pairs(pairs), workspace: workspace, project: project, commandId: commandId)
     }
 
     mutating func emit(
-        _ type: EventType, payload: EventPayload, workspace: String, project: String?, commandId: String?
+        _ type: EventType,
+        payload: EventPayload,
+        workspace: String,
+        project: String?,
+        commandId: String?
     ) {
         let parts = EventParts(
-            source: position, index: nextIndex, type: type, commandId: commandId, workspaceId: workspace, projectId: project, correlationId: commandId == nil ? nil : envelope?.correlationId,
-            occurredAtMillis: time, payload: payload)
+            source: position,
+            index: nextIndex,
+            type: type,
+            commandId: commandId,
+            workspaceId: workspace,
+            projectId: project,
+            correlationId: commandId == nil ? nil : envelope?.correlationId,
+            occurredAtMillis: time,
+            payload: payload
+        )
         nextIndex += 1
         let key: [UInt8]
         if let eventKey, workspace == self.workspace {

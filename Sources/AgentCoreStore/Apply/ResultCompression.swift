@@ -39,7 +39,8 @@ enum ResultCompression {
         status\tagentcore.context-writes/0/0/0\t\t{"command_id":"","id":"agentcore.context-writes/0/0/0","occurred_at":"2026-01-01T00:00:00.000Z","payload":{"byte_size":0,"context_id":"ctx_","created_by":"","description":null,"instance_id":"","mode":"replace","name":"","parent_version":null,"version":1},"project_id":"","schema":"agentcore.event/v1","type":"context.version_created","workspace_id":""}
         status\tagentcore.context-writes/0/0/1\t\t{"command_id":"","id":"agentcore.context-writes/0/0/1","occurred_at":"2026-01-01T00:00:00.000Z","payload":{"context_id":"ctx_","instance_id":"","name":"","pruned_from":1,"pruned_to":1,"retained_from":2},"project_id":"","schema":"agentcore.event/v1","type":"context.versions_pruned","workspace_id":""}
 
-        """).utf8)
+        """).utf8
+    )
 
     /// A compression stream with `dictionaryV1` loaded, copied into each row's stream
     /// (LZ4's documented way to reuse a loaded dictionary); read-only once built.
@@ -115,7 +116,11 @@ enum ResultDecompressor {
                 LZ4_decompress_safe_usingDict(
                     (raw.baseAddress! + header).assumingMemoryBound(to: CChar.self),
                     UnsafeMutableRawPointer(buf.baseAddress!).assumingMemoryBound(to: CChar.self),
-                    Int32(raw.count - header), Int32(size), dict.baseAddress, Int32(dict.count))
+                    Int32(raw.count - header),
+                    Int32(size),
+                    dict.baseAddress,
+                    Int32(dict.count)
+                )
             }
             written = max(0, Int(got))
         }

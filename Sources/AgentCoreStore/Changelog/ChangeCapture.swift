@@ -1,4 +1,5 @@
 import CSQLite
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,10 +57,14 @@ final class ChangeCapture {
 
     /// Installs the hook on `db`; the capture must outlive the connection's use of it.
     func install(on db: OpaquePointer) {
-        sqlite3_preupdate_hook(db, { ctx, db, op, _, name, key1, key2 in
-            guard let ctx, let db, let name else { return }
-            Unmanaged<ChangeCapture>.fromOpaque(ctx).takeUnretainedValue().note(db, op, name, key1, key2)
-        }, Unmanaged.passUnretained(self).toOpaque())
+        sqlite3_preupdate_hook(
+            db,
+            { ctx, db, op, _, name, key1, key2 in
+                guard let ctx, let db, let name else { return }
+                Unmanaged<ChangeCapture>.fromOpaque(ctx).takeUnretainedValue().note(db, op, name, key1, key2)
+            },
+            Unmanaged.passUnretained(self).toOpaque()
+        )
     }
 
     static func uninstall(from db: OpaquePointer) {

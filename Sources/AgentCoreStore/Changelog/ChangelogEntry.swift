@@ -45,7 +45,11 @@ public enum ChangelogEntry: Equatable, Sendable {
                 marker = .init(offset: offset, epoch: e, writer: w, position: try ChangelogPosition(json: m["position"] ?? .null))
             }
             return .claim(
-                epoch: epoch, writer: writer, restoredThrough: json["restored_through"]?.intValue ?? -1, marker: marker)
+                epoch: epoch,
+                writer: writer,
+                restoredThrough: json["restored_through"]?.intValue ?? -1,
+                marker: marker
+            )
         default:
             throw StoreError("corrupt_changelog", "changelog record has an unknown key kind")
         }

@@ -88,7 +88,7 @@ public struct ChangelogRestore {
                 store.suspectDamage = false
             }
             return try runOnce(store: store, log: log, claim: true)
-        } catch where PartitionStore.isDamage(error) {
+        } catch  where PartitionStore.isDamage(error) {
             throw RestoreNeedsRebuild(reason: "the store is damaged: \(error)")
         }
     }
@@ -109,7 +109,7 @@ public struct ChangelogRestore {
                 throw RestoreNeedsRebuild(reason: "the store has changes of its own that never reached the changelog")
             }
             return try runOnce(store: store, log: log, claim: false)
-        } catch where PartitionStore.isDamage(error) {
+        } catch  where PartitionStore.isDamage(error) {
             throw RestoreNeedsRebuild(reason: "the store is damaged: \(error)")
         }
     }
@@ -157,7 +157,9 @@ public struct ChangelogRestore {
         }
         if from < low {
             throw ChangelogGap(
-                description: "changelog records \(from)..<\(low) are gone (retention, or the topic was recreated): the store cannot be restored from Kafka")
+                description:
+                    "changelog records \(from)..<\(low) are gone (retention, or the topic was recreated): the store cannot be restored from Kafka"
+            )
         }
         // First pass.
         var timeline = ChangelogTimeline(startEpoch: startEpoch, from: from)
@@ -173,13 +175,16 @@ public struct ChangelogRestore {
         let foreign = timeline.claims.contains { !($0.epoch == pending && $0.writer == writer) }
         if mark != nil && inProgress == nil, try store.lostOwnership() {
             throw RestoreNeedsRebuild(
-                reason: "this worker lost the partition (its session expired) while holding the store; what it wrote since may have been voided by a newer owner")
+                reason:
+                    "this worker lost the partition (its session expired) while holding the store; what it wrote since may have been voided by a newer owner"
+            )
         }
         if mark != nil && inProgress == nil && timeline.claims.isEmpty && timeline.maxEpoch > startEpoch {
             // Newer epochs' records follow the store's mark with no claim between: the mark
             // itself came after a newer owner's claim (this store was a zombie's).
             throw RestoreNeedsRebuild(
-                reason: "the store's changelog mark follows a newer owner's claim (epoch \(timeline.maxEpoch)): its state was a zombie's")
+                reason: "the store's changelog mark follows a newer owner's claim (epoch \(timeline.maxEpoch)): its state was a zombie's"
+            )
         }
         var position: ChangelogPosition?
         if !claim && report.kind == .bootstrapped {
@@ -199,7 +204,9 @@ public struct ChangelogRestore {
                 report.wentBack = !standbyCopy && claim
             } else if mark != nil && inProgress == nil && dirty {
                 throw RestoreNeedsRebuild(
-                    reason: "the store has changes that never reached the changelog, and another worker wrote the partition since (epoch \(timeline.currentEpoch))")
+                    reason:
+                        "the store has changes that never reached the changelog, and another worker wrote the partition since (epoch \(timeline.currentEpoch))"
+                )
             }
             if mark != nil {
                 report.kind = .appliedTail

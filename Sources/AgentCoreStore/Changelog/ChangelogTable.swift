@@ -27,7 +27,8 @@ struct ChangelogTable: Sendable {
         if name == "agent_context_versions" {
             // Versions below their context's `oldest_version` are pruned: logically gone,
             // so they read as absent (their rows wait for the sweep).
-            let select = "SELECT \(columns.map { "v.\($0)" }.joined(separator: ", ")) FROM agent_context_versions v"
+            let select =
+                "SELECT \(columns.map { "v.\($0)" }.joined(separator: ", ")) FROM agent_context_versions v"
                 + " JOIN agent_context_heads h ON h.cid = v.cid WHERE "
             byRowid = HotStatement(slot: 16 + 2 * Int(id), sql: select + "v.rowid=? AND v.version >= h.oldest_version")
             byKey = HotStatement(slot: 17 + 2 * Int(id), sql: select + "v.cid=? AND v.version=? AND v.version >= h.oldest_version")
@@ -47,32 +48,46 @@ struct ChangelogTable: Sendable {
         ChangelogTable(1, "workspaces", columns: ["id", "created_ms"], key: ["id"]),
         ChangelogTable(2, "projects", columns: ["workspace_id", "id", "created_ms"], key: ["workspace_id", "id"]),
         ChangelogTable(
-            3, "agent_definitions",
+            3,
+            "agent_definitions",
             columns: [
                 "slug", "id", "name", "agent_type", "description", "capabilities", "config_schema", "metadata",
                 "is_enabled", "revision", "created_ms", "updated_ms",
-            ], key: ["slug"]),
+            ],
+            key: ["slug"]
+        ),
         ChangelogTable(
-            4, "agent_instances",
+            4,
+            "agent_instances",
             columns: [
                 "workspace_id", "project_id", "id", "definition_id", "definition_slug", "name", "status", "config",
                 "state", "last_heartbeat_ms", "last_error", "initialized", "liveness_ms", "created_ms", "updated_ms",
-            ], key: ["workspace_id", "project_id", "id"]),
+            ],
+            key: ["workspace_id", "project_id", "id"]
+        ),
         ChangelogTable(
-            5, "agent_contexts",
+            5,
+            "agent_contexts",
             columns: [
                 "cid", "id", "workspace_id", "project_id", "instance_id", "name", "rollback_pointer", "rollback_state",
                 "created_ms", "touched_ms", "touched_version",
-            ], key: ["cid"]),
+            ],
+            key: ["cid"]
+        ),
         ChangelogTable(6, "agent_context_heads", columns: ["cid", "current_version", "oldest_version"], key: ["cid"]),
         ChangelogTable(
-            7, "agent_context_versions",
+            7,
+            "agent_context_versions",
             columns: ["cid", "version", "data", "change_description", "created_by", "byte_size", "mode", "created_ms"],
-            key: ["cid", "version"]),
+            key: ["cid", "version"]
+        ),
         ChangelogTable(8, "results", columns: ["seq", "hkey", "workspace_id", "command_id", "outputs"], key: ["seq"]),
         ChangelogTable(
-            9, "agent_mailboxes", columns: ["workspace_id", "project_id", "instance_id", "last_seq"],
-            key: ["workspace_id", "project_id", "instance_id"]),
+            9,
+            "agent_mailboxes",
+            columns: ["workspace_id", "project_id", "instance_id", "last_seq"],
+            key: ["workspace_id", "project_id", "instance_id"]
+        ),
     ]
 
     static let heads = all[5]

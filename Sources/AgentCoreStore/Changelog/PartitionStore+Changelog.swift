@@ -68,7 +68,7 @@ extension PartitionStore {
         _ body: (_ key: [UInt8], _ value: [UInt8]?) throws -> Void
     ) throws -> (through: Int64, count: Int, position: ChangelogPosition) {
         // One read snapshot for the whole walk.
-        return try db.inTransaction(.deferred) {
+        try db.inTransaction(.deferred) {
             var dirty = DirtySet()
             var through: Int64 = 0
             let s = try db.statement("SELECT batch, entries FROM changelog_dirty ORDER BY batch")
@@ -265,10 +265,16 @@ extension PartitionStore {
     }
 
     private func finishApplying(
-        position: ChangelogPosition?, epoch: Int64, offset: Int64, compensate: Set<[UInt8]>, standby: Bool
+        position: ChangelogPosition?,
+        epoch: Int64,
+        offset: Int64,
+        compensate: Set<[UInt8]>,
+        standby: Bool
     ) throws {
         try db.inTransaction {
-            if standby { try setMeta("changelog_standby", .int(1)) } else {
+            if standby {
+                try setMeta("changelog_standby", .int(1))
+            } else {
                 try db.run("DELETE FROM store_meta WHERE key='changelog_standby'")
             }
             if let p = position {
@@ -276,7 +282,9 @@ extension PartitionStore {
                 for (t, o) in p.appliedOffsets.sorted(by: { $0.key < $1.key }) {
                     try db.run("INSERT INTO applied_offsets(topic, offset) VALUES(?, ?)", [.text(t), .int(o)])
                 }
-                if let st = p.streamTime { try setMeta("stream_time", .int(st)) } else {
+                if let st = p.streamTime {
+                    try setMeta("stream_time", .int(st))
+                } else {
                     try db.run("DELETE FROM store_meta WHERE key='stream_time'")
                 }
                 try setMeta("published_through", .int(p.publishedThrough))

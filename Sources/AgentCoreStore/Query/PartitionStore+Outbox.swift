@@ -32,7 +32,8 @@ extension PartitionStore {
         guard upTo > publishedThrough else { return }
         try db.run(
             "INSERT INTO store_meta(key, value) VALUES('published_through', ?) ON CONFLICT(key) DO UPDATE SET value=max(value, excluded.value)",
-            [.int(upTo)])
+            [.int(upTo)]
+        )
         publishedThrough = upTo
     }
 

@@ -87,24 +87,48 @@ extension StoreReading {
 
     /// Instances in id order; `status` filters, `after` and `limit` page.
     public func instances(
-        workspace: String, project: String, only id: String? = nil, status: InstanceStatus? = nil, after: String? = nil,
+        workspace: String,
+        project: String,
+        only id: String? = nil,
+        status: InstanceStatus? = nil,
+        after: String? = nil,
         limit: Int? = nil
     ) throws -> [InstanceInfo] {
         var sql =
             "SELECT id, definition_slug, name, status, config, state, last_heartbeat_ms, last_error, created_ms, updated_ms FROM agent_instances WHERE workspace_id=? AND project_id=?"
         var args: [SQLValue] = [.text(workspace), .text(project)]
-        if let id { sql += " AND id=?"; args.append(.text(id)) }
-        if let status { sql += " AND status=?"; args.append(.text(status.rawValue)) }
-        if let after { sql += " AND id>?"; args.append(.text(after)) }
+        if let id {
+            sql += " AND id=?"
+            args.append(.text(id))
+        }
+        if let status {
+            sql += " AND status=?"
+            args.append(.text(status.rawValue))
+        }
+        if let after {
+            sql += " AND id>?"
+            args.append(.text(after))
+        }
         sql += " ORDER BY id"
-        if let limit { sql += " LIMIT ?"; args.append(.int(Int64(limit))) }
+        if let limit {
+            sql += " LIMIT ?"
+            args.append(.int(Int64(limit)))
+        }
         return try readDB.rows(sql, args).map { r in
             InstanceInfo(
-                id: r[0].text!, definition: r[1].text!, name: r[2].text!,
+                id: r[0].text!,
+                definition: r[1].text!,
+                name: r[2].text!,
                 status: InstanceStatus(rawValue: r[3].text!) ?? .error,
-                config: (try? JSONParser.parse(r[4].bytes!)) ?? .null, state: r[5].bytes.flatMap { try? JSONParser.parse($0) },
-                lastHeartbeatMillis: r[6].int, lastError: r[7].text, workspaceId: workspace, projectId: project,
-                createdAtMillis: r[8].int ?? 0, updatedAtMillis: r[9].int ?? 0)
+                config: (try? JSONParser.parse(r[4].bytes!)) ?? .null,
+                state: r[5].bytes.flatMap { try? JSONParser.parse($0) },
+                lastHeartbeatMillis: r[6].int,
+                lastError: r[7].text,
+                workspaceId: workspace,
+                projectId: project,
+                createdAtMillis: r[8].int ?? 0,
+                updatedAtMillis: r[9].int ?? 0
+            )
         }
     }
 
@@ -114,11 +138,19 @@ extension StoreReading {
             "SELECT slug, id, name, agent_type, description, capabilities, config_schema, metadata, is_enabled, revision, created_ms, updated_ms FROM agent_definitions ORDER BY slug"
         ).map { r in
             DefinitionInfo(
-                slug: r[0].text!, id: r[1].text!, name: r[2].text!, agentType: r[3].text!, description: r[4].text,
+                slug: r[0].text!,
+                id: r[1].text!,
+                name: r[2].text!,
+                agentType: r[3].text!,
+                description: r[4].text,
                 capabilities: (try? JSONParser.parse(r[5].bytes!)) ?? .array([]),
                 configSchema: (try? JSONParser.parse(r[6].bytes!)) ?? .object([:]),
-                metadata: (try? JSONParser.parse(r[7].bytes!)) ?? .object([:]), isEnabled: r[8].int != 0, revision: r[9].int!,
-                createdAtMillis: r[10].int!, updatedAtMillis: r[11].int!)
+                metadata: (try? JSONParser.parse(r[7].bytes!)) ?? .object([:]),
+                isEnabled: r[8].int != 0,
+                revision: r[9].int!,
+                createdAtMillis: r[10].int!,
+                updatedAtMillis: r[11].int!
+            )
         }
     }
 
@@ -126,8 +158,8 @@ extension StoreReading {
     public func workspaces() throws -> [WorkspaceInfo] {
         var out: [WorkspaceInfo] = []
         for r in try readDB.rows(
-            "SELECT w.id, p.id FROM workspaces w LEFT JOIN projects p ON p.workspace_id = w.id ORDER BY w.id, p.id")
-        {
+            "SELECT w.id, p.id FROM workspaces w LEFT JOIN projects p ON p.workspace_id = w.id ORDER BY w.id, p.id"
+        ) {
             let ws = r[0].text!
             if out.last?.id != ws { out.append(WorkspaceInfo(id: ws, projects: [])) }
             if let p = r[1].text { out[out.count - 1].projects.append(p) }
@@ -143,18 +175,33 @@ extension StoreReading {
         var sql =
             "SELECT id, instance_id, name, current_version, oldest_version, rollback_pointer, rollback_state, created_ms, updated_ms FROM agent_contexts_with_heads WHERE workspace_id=? AND project_id=?"
         var args: [SQLValue] = [.text(workspace), .text(project)]
-        if let instanceId { sql += " AND instance_id=?"; args.append(.text(instanceId)) }
+        if let instanceId {
+            sql += " AND instance_id=?"
+            args.append(.text(instanceId))
+        }
         return try readDB.rows(sql + " ORDER BY instance_id, name", args).map { r in
             ContextInfo(
-                id: r[0].text!, instanceId: r[1].text!, name: r[2].text!, currentVersion: r[3].int!, oldestVersion: r[4].int!,
-                rollbackPointer: r[5].int, rollbackState: r[6].text.flatMap(RollbackState.init(rawValue:)),
-                createdAtMillis: r[7].int ?? 0, updatedAtMillis: r[8].int ?? 0)
+                id: r[0].text!,
+                instanceId: r[1].text!,
+                name: r[2].text!,
+                currentVersion: r[3].int!,
+                oldestVersion: r[4].int!,
+                rollbackPointer: r[5].int,
+                rollbackState: r[6].text.flatMap(RollbackState.init(rawValue:)),
+                createdAtMillis: r[7].int ?? 0,
+                updatedAtMillis: r[8].int ?? 0
+            )
         }
     }
 
     /// Versions of a context, newest first, `limit` per page starting below `before`.
     public func versions(
-        workspace: String, project: String, instanceId: String, name: String, before: Int64? = nil, limit: Int = 20
+        workspace: String,
+        project: String,
+        instanceId: String,
+        name: String,
+        before: Int64? = nil,
+        limit: Int = 20
     ) throws -> [ContextVersion] {
         try readDB.rows(
             """
@@ -167,14 +214,24 @@ extension StoreReading {
             [.text(workspace), .text(project), .text(instanceId), .text(name), .int(before ?? Int64.max), .int(Int64(limit))]
         ).map { r in
             ContextVersion(
-                version: r[0].int!, data: (try? JSONParser.parse(r[1].bytes!)) ?? .null, description: r[2].text,
-                createdBy: r[3].text!, byteSize: r[4].int!, mode: r[5].text!, createdAtMillis: r[6].int!)
+                version: r[0].int!,
+                data: (try? JSONParser.parse(r[1].bytes!)) ?? .null,
+                description: r[2].text,
+                createdBy: r[3].text!,
+                byteSize: r[4].int!,
+                mode: r[5].text!,
+                createdAtMillis: r[6].int!
+            )
         }
     }
 
     /// The data of a context at `version` (nil: current), or nil when it is not retained.
     public func read(
-        workspace: String, project: String, instanceId: String, name: String, version: Int64? = nil
+        workspace: String,
+        project: String,
+        instanceId: String,
+        name: String,
+        version: Int64? = nil
     ) throws -> ContextVersion? {
         guard let c = try context(workspace: workspace, project: project, instanceId: instanceId, name: name) else { return nil }
         let v = version ?? c.currentVersion

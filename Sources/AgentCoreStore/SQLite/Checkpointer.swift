@@ -120,6 +120,8 @@ final class WALSize: @unchecked Sendable {
             { arg, _, _, frames in
                 Unmanaged<WALSize>.fromOpaque(arg!).takeUnretainedValue().frames.store(frames, ordering: .relaxed)
                 return SQLITE_OK
-            }, Unmanaged.passUnretained(self).toOpaque())
+            },
+            Unmanaged.passUnretained(self).toOpaque()
+        )
     }
 }

@@ -86,7 +86,9 @@ public struct WorkerConfiguration: Sendable {
     }
 
     /// Reads `AGENTCORE_*` variables (see `EnvironmentKeys`) over the defaults.
-    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws(Invalid)
+    public static func fromEnvironment(
+        _ env: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(Invalid)
         -> WorkerConfiguration
     {
         var c = WorkerConfiguration()

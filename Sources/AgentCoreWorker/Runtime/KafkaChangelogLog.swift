@@ -16,8 +16,14 @@ final class KafkaChangelogLog: ChangelogLog {
     let isCancelled: () -> Bool
 
     init(
-        topic: String, partition: Int32, kafka: KafkaConfig, producer: KafkaProducer, workerId: String,
-        stallTimeoutMs: Int = 30_000, isCancelled: @escaping () -> Bool, logger: Logger
+        topic: String,
+        partition: Int32,
+        kafka: KafkaConfig,
+        producer: KafkaProducer,
+        workerId: String,
+        stallTimeoutMs: Int = 30_000,
+        isCancelled: @escaping () -> Bool,
+        logger: Logger
     ) throws {
         tp = TopicPartition(topic, partition)
         var options = ConsumerOptions(groupId: "agentcore-restore-\(workerId)")  // never joined: `assign` only
@@ -85,7 +91,10 @@ final class KafkaChangelogLog: ChangelogLog {
         let result = Mutex<Result<Int64, KafkaError>?>(nil)
         let done = DispatchSemaphore(value: 0)
         try producer.produce(
-            topic: tp.topic, partition: tp.partition, key: key, value: value,
+            topic: tp.topic,
+            partition: tp.partition,
+            key: key,
+            value: value,
             headers: epoch.map { [KafkaHeader(ChangelogEntry.epochHeader, $0)] } ?? []
         ) { r in
             result.withLock { $0 = r.map(\.offset) }

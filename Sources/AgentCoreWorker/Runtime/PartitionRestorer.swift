@@ -21,8 +21,11 @@ final class PartitionRestorer: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     init(
-        partition: Int32, store: PartitionStore, writer: String,
-        makeLog: @escaping @Sendable (_ isCancelled: @escaping () -> Bool) throws -> ChangelogLog, logger: Logger
+        partition: Int32,
+        store: PartitionStore,
+        writer: String,
+        makeLog: @escaping @Sendable (_ isCancelled: @escaping () -> Bool) throws -> ChangelogLog,
+        logger: Logger
     ) {
         self.partition = partition
         let handOver = HandOver(store)

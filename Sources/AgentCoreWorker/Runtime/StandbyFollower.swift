@@ -34,8 +34,12 @@ final class StandbyFollower: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     init(
-        writer: String, interval: Duration, storePath: @escaping @Sendable (Int32) -> String, options: StoreOptions,
-        makeLog: @escaping @Sendable (Int32, _ isCancelled: @escaping () -> Bool) throws -> ChangelogLog, logger: Logger
+        writer: String,
+        interval: Duration,
+        storePath: @escaping @Sendable (Int32) -> String,
+        options: StoreOptions,
+        makeLog: @escaping @Sendable (Int32, _ isCancelled: @escaping () -> Bool) throws -> ChangelogLog,
+        logger: Logger
     ) {
         let intervalMs = Int(interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000)
         let thread = Thread { [self] in

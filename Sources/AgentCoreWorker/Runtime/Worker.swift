@@ -16,7 +16,9 @@ public final class Worker: Service, Sendable {
     /// - Parameter metrics: where the worker's metrics go (docs/http-api.md lists them);
     ///   by default nowhere.
     public init(
-        configuration: WorkerConfiguration, bootstrap: String, logger: Logger,
+        configuration: WorkerConfiguration,
+        bootstrap: String,
+        logger: Logger,
         metrics: any MetricsFactory = NOOPMetricsHandler.instance
     ) {
         engine = WorkerEngine(config: configuration, bootstrap: bootstrap, logger: logger, metrics: metrics)

@@ -52,14 +52,17 @@ extension WorkerEngine {
                     }
                     + failed.keys.sorted().map { p in
                         .object(["partition": .int(Int64(p)), "state": "failed", "error": .string(failed[p]!)])
-                    }),
+                    }
+            ),
             "partition_count": .int(Int64(storeOptions.partitionCount ?? 0)),
         ]
         if let url = httpURL.withLock({ $0 }) { fields["http_url"] = .string(url) }
         if let standby { fields["standbys"] = .array(standby.wanted.sorted().map { .int(Int64($0)) }) }
         let body = JSONValue.object(fields)
         try producer.produce(
-            topic: config.topics.heartbeats, key: Array(config.workerId.utf8), value: body.canonicalBytes
+            topic: config.topics.heartbeats,
+            key: Array(config.workerId.utf8),
+            value: body.canonicalBytes
         ) { [logger] r in
             if case .failure(let e) = r { logger.debug("heartbeat not delivered: \(e)") }
         }
@@ -79,8 +82,13 @@ extension WorkerEngine {
                 }
             }
             return WorkerStatus.Partition(
-                partition: lane.partition, appliedOffsets: applied, endOffsets: ends, lag: lag,
-                storeBytes: lane.store.sizeOnDisk(), outboxDepth: try lane.store.outboxDepth())
+                partition: lane.partition,
+                appliedOffsets: applied,
+                endOffsets: ends,
+                lag: lag,
+                storeBytes: lane.store.sizeOnDisk(),
+                outboxDepth: try lane.store.outboxDepth()
+            )
         }
     }
 }

@@ -20,7 +20,8 @@ extension WorkerEngine {
             guard config.changelog else { throw error }
             let aside = try PartitionStore.moveAside(path: path)
             logger.error(
-                "store of partition \(p) cannot be opened (\(error)): moved aside to \(aside); rebuilding it from \(config.topics.changelog)")
+                "store of partition \(p) cannot be opened (\(error)): moved aside to \(aside); rebuilding it from \(config.topics.changelog)"
+            )
             return try PartitionStore(path: path, partition: p, options: storeOptions)
         }
     }
@@ -34,13 +35,23 @@ extension WorkerEngine {
         var options = storeOptions
         options.cacheSizeKiB = 1_024  // a copy nobody reads: a small cache of its own
         return StandbyFollower(
-            writer: worker, interval: .milliseconds(Int64(config.standbyIntervalMs)),
-            storePath: { (dir as NSString).appendingPathComponent("partition-\($0).sqlite") }, options: options,
+            writer: worker,
+            interval: .milliseconds(Int64(config.standbyIntervalMs)),
+            storePath: { (dir as NSString).appendingPathComponent("partition-\($0).sqlite") },
+            options: options,
             makeLog: { p, isCancelled in
                 try KafkaChangelogLog(
-                    topic: topic, partition: p, kafka: kafka, producer: producer, workerId: worker, isCancelled: isCancelled,
-                    logger: logger)
-            }, logger: logger)
+                    topic: topic,
+                    partition: p,
+                    kafka: kafka,
+                    producer: producer,
+                    workerId: worker,
+                    isCancelled: isCancelled,
+                    logger: logger
+                )
+            },
+            logger: logger
+        )
     }
 
     /// Sets the standby copies for the partitions owned now (`StandbyFollower.placement`).
@@ -62,12 +73,22 @@ extension WorkerEngine {
         let logger = self.logger
         lane.failure = nil
         lane.restorer = PartitionRestorer(
-            partition: p, store: lane.store, writer: worker,
+            partition: p,
+            store: lane.store,
+            writer: worker,
             makeLog: { isCancelled in
                 try KafkaChangelogLog(
-                    topic: topic, partition: p, kafka: kafka, producer: producer, workerId: worker,
-                    isCancelled: isCancelled, logger: logger)
-            }, logger: logger)
+                    topic: topic,
+                    partition: p,
+                    kafka: kafka,
+                    producer: producer,
+                    workerId: worker,
+                    isCancelled: isCancelled,
+                    logger: logger
+                )
+            },
+            logger: logger
+        )
     }
 
     /// Seeks the partition's input to its store's offsets and resumes it.
@@ -124,7 +145,8 @@ extension WorkerEngine {
             $0.partitionFailures += 1
         }
         logger.error(
-            "partition \(lane.partition) \(reason) (\(diskSpace())). Its input stays paused (no record is skipped); the other partitions go on; \(retry ? "retrying in \(delayMs) ms" : "it stays stopped until the operator acts")")
+            "partition \(lane.partition) \(reason) (\(diskSpace())). Its input stays paused (no record is skipped); the other partitions go on; \(retry ? "retrying in \(delayMs) ms" : "it stays stopped until the operator acts")"
+        )
     }
 
     /// Free space of the data directory, for messages about full disks.
@@ -172,7 +194,8 @@ extension WorkerEngine {
                 let seconds = Double(now - r.startedAt) / 1e9
                 if report.wentBack {
                     logger.warning(
-                        "partition \(p): the store stood behind what it had published to the changelog (its WAL lost, or an older copy of the file?); brought forward from the changelog")
+                        "partition \(p): the store stood behind what it had published to the changelog (its WAL lost, or an older copy of the file?); brought forward from the changelog"
+                    )
                 }
                 statusBox.withLock {
                     $0.failed[p] = nil
@@ -185,7 +208,8 @@ extension WorkerEngine {
                     continue
                 }
                 logger.info(
-                    "partition \(p) restored (\(report.kind.rawValue)): \(report.rowsApplied) changelog rows applied, \(report.entriesRead) read, \(report.compensated) republished, epoch \(report.epoch), in \(String(format: "%.2f", seconds)) s; input resumes at \(starts.map { "\($0.topicPartition.topic)@\($0.offset)" }.joined(separator: ", "))")
+                    "partition \(p) restored (\(report.kind.rawValue)): \(report.rowsApplied) changelog rows applied, \(report.entriesRead) read, \(report.compensated) republished, epoch \(report.epoch), in \(String(format: "%.2f", seconds)) s; input resumes at \(starts.map { "\($0.topicPartition.topic)@\($0.offset)" }.joined(separator: ", "))"
+                )
             case .failure(let e as RestoreNeedsRebuild):
                 lane.store.close()
                 lane.storeClosed = true

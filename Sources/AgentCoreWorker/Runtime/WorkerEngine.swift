@@ -104,7 +104,8 @@ final class WorkerEngine: @unchecked Sendable {
                 standby = makeStandbyFollower(producer: producer)
             } else {
                 logger.error(
-                    "standby copies are off: another worker uses the data directory \(config.dataDirectory) (standbys need a directory per worker)")
+                    "standby copies are off: another worker uses the data directory \(config.dataDirectory) (standbys need a directory per worker)"
+                )
             }
         }
         defer {
@@ -121,15 +122,19 @@ final class WorkerEngine: @unchecked Sendable {
         options.prefetchKiB = config.consumerPrefetchKiB
         if config.staticMembership { options.groupInstanceId = config.workerId }
         let consumer = try KafkaConsumer(
-            config: kafka, options: options,
+            config: kafka,
+            options: options,
             onAssign: { [unowned self] tps in self.assign(tps) },
             onRevoke: { [unowned self] tps, lost in self.revoke(tps, lost: lost) },
-            afterAssign: { [unowned self] tps in self.pauseInactive(tps) }, logger: logger)
+            afterAssign: { [unowned self] tps in self.pauseInactive(tps) },
+            logger: logger
+        )
         self.consumer = consumer
         try consumer.subscribe(config.topics.inputs)
         logger.info(
             "worker started",
-            metadata: ["agentcore.worker": "\(config.workerId)", "agentcore.partitions": "\(count)", "agentcore.brokers": "\(bootstrap)"])
+            metadata: ["agentcore.worker": "\(config.workerId)", "agentcore.partitions": "\(count)", "agentcore.brokers": "\(bootstrap)"]
+        )
 
         var failure: (any Error)?
         do {
@@ -185,11 +190,13 @@ final class WorkerEngine: @unchecked Sendable {
         if config.changelog {
             guard let l = try producer.partitionCount(topic: config.topics.changelog) else {
                 throw WorkerConfiguration.Invalid(
-                    description: "topic \(config.topics.changelog) does not exist: run `agentcore topics create` first")
+                    description: "topic \(config.topics.changelog) does not exist: run `agentcore topics create` first"
+                )
             }
             guard l == c else {
                 throw WorkerConfiguration.Invalid(
-                    description: "\(config.topics.changelog) has \(l) partitions but the input topics have \(c): it must be co-partitioned")
+                    description: "\(config.topics.changelog) has \(l) partitions but the input topics have \(c): it must be co-partitioned"
+                )
             }
         }
         guard c == w else {
@@ -292,15 +299,26 @@ final class WorkerEngine: @unchecked Sendable {
                         RewoundInput(
                             description:
                                 "\(r.topic)[\(r.partition)] offset \(r.offset) is at or below the store's applied offset \(applied): the topic was recreated or the cluster replaced. No record is skipped: the partition is stopped. To start it over on the new topic (keeping its state), restart the worker with --accept-rewound-input (AGENTCORE_ACCEPT_REWOUND_INPUT=1)"
-                        ), consumer: consumer, retry: false)
+                        ),
+                        consumer: consumer,
+                        retry: false
+                    )
                     continue
                 }
             }
             lane.enqueue(
                 InputRecord(
-                    stream: stream, topic: r.topic, partition: r.partition, offset: r.offset, timestampMillis: r.timestamp,
-                    key: r.key, value: r.value, headers: r.headers.map { RecordHeader(key: $0.key, value: $0.value) }),
-                now: now)
+                    stream: stream,
+                    topic: r.topic,
+                    partition: r.partition,
+                    offset: r.offset,
+                    timestampMillis: r.timestamp,
+                    key: r.key,
+                    value: r.value,
+                    headers: r.headers.map { RecordHeader(key: $0.key, value: $0.value) }
+                ),
+                now: now
+            )
         }
         if !rewind.isEmpty {
             try consumer.seek(rewind.map { TopicPartitionOffset($0.key, offset: $0.value) })
@@ -314,8 +332,11 @@ final class WorkerEngine: @unchecked Sendable {
         for lane in activeLanes {
             let p = lane.partition
             let ready = lane.takeReady(
-                max: config.batchSize * 2, now: now, maxWaitNanos: UInt64(config.mergeWaitMs) * 1_000_000,
-                caughtUp: { [self] stream in self.caughtUp(consumer, partition: p, stream: stream) })
+                max: config.batchSize * 2,
+                now: now,
+                maxWaitNanos: UInt64(config.mergeWaitMs) * 1_000_000,
+                caughtUp: { [self] stream in self.caughtUp(consumer, partition: p, stream: stream) }
+            )
             guard !ready.isEmpty else { continue }
             let summary: ApplySummary
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -326,7 +347,8 @@ final class WorkerEngine: @unchecked Sendable {
             }
             if let change = lane.store.takeSettingsChange() {
                 logger.warning(
-                    "partition \(p) was applied with other settings until now: \(change.from); from here on: \(change.to). Workers sharing partitions must run the same settings.")
+                    "partition \(p) was applied with other settings until now: \(change.from); from here on: \(change.to). Workers sharing partitions must run the same settings."
+                )
             }
             lane.appliedCount += ready.count
             applied.append(lane)
@@ -423,13 +445,15 @@ final class WorkerEngine: @unchecked Sendable {
             count += rows.count
             recent.append(contentsOf: rows.suffix(3))
         }
-        let changelogLanes = config.changelog ? lanes.filter { lane in
-            guard lane.isActive else { return false }
-            do { return try lane.changelogDue() } catch {
-                failLane(lane, error, consumer: consumer)
-                return false
-            }
-        } : []
+        let changelogLanes =
+            config.changelog
+            ? lanes.filter { lane in
+                guard lane.isActive else { return false }
+                do { return try lane.changelogDue() } catch {
+                    failLane(lane, error, consumer: consumer)
+                    return false
+                }
+            } : []
         guard !planned.isEmpty || !changelogLanes.isEmpty else {
             setPaused(false, consumer: consumer)
             return
@@ -439,8 +463,12 @@ final class WorkerEngine: @unchecked Sendable {
             for row in rows {
                 do {
                     try producer.produce(
-                        topic: config.topics.output(row.topic), key: row.key, value: row.value,
-                        headers: [KafkaHeader(Self.eventIdHeader, Array(row.eventId.utf8))], group: round.deliveries)
+                        topic: config.topics.output(row.topic),
+                        key: row.key,
+                        value: row.value,
+                        headers: [KafkaHeader(Self.eventIdHeader, Array(row.eventId.utf8))],
+                        group: round.deliveries
+                    )
                 } catch {
                     round.fail(error)  // not queued; the row is sent again in a later round
                 }
@@ -526,9 +554,11 @@ final class WorkerEngine: @unchecked Sendable {
     static func summary(_ row: OutboxRecord) -> String {
         if let e = try? Event(bytes: row.value) {
             let p = e.payload
-            let subject = [p["instance_id"]?.stringValue, p["name"]?.stringValue, p["version"]?.intValue.map { "v\($0)" },
-                           p["to"]?.stringValue.map { "→ \($0)" }, p["code"]?.stringValue, p["slug"]?.stringValue]
-                .compactMap { $0 }.joined(separator: " ")
+            let subject = [
+                p["instance_id"]?.stringValue, p["name"]?.stringValue, p["version"]?.intValue.map { "v\($0)" },
+                p["to"]?.stringValue.map { "→ \($0)" }, p["code"]?.stringValue, p["slug"]?.stringValue,
+            ]
+            .compactMap { $0 }.joined(separator: " ")
             return "\(e.type.rawValue) \(e.workspaceId)/\(e.projectId ?? "-") \(subject)"
         }
         let reason = (try? JSONParser.parse(row.value))?["reason"]?.stringValue ?? "?"

@@ -9,7 +9,8 @@ struct AgentsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agents",
         abstract: "Run agents in an agent host (the built-in examples).",
-        subcommands: [AgentsRunCommand.self])
+        subcommands: [AgentsRunCommand.self]
+    )
 }
 
 struct AgentsRunCommand: AsyncParsableCommand {
@@ -27,7 +28,8 @@ struct AgentsRunCommand: AsyncParsableCommand {
             With --config FILE the host runs what the file lists (docs/agents.md).
             SIGTERM or Ctrl-C: every instance is deactivated, shut down and reported
             offline; exit status 0.
-            """)
+            """
+    )
 
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "Agent host config (JSON, docs/agents.md). Default: the built-in demo.") var config: String?
@@ -50,14 +52,21 @@ struct AgentsRunCommand: AsyncParsableCommand {
             hostConfig.readURL = readURL ?? ProcessInfo.processInfo.environment["AGENTCORE_READ_URL"] ?? "http://127.0.0.1:8080"
         }
         let host = AgentHost(
-            kafka: try connection.kafkaConfig(), topicPrefix: connection.topics.prefix, config: hostConfig,
-            registry: .examples, shutdownGrace: .milliseconds(Int64(shutdownTimeout * 1000 * 2 / 3)), logger: logger)
+            kafka: try connection.kafkaConfig(),
+            topicPrefix: connection.topics.prefix,
+            config: hostConfig,
+            registry: .examples,
+            shutdownGrace: .milliseconds(Int64(shutdownTimeout * 1000 * 2 / 3)),
+            logger: logger
+        )
         let ms = Int(shutdownTimeout * 1000)
         var group = ServiceGroupConfiguration(
             services: [
                 .init(service: host, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: ShutdownBound(milliseconds: ms, logger: logger), successTerminationBehavior: .ignore),
-            ], logger: logger)
+            ],
+            logger: logger
+        )
         group.gracefulShutdownSignals = [.sigterm, .sigint, .sighup]
         group.maximumGracefulShutdownDuration = .milliseconds(ms)
         do {

@@ -46,7 +46,8 @@ extension BenchCommand {
     /// trips (`send --wait`'s `enqueueAndWait`), at the same offered rate, same run.
     struct Agents: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Agent message round trips (one host, embedded cluster) beside send --wait round trips, same run.")
+            abstract: "Agent message round trips (one host, embedded cluster) beside send --wait round trips, same run."
+        )
         @Option(help: "Messages (and commands) offered per second.") var rate = 100.0
         @Option(help: "Seconds each phase offers load.") var seconds = 20.0
         @Option(help: "Partitions.") var partitions = 4
@@ -61,10 +62,16 @@ extension BenchCommand {
             kafka.properties["linger.ms"] = "2"
             kafka.properties["fetch.wait.max.ms"] = "10"
             var config = AgentHostConfig(hostId: "bench")
-            config.instances = [.init(type: "bench-pinger", workspace: "bench-agents", project: "p", ids: ["ping"]),
-                                .init(type: "bench-ponger", workspace: "bench-agents", project: "p", ids: ["pong"])]
+            config.instances = [
+                .init(type: "bench-pinger", workspace: "bench-agents", project: "p", ids: ["ping"]),
+                .init(type: "bench-ponger", workspace: "bench-agents", project: "p", ids: ["pong"]),
+            ]
             let host = AgentHost(
-                kafka: kafka, config: config, registry: AgentRegistry([BenchPinger.self, BenchPonger.self]), logger: logger)
+                kafka: kafka,
+                config: config,
+                registry: AgentRegistry([BenchPinger.self, BenchPonger.self]),
+                logger: logger
+            )
             let hostRun = Task { try await host.run() }
             let started = ContinuousClock.now
             while host.instances.count < 2 || !host.instances.allSatisfy({ $0.state == .active }) {
@@ -106,8 +113,9 @@ extension BenchCommand {
                                 commandLatencies.add(Double(DispatchTime.now().uptimeNanoseconds - s) / 1e6)
                             }
                         } else if (try? await client.enqueueAndWait(
-                            c.heartbeat(instanceId: "ping"), until: AgentCoreClient.answered(by: [.instanceHeartbeat]))) != nil
-                        {
+                            c.heartbeat(instanceId: "ping"),
+                            until: AgentCoreClient.answered(by: [.instanceHeartbeat])
+                        )) != nil {
                             answeredLatencies.add(Double(DispatchTime.now().uptimeNanoseconds - s) / 1e6)
                         }
                     }
@@ -133,7 +141,8 @@ extension BenchCommand {
                 "messages_offered": .int(Int64(count)), "send_failures": .int(Int64(sendFailures.failures)),
             ]
             let out = JSONValue.object(
-                results.merging(["bench": "agents", "rate": .double(rate), "partitions": .int(Int64(partitions))]) { a, _ in a })
+                results.merging(["bench": "agents", "rate": .double(rate), "partitions": .int(Int64(partitions))]) { a, _ in a }
+            )
             if json {
                 print(out.canonicalString)
             } else {

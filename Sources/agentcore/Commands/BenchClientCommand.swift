@@ -11,7 +11,8 @@ extension BenchCommand {
     /// client's shared result consumer beside the earlier consumer-per-call way, same run.
     struct Client: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "enqueueAndWait round trips, sequential and concurrent, with the shared result consumer and the earlier consumer per call.")
+            abstract: "enqueueAndWait round trips, sequential and concurrent, with the shared result consumer and the earlier consumer per call."
+        )
         @Option(help: "Calls with the shared result consumer (each mode).") var calls = 1_000
         @Option(help: "Calls the earlier way (a consumer per call and a 0.3 s settle: slow), each mode.") var baselineCalls = 100
         @Option(help: "Most calls the earlier way has in flight at once (each is a Kafka client).") var baselineConcurrency = 50
@@ -42,7 +43,10 @@ extension BenchCommand {
             results["shared_concurrent"] = try await Self.concurrent((0..<calls).map { _ in next() }, limit: calls, shared)
             results["own_consumer_sequential"] = try await Self.sequential((0..<baselineCalls).map { _ in next() }, own)
             results["own_consumer_concurrent"] = try await Self.concurrent(
-                (0..<baselineCalls).map { _ in next() }, limit: baselineConcurrency, own)
+                (0..<baselineCalls).map { _ in next() },
+                limit: baselineConcurrency,
+                own
+            )
             client.close()
             worker.stop()
             try await loop.value
@@ -76,7 +80,9 @@ extension BenchCommand {
         }
 
         static func concurrent(
-            _ commands: [CommandEnvelope], limit: Int, _ call: @escaping @Sendable (CommandEnvelope) async throws -> Void
+            _ commands: [CommandEnvelope],
+            limit: Int,
+            _ call: @escaping @Sendable (CommandEnvelope) async throws -> Void
         ) async throws -> JSONValue {
             let t0 = DispatchTime.now().uptimeNanoseconds
             let latencies = try await withThrowingTaskGroup(of: Double.self) { group in

@@ -11,8 +11,10 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (figures, not tests): the store alone, and the whole pipeline on the embedded cluster.",
-        discussion: "scripts/bench.sh runs them beside their baselines (a SQLite floor, and the team's pipeline harness when it is checked out next to the repository) and prints ratios; docs/benchmarks.md has the figures.",
-        subcommands: [Store.self, Pipeline.self, Kafka.self, Restore.self, Recovery.self, Client.self, Agents.self])
+        discussion:
+            "scripts/bench.sh runs them beside their baselines (a SQLite floor, and the team's pipeline harness when it is checked out next to the repository) and prints ratios; docs/benchmarks.md has the figures.",
+        subcommands: [Store.self, Pipeline.self, Kafka.self, Restore.self, Recovery.self, Client.self, Agents.self]
+    )
 
     static let sharedFiller = String(repeating: "x", count: 400 - 24)
 
@@ -20,7 +22,10 @@ struct BenchCommand: AsyncParsableCommand {
     /// An embedded cluster with the topics and one worker running on it (stores in `dir`,
     /// emptied first).
     static func embeddedWorker(
-        partitions: Int, dir: String, logger: Logger, adjust: (inout WorkerConfiguration) -> Void = { _ in }
+        partitions: Int,
+        dir: String,
+        logger: Logger,
+        adjust: (inout WorkerConfiguration) -> Void = { _ in }
     ) throws -> (EmbeddedCluster, Worker, Task<Void, any Error>) {
         try? FileManager.default.removeItem(atPath: dir)
         let cluster = try EmbeddedCluster(brokers: 1, logger: logger)
@@ -45,7 +50,8 @@ struct BenchCommand: AsyncParsableCommand {
 
     struct Store: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "context.write commands applied per second by one store, in batches, decoded from bytes.")
+            abstract: "context.write commands applied per second by one store, in batches, decoded from bytes."
+        )
         @Option(help: "Timed writes.") var writes = 200_000
         @Option(help: "Distinct contexts (each created before timing starts).") var contexts = 1_000
         @Option(help: "Records per apply (one transaction).") var batch = 1_000
@@ -98,16 +104,21 @@ struct BenchCommand: AsyncParsableCommand {
             let applyMicros = String(format: "%.2f", busy * 1e6 / Double(writes))
             let processMicros = String(format: "%.2f", processCPU * 1e6 / Double(writes))
             if json {
-                print(#"{"bench":"store","writes":\#(writes),"contexts":\#(contexts),"batch":\#(batch),"bytes":\#(bytes),"history_limit":\#(historyLimit),"writes_per_second":\#(Int(rate)),"apply_thread_busy":\#(busyShare),"apply_thread_cpu_us_per_write":\#(applyMicros),"process_cpu_us_per_write":\#(processMicros)}"#)
+                print(
+                    #"{"bench":"store","writes":\#(writes),"contexts":\#(contexts),"batch":\#(batch),"bytes":\#(bytes),"history_limit":\#(historyLimit),"writes_per_second":\#(Int(rate)),"apply_thread_busy":\#(busyShare),"apply_thread_cpu_us_per_write":\#(applyMicros),"process_cpu_us_per_write":\#(processMicros)}"#
+                )
             } else {
-                print("store: \(writes) context.write, batch \(batch), \(contexts) contexts, \(bytes) B data, history \(historyLimit): \(Int(rate)) writes/s; CPU per write: applying thread \(applyMicros) µs (on CPU \(busyShare) of the time), process \(processMicros) µs")
+                print(
+                    "store: \(writes) context.write, batch \(batch), \(contexts) contexts, \(bytes) B data, history \(historyLimit): \(Int(rate)) writes/s; CPU per write: applying thread \(applyMicros) µs (on CPU \(busyShare) of the time), process \(processMicros) µs"
+                )
             }
         }
     }
 
     struct Pipeline: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "context.write commands through the embedded cluster and one worker, first poll to last event published.")
+            abstract: "context.write commands through the embedded cluster and one worker, first poll to last event published."
+        )
         @Option(help: "Commands.") var commands = 200_000
         @Option(help: "Partitions.") var partitions = 8
         @Option(help: "Bytes of data per write.") var bytes = 400
@@ -137,7 +148,10 @@ struct BenchCommand: AsyncParsableCommand {
             for w in workspaces { for i in 0..<4 { try producer.enqueue(w.spawn(definition: "bench", name: "i\(i)", instanceId: "i\(i)")) { _ in } } }
             try producer.flush()
             let setup = 1 + 64 * 4
-            func done() -> Int { let s = worker.status; return s.applied + s.rejected + s.deadLettered }
+            func done() -> Int {
+                let s = worker.status
+                return s.applied + s.rejected + s.deadLettered
+            }
             while done() < setup { try await Task.sleep(for: .milliseconds(20)) }
             var sent = 0
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -160,9 +174,13 @@ struct BenchCommand: AsyncParsableCommand {
             producer.close()
             let rate = Double(commands) / seconds
             if json {
-                print(#"{"bench":"pipeline","changelog":\#(changelog),"commands":\#(commands),"partitions":\#(partitions),"bytes":\#(bytes),"batch":\#(batchSize),"commands_per_second":\#(Int(rate)),"rejected":\#(s.rejected),"dead_lettered":\#(s.deadLettered)}"#)
+                print(
+                    #"{"bench":"pipeline","changelog":\#(changelog),"commands":\#(commands),"partitions":\#(partitions),"bytes":\#(bytes),"batch":\#(batchSize),"commands_per_second":\#(Int(rate)),"rejected":\#(s.rejected),"dead_lettered":\#(s.deadLettered)}"#
+                )
             } else {
-                print("pipeline\(changelog ? "" : " (changelog off)"): \(commands) context.write of \(bytes) B, \(partitions) partitions, 1 worker, batch \(batchSize): \(Int(rate)) commands/s (\(String(format: "%.1f", seconds)) s; rejected \(s.rejected), dead-lettered \(s.deadLettered))")
+                print(
+                    "pipeline\(changelog ? "" : " (changelog off)"): \(commands) context.write of \(bytes) B, \(partitions) partitions, 1 worker, batch \(batchSize): \(Int(rate)) commands/s (\(String(format: "%.1f", seconds)) s; rejected \(s.rejected), dead-lettered \(s.deadLettered))"
+                )
             }
             withExtendedLifetime(cluster) {}
         }
@@ -172,7 +190,8 @@ struct BenchCommand: AsyncParsableCommand {
 extension BenchCommand {
     struct Kafka: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Produce and consume throughput through the embedded cluster (consuming while producing).")
+            abstract: "Produce and consume throughput through the embedded cluster (consuming while producing)."
+        )
         @Option(help: "Records.") var records = 500_000
         @Option(help: "Bytes per record value.") var size = 500
         @Option(help: "Partitions.") var partitions = 8
@@ -213,7 +232,10 @@ extension BenchCommand {
             thread.start()
             var sent = 0
             while sent < records {
-                if sent - consumed.get >= maxBacklog { rd_yield(); continue }
+                if sent - consumed.get >= maxBacklog {
+                    rd_yield()
+                    continue
+                }
                 try producer.produce(topic: topic, key: Array("k\(sent % 1000)".utf8), value: value) { _ in }
                 sent += 1
             }
@@ -226,7 +248,9 @@ extension BenchCommand {
             producer.close()
             consumer.close()
             if json {
-                print(#"{"bench":"kafka","records":\#(records),"size":\#(size),"partitions":\#(partitions),"produce_records_per_second":\#(Int(Double(records) / produceSecs)),"consume_records_per_second":\#(Int(Double(records) / consumeSecs)),"produce_mb_per_second":\#(String(format: "%.1f", mb / produceSecs)),"consume_mb_per_second":\#(String(format: "%.1f", mb / consumeSecs))}"#)
+                print(
+                    #"{"bench":"kafka","records":\#(records),"size":\#(size),"partitions":\#(partitions),"produce_records_per_second":\#(Int(Double(records) / produceSecs)),"consume_records_per_second":\#(Int(Double(records) / consumeSecs)),"produce_mb_per_second":\#(String(format: "%.1f", mb / produceSecs)),"consume_mb_per_second":\#(String(format: "%.1f", mb / consumeSecs))}"#
+                )
             } else {
                 print("kafka: \(records) records of \(size) B, \(partitions) partitions, consuming while producing:")
                 print("  produce \(Int(Double(records) / produceSecs)) records/s, \(String(format: "%.1f", mb / produceSecs)) MB/s")

@@ -12,7 +12,8 @@ extension BenchCommand {
     /// worker killed; the time until each of its partitions answers a command again.
     struct Recovery: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Takeover time after SIGKILL (kill → the partition answering again) with 0 and 1 standbys, same run.")
+            abstract: "Takeover time after SIGKILL (kill → the partition answering again) with 0 and 1 standbys, same run."
+        )
         @Option(help: "Contexts written before the kill (the embedded broker keeps about 5 MiB of changelog per partition).")
         var contexts = 10_000
         @Option(help: "Partitions.") var partitions = 4
@@ -46,12 +47,14 @@ extension BenchCommand {
             try TopicSetup.create(on: cluster, topics: topics, partitions: partitions)
             let workers = try ["w1", "w2"].map { id in
                 try BenchProcess(
-                    id: id, log: (base as NSString).appendingPathComponent("\(id).log"),
+                    id: id,
+                    log: (base as NSString).appendingPathComponent("\(id).log"),
                     arguments: [
                         "worker", "--brokers", cluster.bootstrapServers, "--mock-broker", "--data-dir",
                         (base as NSString).appendingPathComponent(id), "--worker-id", id, "--group", "bench-recovery",
                         "--standbys", String(standbys), "--http-addr", "off", "--log-level", "info",
-                    ])
+                    ]
+                )
             }
             defer { for w in workers { w.terminate() } }
             for w in workers { try w.waitForLog("assigned", seconds: 60) }

@@ -18,8 +18,14 @@ struct BenchFeed {
         clock += 1
         let stream = CommandType(rawValue: e.type)!.stream
         return InputRecord(
-            stream: stream, topic: "agentcore.\(stream.rawValue)", partition: 0, offset: offset, timestampMillis: clock,
-            key: Array("bench".utf8), value: e.bytes)
+            stream: stream,
+            topic: "agentcore.\(stream.rawValue)",
+            partition: 0,
+            offset: offset,
+            timestampMillis: clock,
+            key: Array("bench".utf8),
+            value: e.bytes
+        )
     }
 
     mutating func write(context c: Int, bytes: Int) -> InputRecord {
@@ -65,7 +71,9 @@ extension BenchCommand {
     struct Restore: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "A store's changelog: its size compacted against the store's, and restore into an empty store (rows/s).",
-            discussion: "The changelog is held in memory (librdkafka's mock broker keeps only ~5 MiB per partition), so the restore figure is SQLite's side of a restore.")
+            discussion:
+                "The changelog is held in memory (librdkafka's mock broker keeps only ~5 MiB per partition), so the restore figure is SQLite's side of a restore."
+        )
         @Option(help: "Distinct contexts.") var contexts = 100_000
         @Option(help: "Writes after each context's first (random contexts).") var writes = 100_000
         @Option(help: "Bytes of data per write.") var bytes = 400
@@ -127,12 +135,17 @@ extension BenchCommand {
             let rate = Double(report.rowsApplied) / seconds
             if json {
                 print(
-                    #"{"bench":"restore","contexts":\#(contexts),"writes":\#(contexts + writes),"bytes":\#(bytes),"history_limit":\#(historyLimit),"changelog_records":\#(written),"changelog_bytes":\#(historyBytes),"compacted_records":\#(log.records.count),"compacted_bytes":\#(compactedBytes),"store_bytes":\#(storeBytes),"rows_restored":\#(report.rowsApplied),"restore_seconds":\#(String(format: "%.2f", seconds)),"rows_per_second":\#(Int(rate)),"publish_rows_per_second":\#(Int(Double(written) / max(published, 1e-9))),"quick_check_seconds":\#(String(format: "%.2f", checkSeconds)),"identical":\#(same)}"#)
+                    #"{"bench":"restore","contexts":\#(contexts),"writes":\#(contexts + writes),"bytes":\#(bytes),"history_limit":\#(historyLimit),"changelog_records":\#(written),"changelog_bytes":\#(historyBytes),"compacted_records":\#(log.records.count),"compacted_bytes":\#(compactedBytes),"store_bytes":\#(storeBytes),"rows_restored":\#(report.rowsApplied),"restore_seconds":\#(String(format: "%.2f", seconds)),"rows_per_second":\#(Int(rate)),"publish_rows_per_second":\#(Int(Double(written) / max(published, 1e-9))),"quick_check_seconds":\#(String(format: "%.2f", checkSeconds)),"identical":\#(same)}"#
+                )
             } else {
-                print("changelog of \(contexts + writes) writes over \(contexts) contexts (history \(historyLimit), \(bytes) B): \(written) records, \(historyBytes / 1_048_576) MiB written; compacted \(log.records.count) records (\(rows) rows), \(compactedBytes / 1_048_576) MiB; store on disk \(storeBytes / 1_048_576) MiB")
+                print(
+                    "changelog of \(contexts + writes) writes over \(contexts) contexts (history \(historyLimit), \(bytes) B): \(written) records, \(historyBytes / 1_048_576) MiB written; compacted \(log.records.count) records (\(rows) rows), \(compactedBytes / 1_048_576) MiB; store on disk \(storeBytes / 1_048_576) MiB"
+                )
                 print("publishing (reading row images): \(Int(Double(written) / max(published, 1e-9))) records/s")
                 print("quick_check of the store (\(storeBytes / 1_048_576) MiB): \(String(format: "%.2f", checkSeconds)) s")
-                print("restore into an empty store: \(report.rowsApplied) rows in \(String(format: "%.2f", seconds)) s = \(Int(rate)) rows/s; identical dump: \(same)")
+                print(
+                    "restore into an empty store: \(report.rowsApplied) rows in \(String(format: "%.2f", seconds)) s = \(Int(rate)) rows/s; identical dump: \(same)"
+                )
             }
             if !same { throw CLIError("the restored store differs from the original") }
         }

@@ -13,7 +13,8 @@ struct BrokerCommand: AsyncParsableCommand {
             For development: separate `agentcore worker --mock-broker` processes, `agentcore send`, \
             kcat and other Kafka clients connect to 127.0.0.1:<port>. Data lives in memory and \
             is gone on exit; the mock keeps about 5 MiB per partition. Not for production.
-            """)
+            """
+    )
 
     @Option(help: "First listening port; brokers use port, port+1, ...") var port = BrokerCommand.defaultPort
     @Option(help: "Number of brokers.") var brokers = 1

@@ -17,7 +17,8 @@ struct DevCommand: AsyncParsableCommand {
             Prints a live summary (commands applied per second, partitions per worker, recent \
             events) until Ctrl-C, then shuts down cleanly. The brokers listen on 127.0.0.1:<port>, \
             so `agentcore tail`, `agentcore send` and kcat can watch from another terminal.
-            """)
+            """
+    )
 
     @Option(help: "Workers in the consumer group.") var workers = 2
     @Option(help: "Partitions of the input topics.") var partitions = 4
@@ -69,11 +70,19 @@ struct DevCommand: AsyncParsableCommand {
             let registry = PrometheusCollectorRegistry()
             let workerLogger = logger.with("agentcore.worker", c.workerId)
             let w = Worker(
-                configuration: c, bootstrap: cluster.bootstrapServers, logger: workerLogger,
-                metrics: PrometheusMetricsFactory(registry: registry))
+                configuration: c,
+                bootstrap: cluster.bootstrapServers,
+                logger: workerLogger,
+                metrics: PrometheusMetricsFactory(registry: registry)
+            )
             if let http {
                 let server = AgentCoreHTTPServer(
-                    worker: w, bootstrap: cluster.bootstrapServers, options: http, registry: registry, logger: workerLogger)
+                    worker: w,
+                    bootstrap: cluster.bootstrapServers,
+                    options: http,
+                    registry: registry,
+                    logger: workerLogger
+                )
                 let group = ServiceGroup(services: [server], logger: workerLogger)
                 let task = Task {
                     do { try await group.run() } catch {
@@ -91,7 +100,8 @@ struct DevCommand: AsyncParsableCommand {
                             _ = stopFlag.fire()
                         }
                     }
-                ))
+                )
+            )
         }
         say("\(started.count) worker(s) joining group \"agentcore\" (the first join takes a few seconds)…")
         if let (server, _) = servers.first {
@@ -130,7 +140,8 @@ struct DevCommand: AsyncParsableCommand {
             let secs = Int(now.timeIntervalSince(begin))
             say(
                 "[\(secs)s] sent \(demo.sent)  processed \(applied) (\(Int(perSecond))/s)  rejected \(statuses.reduce(0) { $0 + $1.rejected })"
-                    + "  dead-lettered \(statuses.reduce(0) { $0 + $1.deadLettered })  published \(statuses.reduce(0) { $0 + $1.published })")
+                    + "  dead-lettered \(statuses.reduce(0) { $0 + $1.deadLettered })  published \(statuses.reduce(0) { $0 + $1.published })"
+            )
             for s in statuses {
                 let parts = s.partitions.map { "\($0.partition)" }.joined(separator: ",")
                 let lag = s.partitions.reduce(0) { $0 + $1.lag }

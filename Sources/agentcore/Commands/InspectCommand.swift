@@ -8,7 +8,8 @@ struct InspectCommand: AsyncParsableCommand {
         commandName: "inspect",
         abstract: "Read partition stores offline: instances, contexts, versions, data, canonical dumps.",
         discussion: "Stores are found in --data-dir as partition-<p>.sqlite; safe while workers run (SQLite WAL readers).",
-        subcommands: [Definitions.self, Instances.self, Contexts.self, Versions.self, Read.self, Dump.self])
+        subcommands: [Definitions.self, Instances.self, Contexts.self, Versions.self, Read.self, Dump.self]
+    )
 
     struct StoreOptions: ParsableArguments {
         @Option(help: "Directory of the stores. Default: $AGENTCORE_DATA_DIR or ./data.") var dataDir: String?
@@ -51,11 +52,13 @@ struct InspectCommand: AsyncParsableCommand {
             let best = lists.max { $0.map(\.revision).reduce(0, +) < $1.map(\.revision).reduce(0, +) } ?? []
             if best.isEmpty { FileHandle.standardError.write(Data("no definitions in \(store.directory)\n".utf8)) }
             for d in best {
-                print(JSONValue.object([
-                    "slug": .string(d.slug), "name": .string(d.name), "agent_type": .string(d.agentType),
-                    "enabled": .bool(d.isEnabled), "revision": .int(d.revision), "capabilities": d.capabilities,
-                    "updated_at": .string(Timestamp.iso8601(millis: d.updatedAtMillis)),
-                ]).canonicalString)
+                print(
+                    JSONValue.object([
+                        "slug": .string(d.slug), "name": .string(d.name), "agent_type": .string(d.agentType),
+                        "enabled": .bool(d.isEnabled), "revision": .int(d.revision), "capabilities": d.capabilities,
+                        "updated_at": .string(Timestamp.iso8601(millis: d.updatedAtMillis)),
+                    ]).canonicalString
+                )
             }
         }
     }
@@ -69,12 +72,14 @@ struct InspectCommand: AsyncParsableCommand {
             for (_, s) in try store.stores() {
                 for i in try s.instances(workspace: scope.workspace, project: scope.project) {
                     found += 1
-                    print(JSONValue.object([
-                        "instance_id": .string(i.id), "definition": .string(i.definition), "name": .string(i.name),
-                        "status": .string(i.status.rawValue), "config": i.config, "state": i.state ?? .null,
-                        "last_heartbeat": i.lastHeartbeatMillis.map { .string(Timestamp.iso8601(millis: $0)) } ?? .null,
-                        "last_error": i.lastError.map(JSONValue.string) ?? .null,
-                    ]).canonicalString)
+                    print(
+                        JSONValue.object([
+                            "instance_id": .string(i.id), "definition": .string(i.definition), "name": .string(i.name),
+                            "status": .string(i.status.rawValue), "config": i.config, "state": i.state ?? .null,
+                            "last_heartbeat": i.lastHeartbeatMillis.map { .string(Timestamp.iso8601(millis: $0)) } ?? .null,
+                            "last_error": i.lastError.map(JSONValue.string) ?? .null,
+                        ]).canonicalString
+                    )
                 }
                 s.close()
             }
@@ -92,12 +97,14 @@ struct InspectCommand: AsyncParsableCommand {
             for (_, s) in try store.stores() {
                 for c in try s.contexts(workspace: scope.workspace, project: scope.project, instanceId: instance) {
                     found += 1
-                    print(JSONValue.object([
-                        "context_id": .string(c.id), "instance_id": .string(c.instanceId), "name": .string(c.name),
-                        "current_version": .int(c.currentVersion), "oldest_version": .int(c.oldestVersion),
-                        "rollback_pointer": c.rollbackPointer.map(JSONValue.int) ?? .null,
-                        "rollback_state": c.rollbackState.map { .string($0.rawValue) } ?? .null,
-                    ]).canonicalString)
+                    print(
+                        JSONValue.object([
+                            "context_id": .string(c.id), "instance_id": .string(c.instanceId), "name": .string(c.name),
+                            "current_version": .int(c.currentVersion), "oldest_version": .int(c.oldestVersion),
+                            "rollback_pointer": c.rollbackPointer.map(JSONValue.int) ?? .null,
+                            "rollback_state": c.rollbackState.map { .string($0.rawValue) } ?? .null,
+                        ]).canonicalString
+                    )
                 }
                 s.close()
             }
@@ -117,14 +124,21 @@ struct InspectCommand: AsyncParsableCommand {
             var found = 0
             for (_, s) in try store.stores() {
                 for v in try s.versions(
-                    workspace: scope.workspace, project: scope.project, instanceId: instance, name: name, before: before, limit: limit)
-                {
+                    workspace: scope.workspace,
+                    project: scope.project,
+                    instanceId: instance,
+                    name: name,
+                    before: before,
+                    limit: limit
+                ) {
                     found += 1
-                    print(JSONValue.object([
-                        "version": .int(v.version), "byte_size": .int(v.byteSize), "mode": .string(v.mode),
-                        "created_by": .string(v.createdBy), "description": v.description.map(JSONValue.string) ?? .null,
-                        "created_at": .string(Timestamp.iso8601(millis: v.createdAtMillis)),
-                    ]).canonicalString)
+                    print(
+                        JSONValue.object([
+                            "version": .int(v.version), "byte_size": .int(v.byteSize), "mode": .string(v.mode),
+                            "created_by": .string(v.createdBy), "description": v.description.map(JSONValue.string) ?? .null,
+                            "created_at": .string(Timestamp.iso8601(millis: v.createdAtMillis)),
+                        ]).canonicalString
+                    )
                 }
                 s.close()
             }
@@ -154,7 +168,8 @@ struct InspectCommand: AsyncParsableCommand {
     struct Dump: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Canonical dump of all state (equal stores, equal dumps), or its hash with --hash.",
-            discussion: "Times print as RFC 3339; --exact prints them as stored (epoch milliseconds), as --hash hashes them.")
+            discussion: "Times print as RFC 3339; --exact prints them as stored (epoch milliseconds), as --hash hashes them."
+        )
         @OptionGroup var store: StoreOptions
         @Flag(help: "Print only an FNV-1a 64 hash of the exact dump.") var hash = false
         @Flag(help: "Times as stored (epoch milliseconds): the dump to compare between stores.") var exact = false

@@ -14,7 +14,8 @@ struct SendCommand: AsyncParsableCommand {
             A whole envelope from a file, or from stdin with --file -.
             --wait prints the result events. Exit status: 0 applied,
             2 rejected, 1 error or timeout.
-            """)
+            """
+    )
 
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "Command type, e.g. context.write.") var type: String?
@@ -49,8 +50,14 @@ struct SendCommand: AsyncParsableCommand {
         let body: JSONValue
         do { body = try JSONParser.parse(payload ?? "{}") } catch { throw ValidationError("--payload is not JSON: \(error)") }
         let env = CommandEnvelope(
-            id: id ?? Commands.newId(), type: type, workspaceId: workspace, projectId: project, actor: actor,
-            correlationId: correlationId, payload: body)
+            id: id ?? Commands.newId(),
+            type: type,
+            workspaceId: workspace,
+            projectId: project,
+            actor: actor,
+            correlationId: correlationId,
+            payload: body
+        )
         do { return try CommandDecoder().decodeEnvelope(env.bytes) } catch { throw CLIError(error.message) }
     }
 
@@ -65,14 +72,17 @@ struct SendCommand: AsyncParsableCommand {
             do { _ = try CommandDecoder().decodeCommand(env) } catch {
                 // Rejected here as a worker would reject it: the same exit status as a rejection.
                 FileHandle.standardError.write(
-                    Data("\(type.rawValue) would be rejected: \(error.code.rawValue) at \(error.field ?? "?"): \(error.message)\n".utf8))
+                    Data("\(type.rawValue) would be rejected: \(error.code.rawValue) at \(error.field ?? "?"): \(error.message)\n".utf8)
+                )
                 throw ExitCode(2)
             }
         }
         let client = try AgentCoreClient(config: connection.kafkaConfig(), topicPrefix: connection.topics.prefix, logger: logger)
         if !wait {
             let r = try await client.producer.enqueue(env)
-            print(#"{"command_id":\#(JSONValue.string(env.id).canonicalString),"topic":"\#(r.topic)","partition":\#(r.partition),"offset":\#(r.offset)}"#)
+            print(
+                #"{"command_id":\#(JSONValue.string(env.id).canonicalString),"topic":"\#(r.topic)","partition":\#(r.partition),"offset":\#(r.offset)}"#
+            )
             return
         }
         let events: [Event]

@@ -6,7 +6,9 @@ import Foundation
 
 struct TailCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "tail", abstract: "Follow the status, heartbeat or dead-letter topic.")
+        commandName: "tail",
+        abstract: "Follow the status, heartbeat or dead-letter topic."
+    )
 
     @OptionGroup var connection: ConnectionOptions
     @Option(help: "status, heartbeats, dlq, or a full topic name.") var topic = "status"
@@ -68,11 +70,13 @@ struct TailCommand: AsyncParsableCommand {
         if json { return value.canonicalString }
         if value["schema"]?.stringValue == DeadLetter.schema {
             let src = value["source"]
-            return "dead-letter  \(value["reason"]?.stringValue ?? "?")  \(src?["topic"]?.stringValue ?? "")[\(src?["partition"]?.intValue ?? -1)]@\(src?["offset"]?.intValue ?? -1)  \(value["message"]?.stringValue ?? "")"
+            return
+                "dead-letter  \(value["reason"]?.stringValue ?? "?")  \(src?["topic"]?.stringValue ?? "")[\(src?["partition"]?.intValue ?? -1)]@\(src?["offset"]?.intValue ?? -1)  \(value["message"]?.stringValue ?? "")"
         }
         if value["schema"]?.stringValue == "agentcore.worker-heartbeat/v1" {
             let parts = value["partitions"]?.arrayValue?.compactMap { $0["partition"]?.intValue }.map(String.init) ?? []
-            return "worker  \(value["worker_id"]?.stringValue ?? "?")  partitions [\(parts.joined(separator: ","))]  \(value["records_per_second"]?.numberValue ?? 0) rec/s"
+            return
+                "worker  \(value["worker_id"]?.stringValue ?? "?")  partitions [\(parts.joined(separator: ","))]  \(value["records_per_second"]?.numberValue ?? 0) rec/s"
         }
         return value.canonicalString
     }
@@ -86,12 +90,15 @@ enum Pretty {
         let detail: String
         switch e.type {
         case .instanceStatusChanged:
-            detail = "\(p["instance_id"]?.stringValue ?? "") \(p["from"]?.stringValue ?? "") → \(p["to"]?.stringValue ?? "")"
+            detail =
+                "\(p["instance_id"]?.stringValue ?? "") \(p["from"]?.stringValue ?? "") → \(p["to"]?.stringValue ?? "")"
                 + (p["reason"]?.stringValue.map { " (\($0))" } ?? "")
         case .contextVersionCreated:
-            detail = "\(p["instance_id"]?.stringValue ?? "")/\(p["name"]?.stringValue ?? "") v\(p["version"]?.intValue ?? 0) \(p["byte_size"]?.intValue ?? 0)B by \(p["created_by"]?.stringValue ?? "")"
+            detail =
+                "\(p["instance_id"]?.stringValue ?? "")/\(p["name"]?.stringValue ?? "") v\(p["version"]?.intValue ?? 0) \(p["byte_size"]?.intValue ?? 0)B by \(p["created_by"]?.stringValue ?? "")"
         case .contextRolledBack:
-            detail = "\(p["instance_id"]?.stringValue ?? "")/\(p["name"]?.stringValue ?? "") → v\(p["target_version"]?.intValue ?? 0) \(p["rollback_state"]?.stringValue ?? "")"
+            detail =
+                "\(p["instance_id"]?.stringValue ?? "")/\(p["name"]?.stringValue ?? "") → v\(p["target_version"]?.intValue ?? 0) \(p["rollback_state"]?.stringValue ?? "")"
         case .commandRejected:
             detail = "\(p["command_type"]?.stringValue ?? "") \(p["code"]?.stringValue ?? ""): \(p["message"]?.stringValue ?? "")"
         case .definitionRegistered, .definitionUpdated, .definitionDisabled:
@@ -99,6 +106,7 @@ enum Pretty {
         default:
             detail = p["instance_id"]?.stringValue ?? p["context_id"]?.stringValue ?? ""
         }
-        return "\(Timestamp.iso8601(millis: e.occurredAtMillis))  \(e.type.rawValue.padding(toLength: 24, withPad: " ", startingAt: 0)) \(scope)  \(detail)"
+        return
+            "\(Timestamp.iso8601(millis: e.occurredAtMillis))  \(e.type.rawValue.padding(toLength: 24, withPad: " ", startingAt: 0)) \(scope)  \(detail)"
     }
 }

@@ -5,12 +5,15 @@ import Foundation
 
 struct TopicsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "topics", abstract: "Create or describe agentcore's topics.",
-        subcommands: [Create.self, Describe.self])
+        commandName: "topics",
+        abstract: "Create or describe agentcore's topics.",
+        subcommands: [Create.self, Describe.self]
+    )
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create the input and output topics (existing ones are kept as they are).")
+            abstract: "Create the input and output topics (existing ones are kept as they are)."
+        )
         @OptionGroup var connection: ConnectionOptions
         @Option(help: "Partitions. Default: $AGENTCORE_PARTITIONS or 12. Fixed once data exists.") var partitions: Int?
         @Option(help: "Replication factor. Default: $AGENTCORE_REPLICATION_FACTOR or 1 (use 3 in production).")
@@ -27,8 +30,12 @@ struct TopicsCommand: AsyncParsableCommand {
             let p = partitions ?? env[EnvironmentKeys.partitions].flatMap(Int.init) ?? 12
             let rf = replicationFactor ?? env[EnvironmentKeys.replicationFactor].flatMap(Int.init) ?? 1
             let created = try TopicSetup.create(
-                brokers: connection.kafkaConfig(), topics: connection.topics, partitions: p, replicationFactor: rf,
-                logger: logger)
+                brokers: connection.kafkaConfig(),
+                topics: connection.topics,
+                partitions: p,
+                replicationFactor: rf,
+                logger: logger
+            )
             for spec in TopicSetup.specs(connection.topics, partitions: p, replicationFactor: rf) {
                 let note = created.contains(spec.name) ? "created" : "exists"
                 print("\(spec.name)\t\(note)\tpartitions=\(spec.partitions)\treplication=\(spec.replicationFactor)")

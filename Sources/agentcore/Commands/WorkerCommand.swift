@@ -1,6 +1,6 @@
+import AgentCoreHTTP
 import AgentCoreKafka
 import AgentCoreWorker
-import AgentCoreHTTP
 import ArgumentParser
 import Foundation
 import Logging
@@ -16,7 +16,8 @@ struct WorkerCommand: AsyncParsableCommand {
             With no brokers at all the worker starts an embedded cluster in-process. \
             SIGTERM or SIGINT: stop polling, finish and publish the batch, commit, leave the \
             group, exit 0 (exit 1 if that takes longer than --shutdown-timeout-ms).
-            """)
+            """
+    )
 
     @Option(help: "Bootstrap servers. Default: $AGENTCORE_BROKERS; none: an in-process embedded cluster.")
     var brokers: String?
@@ -38,7 +39,10 @@ struct WorkerCommand: AsyncParsableCommand {
     var storeCacheMib: Int?
     @Option(help: "SQLite memory map per partition store, MiB (0: off). Default: $AGENTCORE_STORE_MMAP_MIB or 0.")
     var storeMmapMib: Int?
-    @Option(help: "Warm copies of this many partitions per owned one, kept by following the changelog, for fast takeovers (0: none). Default: $AGENTCORE_STANDBYS or 0.")
+    @Option(
+        help:
+            "Warm copies of this many partitions per owned one, kept by following the changelog, for fast takeovers (0: none). Default: $AGENTCORE_STANDBYS or 0."
+    )
     var standbys: Int?
     @Flag(help: "Create the topics if they are missing.") var createTopics = false
     @Flag(help: "Group timings for librdkafka's mock cluster (agentcore broker): fast rebalances.") var mockBroker = false
@@ -51,7 +55,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(
         help: ArgumentHelp(
             "Neither publish the changelog nor restore stores from it (benchmarks only: stores then live only on this disk).",
-            visibility: .hidden))
+            visibility: .hidden
+        )
+    )
     var noChangelog = false
     @Option(name: .customShort("X"), help: ArgumentHelp("librdkafka property key=value (repeatable).", valueName: "key=value"))
     var kafkaProperties: [String] = []
@@ -98,8 +104,12 @@ struct WorkerCommand: AsyncParsableCommand {
             bootstrap = b
             if createTopics {
                 try TopicSetup.create(
-                    brokers: config.kafkaConfig(bootstrap: b), topics: config.topics, partitions: config.partitions,
-                    replicationFactor: config.replicationFactor, logger: logger)
+                    brokers: config.kafkaConfig(bootstrap: b),
+                    topics: config.topics,
+                    partitions: config.partitions,
+                    replicationFactor: config.replicationFactor,
+                    logger: logger
+                )
             }
         } else {
             let c = try EmbeddedCluster(brokers: 1, logger: logger)
@@ -110,8 +120,14 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         let registry = PrometheusCollectorRegistry()
         let worker = Worker(
-            configuration: config, bootstrap: bootstrap, logger: logger, metrics: PrometheusMetricsFactory(registry: registry))
-        let server = try http.options().map { AgentCoreHTTPServer(worker: worker, bootstrap: bootstrap, options: $0, registry: registry, logger: logger) }
+            configuration: config,
+            bootstrap: bootstrap,
+            logger: logger,
+            metrics: PrometheusMetricsFactory(registry: registry)
+        )
+        let server = try http.options().map {
+            AgentCoreHTTPServer(worker: worker, bootstrap: bootstrap, options: $0, registry: registry, logger: logger)
+        }
         try await runWorkerServices(worker, http: server, shutdownTimeoutMs: config.shutdownTimeoutMs, logger: logger)
         withExtendedLifetime(cluster) {}
     }
@@ -161,11 +177,16 @@ struct ShutdownBound: Service {
 
 /// The worker's HTTP server options (docs/http-api.md).
 struct HTTPServerOptions: ParsableArguments {
-    @Option(help: "HTTP address host:port (read API, console, /metrics, /healthz, /readyz); off: none. Default: $AGENTCORE_HTTP_ADDR or 127.0.0.1:8080.")
+    @Option(
+        help: "HTTP address host:port (read API, console, /metrics, /healthz, /readyz); off: none. Default: $AGENTCORE_HTTP_ADDR or 127.0.0.1:8080."
+    )
     var httpAddr: String?
     @Option(help: "Bearer token required on /v1/*. Default: $AGENTCORE_HTTP_TOKEN; none: open.")
     var httpToken: String?
-    @Option(help: "URL other workers reach this one's HTTP at (forwarded reads). Default: $AGENTCORE_HTTP_ADVERTISE, else http://<host>:<port> (the host name for 0.0.0.0).")
+    @Option(
+        help:
+            "URL other workers reach this one's HTTP at (forwarded reads). Default: $AGENTCORE_HTTP_ADVERTISE, else http://<host>:<port> (the host name for 0.0.0.0)."
+    )
     var httpAdvertise: String?
 
     private var env: [String: String] { ProcessInfo.processInfo.environment }

@@ -71,7 +71,8 @@ func withKafkaHint<T>(_ connection: ConnectionOptions, _ body: () async throws -
     {
         throw CLIError(
             "cannot reach Kafka at \(connection.bootstrap) (\(e.name)): is `agentcore broker` or your cluster running? "
-                + "Set --brokers or AGENTCORE_BROKERS.")
+                + "Set --brokers or AGENTCORE_BROKERS."
+        )
     }
 }
 

@@ -29,14 +29,25 @@ final class DemoLoad: @unchecked Sendable {
         let admin = scope(0)
         try await producer.enqueue(
             admin.registerDefinition(
-                slug: "researcher", name: "Researcher", agentType: "llm", capabilities: ["search", "summarize"],
-                configSchema: ["type": "object", "properties": ["temperature": ["type": "number", "minimum": 0, "maximum": 2]]]))
+                slug: "researcher",
+                name: "Researcher",
+                agentType: "llm",
+                capabilities: ["search", "summarize"],
+                configSchema: ["type": "object", "properties": ["temperature": ["type": "number", "minimum": 0, "maximum": 2]]]
+            )
+        )
         try await producer.enqueue(admin.registerDefinition(slug: "coder", name: "Coder", agentType: "llm", capabilities: ["code"]))
         for w in 0..<workspaces {
             for i in 0..<instancesPerWorkspace {
                 try producer.enqueue(
-                    scope(w).spawn(definition: i == 0 ? "researcher" : "coder", name: "agent-\(i)", instanceId: "agent-\(i)",
-                                   config: i == 0 ? ["temperature": 0.7] : [:]), onDelivery: { _ in })
+                    scope(w).spawn(
+                        definition: i == 0 ? "researcher" : "coder",
+                        name: "agent-\(i)",
+                        instanceId: "agent-\(i)",
+                        config: i == 0 ? ["temperature": 0.7] : [:]
+                    ),
+                    onDelivery: { _ in }
+                )
             }
         }
         try producer.flush()
@@ -54,8 +65,11 @@ final class DemoLoad: @unchecked Sendable {
         case 0..<50:
             let mode: WriteMode = roll % 3 == 0 ? .mergePatch : .replace
             cmd = s.writeContext(
-                instanceId: inst, name: ["plan", "notes", "memory"][roll % 3],
-                data: ["step": .int(Int64(sent)), "summary": .string("working on task \(sent % 97)"), "ok": true], mode: mode)
+                instanceId: inst,
+                name: ["plan", "notes", "memory"][roll % 3],
+                data: ["step": .int(Int64(sent)), "summary": .string("working on task \(sent % 97)"), "ok": true],
+                mode: mode
+            )
         case 50..<70:
             cmd = s.heartbeat(instanceId: inst, state: ["queue": .int(Int64(roll))])
         case 70..<82:

@@ -50,7 +50,9 @@ struct RunChecks {
             if wanted.isSubset(of: answered) && bad.isSubset(of: deadLettered) { return status }
         }
         let missing = wanted.subtracting(answered)
-        Issue.record("\(missing.count) commands without result, e.g. \(missing.sorted().prefix(5)); dead letters missing: \(bad.subtracting(deadLettered).count)")
+        Issue.record(
+            "\(missing.count) commands without result, e.g. \(missing.sorted().prefix(5)); dead letters missing: \(bad.subtracting(deadLettered).count)"
+        )
         return status
     }
 
@@ -81,7 +83,12 @@ struct RunChecks {
                 for c in try s.contexts(workspace: "ws-\(w)", project: "p\(w % 3)") {
                     contexts += 1
                     let versions = try s.versions(
-                        workspace: "ws-\(w)", project: "p\(w % 3)", instanceId: c.instanceId, name: c.name, limit: 100_000)
+                        workspace: "ws-\(w)",
+                        project: "p\(w % 3)",
+                        instanceId: c.instanceId,
+                        name: c.name,
+                        limit: 100_000
+                    )
                     #expect(versions.map(\.version) == Array((1...c.currentVersion).reversed()), "\(c.id)")
                 }
             }

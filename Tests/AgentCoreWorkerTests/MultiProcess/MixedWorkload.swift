@@ -55,8 +55,15 @@ final class MixedWorkload: @unchecked Sendable {
             case 0..<55:
                 let name = "ctx\(next() % 3)"
                 writes["ws-\(w)/\(inst)/\(name)", default: 0] += 1
-                try send(s.writeContext(instanceId: inst, name: name, data: ["n": .int(Int64(n)), "text": .string(String(repeating: "z", count: Int(next() % 200)))],
-                                        mode: roll % 2 == 0 ? .replace : .mergePatch, id: id))
+                try send(
+                    s.writeContext(
+                        instanceId: inst,
+                        name: name,
+                        data: ["n": .int(Int64(n)), "text": .string(String(repeating: "z", count: Int(next() % 200)))],
+                        mode: roll % 2 == 0 ? .replace : .mergePatch,
+                        id: id
+                    )
+                )
             case 55..<70: try send(s.heartbeat(instanceId: inst, state: ["n": .int(Int64(n))], id: id))
             case 70..<80:
                 let to = [InstanceStatus.active, .busy, .idle, .error][Int(next() % 4)]
@@ -83,4 +90,3 @@ final class MixedWorkload: @unchecked Sendable {
         try producer.flush()
     }
 }
-

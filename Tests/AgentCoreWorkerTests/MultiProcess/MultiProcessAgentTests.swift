@@ -26,7 +26,9 @@ import Testing
             arguments: [
                 "agents", "run", "--config", config, "--brokers", h.cluster.bootstrapServers, "--topic-prefix", h.topics.prefix,
                 "--shutdown-timeout", "20", "--log-level", "info",
-            ], logDir: logs)
+            ],
+            logDir: logs
+        )
     }
 
     static func statuses(_ h: WorkerHarness, _ ws: String, _ ids: [String]) throws -> [InstanceStatus?] {
@@ -36,19 +38,24 @@ import Testing
     @Test func hostKilledGoesOfflineThenRestartAdoptsAndSigtermStopsCleanly() async throws {
         let (h, logs) = try setUp(partitions: 2)
         let worker = try WorkerProcess(
-            id: "w1", brokers: h.cluster.bootstrapServers, prefix: h.topics.prefix, dataDir: h.dataDir, logDir: logs,
-            extra: ["--instance-timeout-ms", "3000"])
+            id: "w1",
+            brokers: h.cluster.bootstrapServers,
+            prefix: h.topics.prefix,
+            dataDir: h.dataDir,
+            logDir: logs,
+            extra: ["--instance-timeout-ms", "3000"]
+        )
         defer { _ = worker.terminate() }
         #expect(worker.waitUntilAssigned())
         let ws = "mp-\(UUID().uuidString.prefix(6))"
         let ids = ["s1", "s2", "f1"]
         let configPath = logs.appendingPathComponent("host.json").path
         try """
-            {"host_id": "mp", "heartbeat_interval_seconds": 0.5,
-             "instances": [{"type": "scribe", "workspace": "\(ws)", "project": "p", "ids": ["s1", "s2"]},
-                           {"type": "fragile", "workspace": "\(ws)", "project": "p", "ids": ["f1"],
-                            "config": {"endpoint": "https://example.invalid"}}]}
-            """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        {"host_id": "mp", "heartbeat_interval_seconds": 0.5,
+         "instances": [{"type": "scribe", "workspace": "\(ws)", "project": "p", "ids": ["s1", "s2"]},
+                       {"type": "fragile", "workspace": "\(ws)", "project": "p", "ids": ["f1"],
+                        "config": {"endpoint": "https://example.invalid"}}]}
+        """.write(toFile: configPath, atomically: true, encoding: .utf8)
 
         var host = try hostProcess(h, logs, config: configPath)
         #expect(try await eventually(seconds: 90) { try Self.statuses(h, ws, ids) == [.active, .active, .active] }, "\(host.output.suffix(3000))")
@@ -96,7 +103,10 @@ import Testing
             config.instances = [.init(type: "recorder", workspace: ws, project: "p", ids: ["sender", "target"])]
             let host = AgentHostTests.host(h, config)
             let run = Task(executorPreference: TestExecutor.shared) { try await host.run() }
-            #expect(await eventually(seconds: 90) { host.instances.count == 2 && host.instances.allSatisfy { $0.state == .active } }, "\(host.instances)")
+            #expect(
+                await eventually(seconds: 90) { host.instances.count == 2 && host.instances.allSatisfy { $0.state == .active } },
+                "\(host.instances)"
+            )
 
             // 1,000 messages at about 200/s; both workers are killed (so whichever owns the
             // workspace's partition dies mid-stream) and started again.

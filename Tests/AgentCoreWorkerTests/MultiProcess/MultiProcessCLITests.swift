@@ -36,7 +36,10 @@ import Testing
         let brokerOut = Pipe()
         broker.standardOutput = brokerOut
         try broker.run()
-        defer { broker.terminate(); broker.waitUntilExit() }
+        defer {
+            broker.terminate()
+            broker.waitUntilExit()
+        }
         Thread.sleep(forTimeInterval: 1)
         let worker = try WorkerProcess(id: "cli-w", brokers: brokers, prefix: "agentcore", dataDir: dir.path, logDir: dir)
         defer { _ = worker.terminate() }

@@ -13,8 +13,13 @@ import Testing
 @Suite(.serialized) struct MultiProcessFaultTests {
     func worker(_ h: WorkerHarness, _ logs: URL, dir: String, extra: [String] = []) throws -> WorkerProcess {
         try WorkerProcess(
-            id: "w1", brokers: h.cluster.bootstrapServers, prefix: h.topics.prefix, dataDir: dir, logDir: logs,
-            extra: MultiProcessWorkerTests.mpArgs + extra)
+            id: "w1",
+            brokers: h.cluster.bootstrapServers,
+            prefix: h.topics.prefix,
+            dataDir: dir,
+            logDir: logs,
+            extra: MultiProcessWorkerTests.mpArgs + extra
+        )
     }
 
     func path(_ dir: String, _ p: Int) -> String { (dir as NSString).appendingPathComponent("partition-\(p).sqlite") }
@@ -85,13 +90,16 @@ import Testing
         try await send(
             first,
             [ws.registerDefinition(slug: "d", name: "D", agentType: "t"), ws.spawn(definition: "d", name: "i", instanceId: "i")]
-                + (0..<40).map { ws.writeContext(instanceId: "i", name: "c", data: ["n": .int(Int64($0))], id: "a-\($0)") })
+                + (0..<40).map { ws.writeContext(instanceId: "i", name: "c", data: ["n": .int(Int64($0))], id: "a-\($0)") }
+        )
         let reader1 = try first.reader([first.topics.status])
         var seen = Set<String>()
-        #expect(await eventually(seconds: 60) {
-            for r in reader1.poll() { if let id = r.event.commandId { seen.insert(id) } }
-            return seen.contains("a-39")
-        })
+        #expect(
+            await eventually(seconds: 60) {
+                for r in reader1.poll() { if let id = r.event.commandId { seen.insert(id) } }
+                return seen.contains("a-39")
+            }
+        )
         #expect(w.terminate().status == 0)
 
         let second = try WorkerHarness(partitions: 2, prefix: first.topics.prefix)
@@ -103,12 +111,15 @@ import Testing
         w = try worker(second, logs, dir: dir, extra: ["--accept-rewound-input"])
         let reader2 = try second.reader([second.topics.status])
         var versions: [String: Int64] = [:]
-        #expect(await eventually(seconds: 60) {
-            for r in reader2.poll() where r.event.type == .contextVersionCreated {
-                if let id = r.event.commandId { versions[id] = r.event.payload["version"]?.intValue }
-            }
-            return versions.count == 5
-        }, "answered: \(versions)")
+        #expect(
+            await eventually(seconds: 60) {
+                for r in reader2.poll() where r.event.type == .contextVersionCreated {
+                    if let id = r.event.commandId { versions[id] = r.event.payload["version"]?.intValue }
+                }
+                return versions.count == 5
+            },
+            "answered: \(versions)"
+        )
         // Applied on top of the kept state: versions 41...45.
         #expect(Set(versions.values) == Set(41...45))
         #expect(w.terminate().status == 0)

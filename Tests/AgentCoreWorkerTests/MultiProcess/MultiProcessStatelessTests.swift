@@ -13,8 +13,13 @@ import Testing
 @Suite(.serialized) struct MultiProcessStatelessTests {
     func worker(_ id: String, _ h: WorkerHarness, _ logs: URL, dir: String) throws -> WorkerProcess {
         try WorkerProcess(
-            id: id, brokers: h.cluster.bootstrapServers, prefix: h.topics.prefix, dataDir: dir, logDir: logs,
-            extra: MultiProcessWorkerTests.mpArgs)
+            id: id,
+            brokers: h.cluster.bootstrapServers,
+            prefix: h.topics.prefix,
+            dataDir: dir,
+            logDir: logs,
+            extra: MultiProcessWorkerTests.mpArgs
+        )
     }
 
     /// After the run: one new worker on the (empty) harness directory restores every

@@ -22,8 +22,13 @@ import Testing
 
     func worker(_ id: String, _ h: WorkerHarness, _ logs: URL) throws -> WorkerProcess {
         try WorkerProcess(
-            id: id, brokers: h.cluster.bootstrapServers, prefix: h.topics.prefix, dataDir: h.dataDir, logDir: logs,
-            extra: Self.mpArgs)
+            id: id,
+            brokers: h.cluster.bootstrapServers,
+            prefix: h.topics.prefix,
+            dataDir: h.dataDir,
+            logDir: logs,
+            extra: Self.mpArgs
+        )
     }
 
     @Test func sigkillMidStreamThenRestart() async throws {

@@ -34,7 +34,9 @@ final class WorkerProcess: @unchecked Sendable {
                 "worker", "--brokers", brokers, "--mock-broker", "--topic-prefix", prefix, "--data-dir", dataDir,
                 "--worker-id", id, "--group", "\(prefix)-group", "--heartbeat-interval-ms", "1000", "--shutdown-timeout-ms", "20000",
                 "--log-level", "info", "--http-addr", "127.0.0.1:0",
-            ] + extra, logDir: logDir)
+            ] + extra,
+            logDir: logDir
+        )
     }
 
     /// Any `agentcore` subcommand, e.g. `agents run`.
