@@ -87,6 +87,7 @@ let package = Package(
             dependencies: [
                 "AgentCoreModel", "AgentCoreKafka",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -129,6 +130,8 @@ let package = Package(
             dependencies: [
                 "AgentCoreModel", "AgentCoreStore", "AgentCoreKafka", "AgentCoreWorker", "AgentCoreClient", "AgentCoreHTTP",
                 "AgentCoreAgents",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

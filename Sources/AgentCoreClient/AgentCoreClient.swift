@@ -102,7 +102,7 @@ public final class AgentCoreClient: Sendable {
     public func enqueueAndWaitWithOwnConsumer(_ command: CommandEnvelope, timeoutSeconds: Double = 30) async throws -> [Event] {
         let statusTopic = "\(topicPrefix).status"
         var options = ConsumerOptions(groupId: "agentcore-wait-\(UUID().uuidString)")
-        options.autoOffsetReset = "latest"
+        options.autoOffsetReset = .latest
         let consumer = try KafkaConsumer(config: config, options: options, logger: logger)
         defer { consumer.close() }
         guard let n = try consumer.partitionCount(topic: statusTopic) else {

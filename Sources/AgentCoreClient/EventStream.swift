@@ -2,6 +2,7 @@ import AgentCoreKafka
 import AgentCoreModel
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// An event as received, with where it came from for the consumer's own checkpointing.
@@ -48,7 +49,7 @@ public final class EventStream: Sendable {
         logger: Logger = .library("agentcore.client.events")
     ) throws {
         var o = ConsumerOptions(groupId: groupId ?? "agentcore-events-\(UUID().uuidString)")
-        o.autoOffsetReset = fromBeginning ? "earliest" : "latest"
+        o.autoOffsetReset = fromBeginning ? .earliest : .latest
         consumerOptions?(&o)
         consumer = try KafkaConsumer(config: config, options: o, logger: logger)
         self.dedupeWindow = max(1, dedupeWindow)
@@ -57,9 +58,36 @@ public final class EventStream: Sendable {
 
     deinit { consumer.close() }
 
-    /// Waits up to `timeoutMs` for events; returns new (not duplicate) events in order.
-    public func poll(maxRecords: Int = 500, timeoutMs: Int32 = 100) -> [ReceivedEvent] {
-        let records = consumer.poll(maxRecords: maxRecords, timeoutMs: timeoutMs).records
+    /// Leaves the group (its partitions go to the other members at once) and closes the
+    /// consumer, after the `events()` thread stopped (the consumer is used by one thread at
+    /// a time). Polling after it returns nothing.
+    public func close() {
+        if let control = poller.withLock({ $0 }) {
+            control.stopped.store(true, ordering: .releasing)
+            control.room.give()  // a thread waiting for room wakes up and sees the stop
+            control.done.wait()
+            control.done.signal()  // later waits return at once
+        }
+        consumer.close()
+    }
+
+    /// The `events()` thread: asked to stop, and done.
+    private final class PollControl: Sendable {
+        let stopped = Atomic<Bool>(false)
+        let done = DispatchSemaphore(value: 0)
+        let room: Room
+        init(room: Room) { self.room = room }
+    }
+    private let poller = Mutex<PollControl?>(nil)
+
+    @available(*, deprecated, renamed: "poll(maxRecords:timeout:)")
+    public func poll(maxRecords: Int = 500, timeoutMs: Int32) -> [ReceivedEvent] {
+        poll(maxRecords: maxRecords, timeout: .milliseconds(Int64(timeoutMs)))
+    }
+
+    /// Waits up to `timeout` for events; returns new (not duplicate) events in order.
+    public func poll(maxRecords: Int = 500, timeout: Duration = .milliseconds(100)) -> [ReceivedEvent] {
+        let records = consumer.poll(maxRecords: maxRecords, timeoutMs: Int32(clamping: timeout.milliseconds)).records
         return state.withLock { st in
             var out: [ReceivedEvent] = []
             for r in records {
@@ -91,16 +119,18 @@ public final class EventStream: Sendable {
     public func events(buffer: Int = 10_000) -> Events {
         let (stream, continuation) = AsyncStream<ReceivedEvent>.makeStream(bufferingPolicy: .unbounded)
         let room = Room(slots: buffer)
-        let stopped = Atomic<Bool>(false)
+        let control = PollControl(room: room)
+        poller.withLock { $0 = control }
         continuation.onTermination = { _ in
-            stopped.store(true, ordering: .releasing)
+            control.stopped.store(true, ordering: .releasing)
             room.give()
         }
         let thread = Thread { [self] in
-            while !stopped.load(ordering: .acquiring) {
+            defer { control.done.signal() }
+            while !control.stopped.load(ordering: .acquiring) {
                 for e in poll() {
                     _ = room.take()
-                    if stopped.load(ordering: .acquiring) { break }
+                    if control.stopped.load(ordering: .acquiring) { break }
                     continuation.yield(e)
                 }
             }
@@ -140,4 +170,42 @@ public final class EventStream: Sendable {
 
     /// Whether the consumer holds partitions yet (after the group join).
     public var isAssigned: Bool { ((try? consumer.assignment()) ?? []).isEmpty == false }
+}
+
+extension EventStream {
+    /// The stream as a swift-service-lifecycle `Service`: hands each event to `handler`, one
+    /// at a time and in order, until a graceful shutdown or cancellation, and commits the
+    /// group's offsets every `commitEvery` handled events and when it ends (for a stream
+    /// with a named group: a restart resumes after what was handled). A handler that
+    /// throws ends the service with that error, committing only what was handled before.
+    /// The service owns the stream: when `run` ends, the stream is closed (it leaves the
+    /// group).
+    public func service(
+        commitEvery: Int = 100,
+        _ handler: @escaping @Sendable (ReceivedEvent) async throws -> Void
+    ) -> Consumer {
+        Consumer(stream: self, commitEvery: max(1, commitEvery), handler: handler)
+    }
+
+    public struct Consumer: Service {
+        let stream: EventStream
+        let commitEvery: Int
+        let handler: @Sendable (ReceivedEvent) async throws -> Void
+
+        public func run() async throws {
+            var handled: [ReceivedEvent] = []
+            defer {
+                if !handled.isEmpty { try? stream.commit(handled) }
+                stream.close()
+            }
+            for await event in stream.events().cancelOnGracefulShutdown() {
+                try await handler(event)
+                handled.append(event)
+                if handled.count >= commitEvery {
+                    try stream.commit(handled)
+                    handled.removeAll(keepingCapacity: true)
+                }
+            }
+        }
+    }
 }

@@ -113,7 +113,7 @@ public final class ClusterObserver: Sendable {
 
     private func follow() throws {
         var options = ConsumerOptions(groupId: "agentcore-http-observer")  // never joined: `assign` only
-        options.isolationLevel = "read_uncommitted"
+        options.isolationLevel = .readUncommitted
         options.prefetchKiB = 1_024
         let consumer = try KafkaConsumer(config: kafka, options: options, logger: logger)
         defer { consumer.close() }

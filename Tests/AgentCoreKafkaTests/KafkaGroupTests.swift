@@ -10,8 +10,8 @@ import Testing
     /// from the application's own positions would re-read; here every member starts at the
     /// group's beginning, so we check per generation instead: every record a member gets for
     /// a partition arrives between that member's assign and revoke of it).
-    @Test(arguments: ["range,roundrobin", "cooperative-sticky"])
-    func membersSplitAndHandOverPartitions(strategy: String) throws {
+    @Test(arguments: [[ConsumerOptions.AssignmentStrategy.range, .roundRobin], [.cooperativeSticky]])
+    func membersSplitAndHandOverPartitions(strategy: [ConsumerOptions.AssignmentStrategy]) throws {
         let cluster = try EmbeddedCluster(brokers: 1)
         let topic = uniqueName("grp")
         try cluster.createTopic(topic, partitions: 6)
@@ -139,7 +139,7 @@ import Testing
         }
 
         var rc = fastGroup(uniqueName("g"))
-        rc.isolationLevel = "read_committed"
+        rc.isolationLevel = .readCommitted
         let reader = try KafkaConsumer(config: config, options: rc)
         defer { reader.close() }
         try reader.subscribe([output])

@@ -8,9 +8,9 @@ import Testing
 
 func fastGroup(_ group: String) -> ConsumerOptions {
     var o = ConsumerOptions(groupId: group)
-    o.sessionTimeoutMs = 6_000
-    o.heartbeatIntervalMs = 500
-    o.maxPollIntervalMs = 10_000
+    o.sessionTimeout = .seconds(6)
+    o.heartbeatInterval = .milliseconds(500)
+    o.maxPollInterval = .seconds(10)
     return o
 }
 

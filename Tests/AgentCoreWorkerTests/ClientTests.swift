@@ -2,6 +2,8 @@ import AgentCoreClient
 import AgentCoreKafka
 import AgentCoreModel
 import Foundation
+import Logging
+import ServiceLifecycle
 import Testing
 
 @testable import AgentCoreWorker
@@ -60,6 +62,48 @@ import Testing
             task.cancel()
             await #expect(throws: CancellationError.self) { _ = try await task.value }
             #expect(Date().timeIntervalSince(started) < 5)
+        }
+    }
+
+    /// `EventStream.service`: events to a handler in order until a graceful shutdown, the
+    /// group's offsets committed, so a stream of the same group resumes after them.
+    @Test func eventStreamAsAServiceCommitsAndStopsOnGracefulShutdown() async throws {
+        try await withTaskExecutorPreference(TestExecutor.shared) {
+            let h = try WorkerHarness(partitions: 2)
+            h.startWorker("w1")
+            let client = try h.client()
+            defer { client.close() }
+            let c = Commands(workspace: "acme", project: "p", actor: "t")
+            _ = try await client.enqueueAndWait(c.registerDefinition(slug: "d", name: "D", agentType: "t"))
+            _ = try await client.enqueueAndWait(c.spawn(definition: "d", name: "i", instanceId: "i1"))
+            let group = "svc-\(UUID().uuidString)"
+            let seen = Locked<[EventType]>([])
+            // The mock broker lets a departed member's partitions go only after its session
+            // timeout: a short one keeps the second stream's join quick.
+            let quick: @Sendable (inout ConsumerOptions) -> Void = {
+                $0.sessionTimeout = .seconds(6)
+                $0.heartbeatInterval = .milliseconds(500)
+            }
+            let stream = try EventStream(config: h.kafka, topics: [h.topics.status], groupId: group, consumerOptions: quick)
+            let service = stream.service(commitEvery: 1) { e in seen.withLock { $0.append(e.event.type) } }
+            let services = ServiceGroup(configuration: .init(services: [service], logger: Logger(label: "test.events")))
+            let run = Task(executorPreference: TestExecutor.shared) { try await services.run() }
+            #expect(await eventually(seconds: 60) { seen.withLock { $0 } == [.definitionRegistered, .instanceSpawned] })
+            await services.triggerGracefulShutdown()
+            try await run.value
+
+            // The same group resumes after what was handled: only the new events.
+            _ = try await client.enqueueAndWait(c.transition(instanceId: "i1", to: .active))
+            let again = try EventStream(config: h.kafka, topics: [h.topics.status], groupId: group, consumerOptions: quick)
+            var types: [EventType] = []
+            #expect(
+                await eventually(seconds: 60) {
+                    types += again.poll().map(\.event.type)
+                    return types.count >= 2
+                }
+            )
+            #expect(types == [.instanceStatusChanged, .instanceStatusChanged])  // idle → initializing → active
+            try await h.stopAll()
         }
     }
 

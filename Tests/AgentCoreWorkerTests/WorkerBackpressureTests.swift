@@ -54,8 +54,8 @@ import Testing
         producer.close()
 
         var o = ConsumerOptions(groupId: "read-\(UUID().uuidString)")
-        o.sessionTimeoutMs = 6_000
-        o.heartbeatIntervalMs = 500
+        o.sessionTimeout = .seconds(6)
+        o.heartbeatInterval = .milliseconds(500)
         let reader = try KafkaConsumer(config: kafka, options: o)
         defer { reader.close() }
         try reader.subscribe([topics.status])

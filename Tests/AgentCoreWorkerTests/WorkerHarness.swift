@@ -75,8 +75,8 @@ final class WorkerHarness: @unchecked Sendable {
             config: kafka,
             topics: topics,
             consumerOptions: { o in
-                o.sessionTimeoutMs = 6_000
-                o.heartbeatIntervalMs = 500
+                o.sessionTimeout = .seconds(6)
+                o.heartbeatInterval = .milliseconds(500)
             }
         )
     }
@@ -89,8 +89,8 @@ final class WorkerHarness: @unchecked Sendable {
 
     private func readRawBlocking(_ topic: String, seconds: Double, until: ([KafkaRecord]) -> Bool) throws -> [KafkaRecord] {
         var o = ConsumerOptions(groupId: "raw-\(UUID().uuidString)")
-        o.sessionTimeoutMs = 6_000
-        o.heartbeatIntervalMs = 500
+        o.sessionTimeout = .seconds(6)
+        o.heartbeatInterval = .milliseconds(500)
         let c = try KafkaConsumer(config: kafka, options: o)
         defer { c.close() }
         try c.subscribe([topic])

@@ -2,21 +2,22 @@ import CRdKafka
 import Logging
 import Synchronization
 
-/// Settings of a consumer group member.
+/// Settings of a consumer group member, typed; any other librdkafka property goes through
+/// `KafkaConfig.properties` (the escape hatch, applied after these defaults).
 public struct ConsumerOptions: Sendable {
     public var groupId: String
     /// Static membership: a restart with the same id within the session timeout keeps the
     /// member's partitions without a rebalance.
     public var groupInstanceId: String?
-    /// `range,roundrobin` (eager, librdkafka's default) or `cooperative-sticky`.
-    public var assignmentStrategy = "range,roundrobin"
-    /// `read_committed` (default) hides aborted transactional records.
-    public var isolationLevel = "read_committed"
-    /// Where to start without a committed or supplied offset: `earliest` or `latest`.
-    public var autoOffsetReset = "earliest"
-    public var sessionTimeoutMs = 45_000
-    public var heartbeatIntervalMs = 3_000
-    public var maxPollIntervalMs = 300_000
+    /// Assignors in order of preference (`partition.assignment.strategy`).
+    public var assignmentStrategy: [AssignmentStrategy] = [.range, .roundRobin]
+    /// `.readCommitted` (default) hides aborted transactional records.
+    public var isolationLevel = IsolationLevel.readCommitted
+    /// Where to start without a committed or supplied offset.
+    public var autoOffsetReset = OffsetReset.earliest
+    public var sessionTimeout: Duration = .seconds(45)
+    public var heartbeatInterval: Duration = .seconds(3)
+    public var maxPollInterval: Duration = .seconds(300)
     /// Report reaching the end of a partition as a `ConsumerEvent.endOfPartition`.
     public var enablePartitionEOF = false
     /// `queued.max.messages.kbytes`: fetched records librdkafka holds before `poll` takes
@@ -24,6 +25,43 @@ public struct ConsumerOptions: Sendable {
     public var prefetchKiB: Int?
 
     public init(groupId: String) { self.groupId = groupId }
+
+    public enum AssignmentStrategy: String, Sendable {
+        /// Eager; partition p of co-partitioned topics to one member (agentcore's workers).
+        case range
+        case roundRobin = "roundrobin"
+        /// Incremental (KIP-429); not combinable with the eager ones.
+        case cooperativeSticky = "cooperative-sticky"
+    }
+
+    public enum IsolationLevel: String, Sendable {
+        case readCommitted = "read_committed"
+        case readUncommitted = "read_uncommitted"
+    }
+
+    public enum OffsetReset: String, Sendable {
+        case earliest, latest
+        /// Fail the partition with an error instead of guessing.
+        case error
+    }
+
+    /// The options as librdkafka properties.
+    var properties: [(String, String)] {
+        [
+            ("group.id", groupId), ("partition.assignment.strategy", assignmentStrategy.map(\.rawValue).joined(separator: ",")),
+            ("isolation.level", isolationLevel.rawValue), ("auto.offset.reset", autoOffsetReset.rawValue),
+            ("session.timeout.ms", String(sessionTimeout.milliseconds)), ("heartbeat.interval.ms", String(heartbeatInterval.milliseconds)),
+            ("max.poll.interval.ms", String(maxPollInterval.milliseconds)),
+            ("enable.partition.eof", enablePartitionEOF ? "true" : "false"),
+        ]
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds (rounded down), as librdkafka's `*.ms` properties take them.
+    public var milliseconds: Int64 {
+        components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000
+    }
 }
 
 /// What a poll returns besides records.
@@ -68,14 +106,10 @@ public final class KafkaConsumer: @unchecked Sendable {
         context.rebalance.withLock {
             $0 = RebalanceCallbacks(onAssign: onAssign, onRevoke: onRevoke, afterAssign: afterAssign)
         }
-        var overrides: [(String, String)] = [
-            ("group.id", options.groupId), ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"),
-            ("partition.assignment.strategy", options.assignmentStrategy), ("isolation.level", options.isolationLevel),
-            ("auto.offset.reset", options.autoOffsetReset), ("session.timeout.ms", String(options.sessionTimeoutMs)),
-            ("heartbeat.interval.ms", String(options.heartbeatIntervalMs)),
-            ("max.poll.interval.ms", String(options.maxPollIntervalMs)),
-            ("enable.partition.eof", options.enablePartitionEOF ? "true" : "false"),
-        ]
+        var overrides: [(String, String)] =
+            [
+                ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"),
+            ] + options.properties
         if let id = options.groupInstanceId { overrides.append(("group.instance.id", id)) }
         var extra = [("statistics.interval.ms", "0")]
         if let kib = options.prefetchKiB { extra.append(("queued.max.messages.kbytes", String(kib))) }

@@ -18,7 +18,7 @@ public struct KafkaConfig: Sendable, Equatable {
     public var sslCertificateLocation: String?
     public var sslKeyLocation: String?
     /// Default timeout of socket requests.
-    public var socketTimeoutMs = 30_000
+    public var socketTimeout: Duration = .seconds(30)
     /// Any other librdkafka property, e.g. `["compression.type": "lz4"]`. Applied last, so
     /// it wins over the typed fields.
     public var properties: [String: String] = [:]
@@ -29,7 +29,7 @@ public struct KafkaConfig: Sendable, Equatable {
     public func librdkafkaProperties() -> [(String, String)] {
         var p: [(String, String)] = [
             ("bootstrap.servers", bootstrapServers), ("client.id", clientId),
-            ("socket.timeout.ms", String(socketTimeoutMs)),
+            ("socket.timeout.ms", String(socketTimeout.milliseconds)),
         ]
         if let v = securityProtocol { p.append(("security.protocol", v)) }
         if let v = saslMechanism { p.append(("sasl.mechanism", v)) }

@@ -28,7 +28,7 @@ final class KafkaChangelogLog: ChangelogLog {
         tp = TopicPartition(topic, partition)
         var options = ConsumerOptions(groupId: "agentcore-restore-\(workerId)")  // never joined: `assign` only
         options.enablePartitionEOF = true
-        options.isolationLevel = "read_uncommitted"
+        options.isolationLevel = .readUncommitted
         consumer = try KafkaConsumer(config: kafka, options: options, logger: logger)
         self.producer = producer
         self.stallTimeoutMs = stallTimeoutMs

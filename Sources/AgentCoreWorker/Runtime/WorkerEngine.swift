@@ -115,10 +115,10 @@ final class WorkerEngine: @unchecked Sendable {
         }
 
         var options = ConsumerOptions(groupId: config.groupId)
-        options.assignmentStrategy = "range"  // co-partitioning: partition p of both inputs to one member
-        options.sessionTimeoutMs = config.sessionTimeoutMs
-        options.heartbeatIntervalMs = config.heartbeatGroupIntervalMs
-        options.maxPollIntervalMs = config.maxPollIntervalMs
+        options.assignmentStrategy = [.range]  // co-partitioning: partition p of both inputs to one member
+        options.sessionTimeout = .milliseconds(config.sessionTimeoutMs)
+        options.heartbeatInterval = .milliseconds(config.heartbeatGroupIntervalMs)
+        options.maxPollInterval = .milliseconds(config.maxPollIntervalMs)
         options.prefetchKiB = config.consumerPrefetchKiB
         if config.staticMembership { options.groupInstanceId = config.workerId }
         let consumer = try KafkaConsumer(

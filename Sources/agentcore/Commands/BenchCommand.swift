@@ -212,8 +212,8 @@ extension BenchCommand {
             producerConfig.properties["batch.num.messages"] = "10000"
             let producer = try KafkaProducer(config: producerConfig, logger: logger)
             var options = ConsumerOptions(groupId: "bench-\(getpid())")
-            options.sessionTimeoutMs = 6_000
-            options.heartbeatIntervalMs = 500
+            options.sessionTimeout = .seconds(6)
+            options.heartbeatInterval = .milliseconds(500)
             let consumer = try KafkaConsumer(config: config, options: options, logger: logger)
             try consumer.subscribe([topic])
             while ((try? consumer.assignment()) ?? []).isEmpty { _ = consumer.poll(maxRecords: 1, timeoutMs: 100) }

@@ -31,9 +31,9 @@ struct TailCommand: AsyncParsableCommand {
         let t = connection.topics
         let name = ["status": t.status, "heartbeats": t.heartbeats, "dlq": t.dlq][topic] ?? topic
         var options = ConsumerOptions(groupId: "agentcore-tail-\(UUID().uuidString)")
-        options.autoOffsetReset = fromEnd ? "latest" : "earliest"
-        options.sessionTimeoutMs = 6_000
-        options.heartbeatIntervalMs = 500
+        options.autoOffsetReset = fromEnd ? .latest : .earliest
+        options.sessionTimeout = .seconds(6)
+        options.heartbeatInterval = .milliseconds(500)
         let consumer = try KafkaConsumer(config: connection.kafkaConfig(), options: options)
         defer { consumer.close() }
         try consumer.subscribe([name])

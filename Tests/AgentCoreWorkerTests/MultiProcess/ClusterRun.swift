@@ -22,8 +22,8 @@ struct RunChecks {
 
     private func waitForAllResultsBlocking(seconds: Double) throws -> [KafkaRecord] {
         var o = ConsumerOptions(groupId: "check-\(UUID().uuidString)")
-        o.sessionTimeoutMs = 6_000
-        o.heartbeatIntervalMs = 500
+        o.sessionTimeout = .seconds(6)
+        o.heartbeatInterval = .milliseconds(500)
         let c = try KafkaConsumer(config: h.kafka, options: o)
         defer { c.close() }
         try c.subscribe([h.topics.status, h.topics.heartbeats, h.topics.dlq])
@@ -103,7 +103,7 @@ struct RunChecks {
         defer { try? FileManager.default.removeItem(atPath: refDir) }
         var total: Int64 = 0
         var o = ConsumerOptions(groupId: "wm-\(UUID().uuidString)")
-        o.sessionTimeoutMs = 6_000
+        o.sessionTimeout = .seconds(6)
         let c = try KafkaConsumer(config: h.kafka, options: o)
         for t in h.topics.inputs {
             for p in 0..<h.partitions { total += try c.watermarks(TopicPartition(t, Int32(p))).high }
