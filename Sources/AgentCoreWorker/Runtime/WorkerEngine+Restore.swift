@@ -26,30 +26,36 @@ extension WorkerEngine {
         }
     }
 
-    func makeStandbyFollower(producer: KafkaProducer) -> StandbyFollower {
+    /// Makes readers of one partition of the changelog: a consumer of its own each, appends
+    /// through the worker's producer (restores and standby copies).
+    func changelogLogs(producer: KafkaProducer) -> @Sendable (Int32, @escaping () -> Bool) throws -> ChangelogLog {
         let topic = config.topics.changelog
         let kafka = config.kafkaConfig(bootstrap: bootstrap)
         let worker = config.workerId
         let logger = self.logger
+        return { p, isCancelled in
+            try KafkaChangelogLog(
+                topic: topic,
+                partition: p,
+                kafka: kafka,
+                producer: producer,
+                workerId: worker,
+                isCancelled: isCancelled,
+                logger: logger
+            )
+        }
+    }
+
+    func makeStandbyFollower(producer: KafkaProducer) -> StandbyFollower {
         let dir = config.dataDirectory
         var options = storeOptions
         options.cacheSizeKiB = 1_024  // a copy nobody reads: a small cache of its own
         return StandbyFollower(
-            writer: worker,
+            writer: config.workerId,
             interval: .milliseconds(Int64(config.standbyIntervalMs)),
             storePath: { (dir as NSString).appendingPathComponent("partition-\($0).sqlite") },
             options: options,
-            makeLog: { p, isCancelled in
-                try KafkaChangelogLog(
-                    topic: topic,
-                    partition: p,
-                    kafka: kafka,
-                    producer: producer,
-                    workerId: worker,
-                    isCancelled: isCancelled,
-                    logger: logger
-                )
-            },
+            makeLog: changelogLogs(producer: producer),
             logger: logger
         )
     }
@@ -66,27 +72,14 @@ extension WorkerEngine {
 
     func startRestore(_ lane: PartitionLane) {
         guard let producer else { return }
-        let topic = config.topics.changelog
         let p = lane.partition
-        let kafka = config.kafkaConfig(bootstrap: bootstrap)
-        let worker = config.workerId
-        let logger = self.logger
+        let logs = changelogLogs(producer: producer)
         lane.failure = nil
         lane.restorer = PartitionRestorer(
             partition: p,
             store: lane.store,
-            writer: worker,
-            makeLog: { isCancelled in
-                try KafkaChangelogLog(
-                    topic: topic,
-                    partition: p,
-                    kafka: kafka,
-                    producer: producer,
-                    workerId: worker,
-                    isCancelled: isCancelled,
-                    logger: logger
-                )
-            },
+            writer: config.workerId,
+            makeLog: { isCancelled in try logs(p, isCancelled) },
             logger: logger
         )
     }
