@@ -83,5 +83,22 @@ check "$console_py" scripts/console_test.py --base-url "$http" --workspace acme 
   --context plan --out "$out"
 echo "console screenshots: $(cd "$out" && pwd)/console-instance.png $(cd "$out" && pwd)/console-diff.png"
 
+# README "Agents": the built-in example host beside the worker, a message from scribe-1 to
+# scribe-2 (written into scribe-2's context, answered), fragile-1 in error with its reason,
+# then SIGTERM: every instance offline and exit status 0.
+"$bin" agents run --brokers "$brokers" --read-url "$http" > "$work/agents.log" 2>&1 & agents=$!
+for _ in $(seq 1 150); do grep -q "acknowledged with version" "$work/agents.log" && break; sleep 0.2; done
+check grep -q "acknowledged with version" "$work/agents.log"
+"$bin" send --brokers "$brokers" --wait --type agent.message --workspace demo --project agents \
+  --payload '{"from_instance_id":"scribe-1","to_instance_id":"scribe-2","body":{"text":"hi"}}' > "$work/message.out"
+check grep -q '"type":"agent.message_delivered"' "$work/message.out"
+check python3 -c 'import json, sys, urllib.request
+i = json.load(urllib.request.urlopen(sys.argv[1] + "/v1/workspaces/demo/projects/agents/instances/fragile-1", timeout=10))
+sys.exit(0 if i["status"] == "error" and "endpoint" in (i["last_error"] or "") else 1)' "$http"
+kill -TERM "$agents"
+agents_status=0; wait "$agents" || agents_status=$?
+check [ "$agents_status" -eq 0 ]
+check grep -q "instance scribe-2 is offline" "$work/agents.log"
+
 echo "examples: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
