@@ -12,26 +12,27 @@ final class PartitionLane {
     /// Set while the store is being restored from the changelog: the restore thread owns
     /// the store, and the partition's input is paused.
     var restorer: PartitionRestorer?
+    /// Active, restoring or failed (with the retry time and the failures in a row).
+    var lifecycle: PartitionLifecycle
     /// Why the partition is out of service, and when (uptime nanoseconds) to try again.
-    var failure: (reason: String, retryAt: UInt64)?
+    var failure: (reason: String, retryAt: UInt64)? { lifecycle.failure }
     /// The store was closed (set aside) and a new one could not be opened yet.
     var storeClosed = false
-    /// Failures in a row (the retry delay doubles with each).
-    var failures = 0
     /// The epoch this worker writes the partition's changelog under (from its claim).
     var epoch: Int64 = 0
     /// `published_through` carried by the last changelog marker published (-1: none yet).
     var markerPublishedThrough: Int64 = -1
     /// Applying input: not restoring, not failed.
-    var isActive: Bool { restorer == nil && failure == nil }
+    var isActive: Bool { lifecycle.isActive }
     private var queues: [CommandStream: [(record: InputRecord, arrived: UInt64)]] = [.commands: [], .contextWrites: []]
     private var heads: [CommandStream: Int] = [.commands: 0, .contextWrites: 0]
     /// Records applied since the lane opened.
     var appliedCount = 0
 
-    init(partition: Int32, store: PartitionStore) {
+    init(partition: Int32, store: PartitionStore, lifecycle: PartitionLifecycle) {
         self.partition = partition
         self.store = store
+        self.lifecycle = lifecycle
     }
 
     /// Last offset seen per input topic (starts at the store's applied offset).

@@ -74,7 +74,7 @@ extension WorkerEngine {
         guard let producer else { return }
         let p = lane.partition
         let logs = changelogLogs(producer: producer)
-        lane.failure = nil
+        lane.lifecycle.restoreStarted()
         lane.restorer = PartitionRestorer(
             partition: p,
             store: lane.store,
@@ -112,8 +112,7 @@ extension WorkerEngine {
         let p = lane.partition
         guard lanes[p] === lane, lane.isActive else { return }
         if PartitionStore.isDamage(error) { lane.store.suspectDamage = true }
-        let fresh = PartitionLane(partition: p, store: lane.store)
-        fresh.failures = lane.failures
+        let fresh = PartitionLane(partition: p, store: lane.store, lifecycle: PartitionLifecycle(carrying: lane.lifecycle))
         fresh.epoch = lane.epoch
         fresh.markerPublishedThrough = lane.markerPublishedThrough
         lanes[p] = fresh
@@ -130,9 +129,7 @@ extension WorkerEngine {
     /// Records that a partition is out of service (its input stays paused) until `retryAt`.
     func markFailed(_ lane: PartitionLane, _ reason: String, now: UInt64, retry: Bool = true) {
         // Backoff: the retry delay doubles with each failure in a row, up to 5 minutes.
-        lane.failures += 1
-        let delayMs = min(config.restoreRetryMs << min(lane.failures - 1, 16), max(config.restoreRetryMs, 300_000))
-        lane.failure = (reason, retry ? now + UInt64(delayMs) * 1_000_000 : UInt64.max)
+        let delayMs = lane.lifecycle.failed(reason, now: now, retry: retry) ?? 0
         statusBox.withLock {
             $0.failed[lane.partition] = reason
             $0.partitionFailures += 1
@@ -155,7 +152,7 @@ extension WorkerEngine {
         let now = DispatchTime.now().uptimeNanoseconds
         for lane in ownedLanes {
             let p = lane.partition
-            if let f = lane.failure, now >= f.retryAt {
+            if lane.lifecycle.retryDue(now: now) {
                 logger.info("partition \(p): trying it again")
                 if lane.storeClosed {
                     do {
@@ -169,7 +166,7 @@ extension WorkerEngine {
                 if config.changelog {
                     startRestore(lane)
                 } else {
-                    lane.failure = nil
+                    lane.lifecycle.resumed()
                     statusBox.withLock { $0.failed[p] = nil }
                     do { try resumeInput(lane, consumer: consumer) } catch {
                         markFailed(lane, "cannot resume its input: \(error)", now: now)
@@ -181,7 +178,7 @@ extension WorkerEngine {
             lane.restorer = nil
             switch outcome {
             case .success(let report):
-                lane.failures = 0
+                lane.lifecycle.restoreSucceeded()
                 lane.epoch = report.epoch
                 lane.markerPublishedThrough = -1
                 let seconds = Double(now - r.startedAt) / 1e9

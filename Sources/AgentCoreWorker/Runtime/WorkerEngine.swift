@@ -246,7 +246,11 @@ final class WorkerEngine: @unchecked Sendable {
     private func publishStates() {
         var states: [Int32: WorkerStatus.PartitionState] = [:]
         for (p, lane) in lanes {
-            states[p] = lane.restorer != nil ? .restoring : lane.failure != nil ? .failed : .active
+            switch lane.lifecycle.state {
+            case .active: states[p] = .active
+            case .restoring: states[p] = .restoring
+            case .failed: states[p] = .failed
+            }
         }
         guard states != publishedStates else { return }
         publishedStates = states
@@ -578,7 +582,11 @@ final class WorkerEngine: @unchecked Sendable {
         for p in Set(tps.map(\.partition)).sorted() where lanes[p] == nil {
             standby?.release(p)  // its warm copy becomes the owner's store
             do {
-                let lane = PartitionLane(partition: p, store: try openStore(p))
+                let lane = PartitionLane(
+                    partition: p,
+                    store: try openStore(p),
+                    lifecycle: PartitionLifecycle(baseRetryMs: config.restoreRetryMs)
+                )
                 // The first time this process opens a store, its restore checks the file
                 // (about 0.1 s per 200 MiB, docs/operations.md); later rebalances do not.
                 if checkedPartitions.insert(p).inserted { lane.store.suspectDamage = true }
