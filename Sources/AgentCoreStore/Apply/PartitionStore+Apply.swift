@@ -36,27 +36,20 @@ extension PartitionStore {
     private func applyInTransaction(_ records: [InputRecord], before: BatchState) throws -> ApplySummary {
         var summary = ApplySummary()
         capture?.reset()
-        let helped = options.helperThreads && records.count >= DecodeAhead.minimumBatch
-        let renderer =
-            helped
-            ? ResultRenderer(capacity: records.count, helperCompressor: helperCompressor, applyingCompressor: compressor)
-            : nil
-        let decoded = DecodeAhead(
+        let pipeline = BatchPipeline(
             records,
             decoder: decoder,
             partitionCount: options.partitionCount,
-            helper: helped,
-            thenRender: renderer
+            helperThreads: options.helperThreads,
+            helperCompressor: helperCompressor,
+            applyingCompressor: compressor
         )
         defer {
-            // In this order: the helper thread runs the renderer once it stops decoding.
-            decoded.stopDecoding()
-            pending.renderer?.cancel()  // a failed batch: its rendering must end too
-            decoded.finish()
+            pipeline.close()
             pending = PendingResults(firstSeq: Int64.max)
         }
-        pending = PendingResults(firstSeq: nextSeq, renderer: renderer)
-        lastRenderer = pending.renderer
+        pending = PendingResults(firstSeq: nextSeq, renderer: pipeline.renderer)
+        lastRenderer = pipeline.renderer
         // The applied offset of the topic of the records at hand, written back to
         // `appliedOffsets` when the topic changes (a batch is mostly one topic).
         var topic: String?
@@ -65,7 +58,7 @@ extension PartitionStore {
         // each of its buffers, twice).
         try records.withUnsafeBufferPointer { records in
             for i in records.indices {
-                let d = decoded.take(i)
+                let d = pipeline.take(i)
                 if records[i].topic != topic {
                     if let topic, let last { appliedOffsets[topic] = last }
                     topic = records[i].topic
