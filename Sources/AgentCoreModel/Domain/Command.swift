@@ -81,7 +81,7 @@ public enum Command: Sendable, Equatable {
     case contextWrite(
         instanceId: String,
         name: String,
-        data: JSONValue,
+        data: ContextData,
         description: String?,
         mode: WriteMode,
         expectedVersion: Int64?

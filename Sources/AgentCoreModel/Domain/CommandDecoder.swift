@@ -162,7 +162,7 @@ public struct CommandDecoder: Sendable {
             command = .contextWrite(
                 instanceId: id,
                 name: name,
-                data: data,
+                data: .tree(data),
                 description: try r.string("description", required: false, maxLength: limits.maxTextLength),
                 mode: mode,
                 expectedVersion: try r.int("expected_version", required: false, minimum: 0)

@@ -4,10 +4,8 @@ import Foundation
 public struct DecodedContextWrite: Sendable, Equatable {
     /// The envelope, with `payload` `.null` (the payload is read into `command`).
     public var envelope: CommandEnvelope
-    /// The command; a `replace` carries `.null` as its data (see `canonicalData`).
+    /// The command: a `replace` write's data as `.canonical` bytes, a `merge_patch`'s as a `.tree`.
     public var command: Command
-    /// A `replace` write's data as canonical JSON bytes.
-    public var canonicalData: [UInt8]?
 }
 
 extension CommandDecoder {
@@ -155,11 +153,13 @@ private struct FastScanner {
             let writeMode = WriteMode(rawValue: mode.value ?? WriteMode.replace.rawValue),
             !bytes[payload[1]!].contains(0x7F)  // a context name has no control characters
         else { return nil }
-        let data = Array(bytes[payload[2]!])
-        var tree = JSONValue.null
-        if writeMode != .replace {
-            guard let parsed = try? JSONParser.parse(data) else { return nil }
-            tree = parsed
+        let bytesOfData = Array(bytes[payload[2]!])
+        let data: ContextData
+        if writeMode == .replace {
+            data = .canonical(bytesOfData)
+        } else {
+            guard let parsed = try? JSONParser.parse(bytesOfData) else { return nil }
+            data = .tree(parsed)
         }
         return DecodedContextWrite(
             envelope: CommandEnvelope(
@@ -174,12 +174,11 @@ private struct FastScanner {
             command: .contextWrite(
                 instanceId: instance.value!,
                 name: name.value!,
-                data: tree,
+                data: data,
                 description: description.value,
                 mode: writeMode,
                 expectedVersion: expectedVersion
-            ),
-            canonicalData: writeMode == .replace ? data : nil
+            )
         )
     }
 }

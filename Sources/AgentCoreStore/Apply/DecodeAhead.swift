@@ -20,9 +20,6 @@ enum Decoded: Sendable, Equatable {
 struct Prepared: Sendable, Equatable {
     /// Idempotency key: hash of workspace and command id.
     var hkey: Int64
-    /// The canonical bytes of a `replace` write's data (the command then carries `.null`
-    /// as its data, so that the parse tree is freed where it was built).
-    var canonicalData: [UInt8]?
     /// The envelope's command type, if it names one.
     var commandType: CommandType?
     /// `PartitionStore.headKey` of the context a context command names.

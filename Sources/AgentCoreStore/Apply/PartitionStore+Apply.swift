@@ -157,7 +157,6 @@ extension PartitionStore {
         case .command(let envelope, let command, let replica, let prepared):
             ctx.envelope = envelope
             ctx.hkey = prepared.hkey
-            ctx.canonicalData = prepared.canonicalData
             ctx.headKey = prepared.headKey
             ctx.commandType = prepared.commandType
             try handle(envelope: envelope, command: command, replica: replica, ctx: &ctx, summary: &summary)
@@ -179,92 +178,32 @@ extension PartitionStore {
 
     /// Header a producer sets on the copies of a definition command it broadcasts to the
     /// partitions other than the key's own: they update the registry without events.
-    public static let replicaHeader = "agentcore-replica"
+    public static let replicaHeader = CommandDecoder.replicaHeader
 
     /// Turns a record into a command or a dead letter. Depends only on the record, so
     /// `DecodeAhead` runs it on another thread.
     /// `fastPath: false` (tests) always takes the general path.
+    /// A record decoded (`CommandDecoder.decode`: every rule of the contract) plus what the
+    /// store works out from the command alone, done off the applying thread.
     static func decode(_ record: InputRecord, decoder: CommandDecoder, partitionCount: Int32?, fastPath: Bool = true) -> Decoded {
-        guard let value = record.value else { return .deadLetter(DeadLetterError(.nullValue, "record has no value (tombstone)")) }
-        var envelope: CommandEnvelope
-        var command: Result<Command, CommandRejection>
-        var prepared = Prepared(hkey: 0)
-        if fastPath, let fast = decoder.decodeCommonContextWrite(value) {
-            // The common `context.write`, read in one pass; anything else, and every error,
-            // takes the general path below.
-            envelope = fast.envelope
-            command = .success(fast.command)
-            prepared.canonicalData = fast.canonicalData
-        } else {
-            var rawData: [UInt8]?
-            do { (envelope, rawData) = try decoder.decodeEnvelope(value, capturingData: true) } catch { return .deadLetter(error) }
-            do { command = .success(try decoder.decodeCommand(envelope)) } catch { command = .failure(error) }
-            if case .success(.contextWrite(let id, let name, let data, let description, let mode, let expected)) = command {
-                // `replace` stores the data's canonical bytes: the envelope's own when they were
-                // canonical already (`rawData`, the command then holds a placeholder), else
-                // made here. `merge_patch` needs the tree.
-                if mode == .replace {
-                    prepared.canonicalData = rawData ?? data.canonicalBytes
-                    command = .success(
-                        .contextWrite(
-                            instanceId: id,
-                            name: name,
-                            data: .null,
-                            description: description,
-                            mode: .replace,
-                            expectedVersion: expected
-                        )
-                    )
-                } else if let rawData {
-                    do {
-                        command = .success(
-                            .contextWrite(
-                                instanceId: id,
-                                name: name,
-                                data: try JSONParser.parse(rawData),
-                                description: description,
-                                mode: mode,
-                                expectedVersion: expected
-                            )
-                        )
-                    } catch {
-                        // Cannot happen: the bytes were recognised as canonical JSON.
-                        return .deadLetter(DeadLetterError(.invalidJSON, "payload.data: \(error.description)"))
-                    }
-                }
-            }
-            envelope.payload = .null  // read only through the typed command from here on
-        }
-        guard let key = record.key, key.elementsEqual(envelope.workspaceId.utf8) else {
-            return .deadLetter(
-                DeadLetterError(.keyMismatch, "record key must equal workspace_id '\(envelope.workspaceId)'")
-            )
-        }
-        prepared.hkey = Int64(bitPattern: FNV1a64.hash([envelope.workspaceId, envelope.id]))
-        prepared.commandType = CommandType(rawValue: envelope.type)
-        switch command {
-        case .success(.contextWrite(let id, let name, _, _, _, _)), .success(.contextRollback(let id, let name, _, _)):
-            prepared.headKey = Self.headKey(
-                workspace: envelope.workspaceId,
-                project: envelope.projectId ?? "",
-                instanceId: id,
-                name: name
-            )
-        default: break
-        }
-        let replica = record.header(Self.replicaHeader) != nil && prepared.commandType?.isDefinitionCommand == true
-        if let count = partitionCount, !replica {
-            let home = Murmur2.partition(forKey: key, partitionCount: count)
-            if home != record.partition {
-                return .deadLetter(
-                    DeadLetterError(
-                        .wrongPartition,
-                        "key '\(envelope.workspaceId)' belongs to partition \(home), not \(record.partition)"
-                    )
+        switch decoder.decode(record, partitionCount: partitionCount, fastPath: fastPath) {
+        case .deadLetter(let error):
+            return .deadLetter(error)
+        case .command(let envelope, let command, let replica):
+            var prepared = Prepared(hkey: Int64(bitPattern: FNV1a64.hash([envelope.workspaceId, envelope.id])))
+            prepared.commandType = CommandType(rawValue: envelope.type)
+            switch command {
+            case .success(.contextWrite(let id, let name, _, _, _, _)), .success(.contextRollback(let id, let name, _, _)):
+                prepared.headKey = Self.headKey(
+                    workspace: envelope.workspaceId,
+                    project: envelope.projectId ?? "",
+                    instanceId: id,
+                    name: name
                 )
+            default: break
             }
+            return .command(envelope, command, replica: replica, prepared: prepared)
         }
-        return .command(envelope, command, replica: replica, prepared: prepared)
     }
 
     private func handle(

@@ -104,7 +104,7 @@ extension PartitionStore {
     func writeContext(
         instanceId: String,
         name: String,
-        data: JSONValue,
+        data: ContextData,
         description: String?,
         mode: WriteMode,
         expectedVersion: Int64?,
@@ -121,12 +121,13 @@ extension PartitionStore {
         }
         let text: [UInt8]
         if mode == .replace {
-            text = ctx.canonicalData ?? data.canonicalBytes
+            text = data.canonicalBytes
         } else if let h = found, let bytes = try versionData(cid: h.cid, version: h.current) {
+            let patch = data.value
             let current = try? JSONParser.parse(bytes) as JSONValue
-            text = (current?.applyingMergePatch(data) ?? data.applyingMergePatch(.null)).canonicalBytes
+            text = (current?.applyingMergePatch(patch) ?? patch.applyingMergePatch(.null)).canonicalBytes
         } else {
-            text = JSONValue.null.applyingMergePatch(data).canonicalBytes
+            text = JSONValue.null.applyingMergePatch(data.value).canonicalBytes
         }
         let size = text.count
         if size > options.limits.maxContextBytes {

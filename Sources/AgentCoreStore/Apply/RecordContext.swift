@@ -14,8 +14,6 @@ struct RecordContext {
     private var eventKey: [UInt8]?
     /// Idempotency key of the command (workspace + command id), nil for dead letters.
     var hkey: Int64?
-    /// Canonical bytes of a `replace` write's data, worked out while decoding.
-    var canonicalData: [UInt8]?
     /// The command was seen before and answered from its recorded result.
     var repeated = false
     var outputs: [Outgoing] = []
