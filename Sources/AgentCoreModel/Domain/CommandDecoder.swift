@@ -5,10 +5,6 @@ public struct CommandDecoder: Sendable {
 
     public init(limits: Limits = Limits()) { self.limits = limits }
 
-    static let envelopeFields: Set<String> = [
-        "schema", "id", "type", "workspace_id", "project_id", "actor", "correlation_id", "payload",
-    ]
-
     /// Parses and checks the envelope. Throws `DeadLetterError`.
     public func decodeEnvelope(_ bytes: [UInt8]) throws(DeadLetterError) -> CommandEnvelope {
         try decodeEnvelope(bytes, capturingData: false).envelope
@@ -45,10 +41,12 @@ public struct CommandDecoder: Sendable {
         guard schema == CommandEnvelope.schema else {
             throw DeadLetterError(.unsupportedSchema, "schema '\(schema.prefix(64))' is not \(CommandEnvelope.schema)")
         }
-        if let extra = o.keys.filter({ !Self.envelopeFields.contains($0) }).sorted(by: JSONValue.utf8Less).first {
+        if let extra = o.keys.filter({ !EnvelopeField.names.contains($0) }).sorted(by: JSONValue.utf8Less).first {
             throw DeadLetterError(.invalidEnvelope, "envelope field '\(extra.prefix(64))' is not allowed")
         }
-        func field(_ name: String, required: Bool, maxLength: Int, identifier: Bool) throws(DeadLetterError) -> String? {
+        func field(_ f: EnvelopeField) throws(DeadLetterError) -> String? {
+            let name = f.key
+            let (required, maxLength, identifier) = f.rule(limits)!
             guard let v = o[name] else {
                 if required { throw DeadLetterError(.invalidEnvelope, "envelope field '\(name)' is missing") }
                 return nil
@@ -62,12 +60,12 @@ public struct CommandDecoder: Sendable {
             }
             return s
         }
-        let id = try field("id", required: true, maxLength: limits.maxIdentifierLength, identifier: true)!
-        let type = try field("type", required: true, maxLength: 64, identifier: true)!
-        let workspace = try field("workspace_id", required: true, maxLength: limits.maxIdentifierLength, identifier: true)!
-        let project = try field("project_id", required: false, maxLength: limits.maxIdentifierLength, identifier: true)
-        let actor = try field("actor", required: true, maxLength: limits.maxNameLength, identifier: false)!
-        let correlation = try field("correlation_id", required: false, maxLength: limits.maxNameLength, identifier: false)
+        let id = try field(.id)!
+        let type = try field(.type)!
+        let workspace = try field(.workspaceId)!
+        let project = try field(.projectId)
+        let actor = try field(.actor)!
+        let correlation = try field(.correlationId)
         guard let payload = o["payload"] else { throw DeadLetterError(.invalidEnvelope, "envelope field 'payload' is missing") }
         guard case .object = payload else { throw DeadLetterError(.invalidEnvelope, "envelope field 'payload' must be an object") }
         let envelope = CommandEnvelope(

@@ -85,17 +85,16 @@ private struct FastScanner {
         return take(UInt8(ascii: "}"))
     }
 
-    static let envelopeFields: [StaticString] = [
-        "schema", "id", "type", "workspace_id", "project_id", "actor", "correlation_id", "payload",
-    ]
+    /// The envelope's fields in `EnvelopeField` order (its raw values are the indexes here).
+    static let envelopeFields: [StaticString] = EnvelopeField.allCases.map(\.name)
     static let payloadFields: [StaticString] = ["instance_id", "name", "data", "mode", "description", "expected_version"]
 
     mutating func contextWrite(limits: Limits) -> DecodedContextWrite? {
-        var envelope = [Range<Int>?](repeating: nil, count: 7)
+        var envelope = [Range<Int>?](repeating: nil, count: EnvelopeField.payload.rawValue)
         var payload = [Range<Int>?](repeating: nil, count: 6)
         var expectedVersion: Int64?
         let read = object(Self.envelopeFields) { s, f in
-            if f < 7 {
+            if f != EnvelopeField.payload.rawValue {
                 envelope[f] = s.plainString()
                 return envelope[f] != nil
             }
@@ -137,14 +136,20 @@ private struct FastScanner {
             if identifier && !Identifier.isValid(s) { return (false, nil) }
             return (true, s)
         }
-        guard let schema = envelope[0], text(schema) == CommandEnvelope.schema,
-            let type = envelope[2], text(type) == CommandType.contextWrite.rawValue, payload[2] != nil
+        /// An envelope field by the shared table's rule (`project_id` is required here: a
+        /// `context.write` without one is the general path's rejection to word).
+        func field(_ f: EnvelopeField) -> (ok: Bool, value: String?) {
+            let rule = f.rule(limits)!
+            return string(envelope[f.rawValue], max: rule.maxLength, identifier: rule.identifier, required: rule.required || f == .projectId)
+        }
+        guard let schema = envelope[EnvelopeField.schema.rawValue], text(schema) == CommandEnvelope.schema,
+            let type = envelope[EnvelopeField.type.rawValue], text(type) == CommandType.contextWrite.rawValue, payload[2] != nil
         else { return nil }
-        let id = string(envelope[1], max: limits.maxIdentifierLength, identifier: true, required: true)
-        let workspace = string(envelope[3], max: limits.maxIdentifierLength, identifier: true, required: true)
-        let project = string(envelope[4], max: limits.maxIdentifierLength, identifier: true, required: true)
-        let actor = string(envelope[5], max: limits.maxNameLength, identifier: false, required: true)
-        let correlation = string(envelope[6], max: limits.maxNameLength, identifier: false, required: false)
+        let id = field(.id)
+        let workspace = field(.workspaceId)
+        let project = field(.projectId)
+        let actor = field(.actor)
+        let correlation = field(.correlationId)
         let instance = string(payload[0], max: limits.maxIdentifierLength, identifier: true, required: true)
         let name = string(payload[1], max: limits.maxIdentifierLength, identifier: false, required: true)
         let mode = string(payload[3], max: 32, identifier: false, required: false)
