@@ -148,12 +148,13 @@ public struct CommandDecoder: Sendable {
         case .instanceRemove:
             command = .instanceRemove(instanceId: try r.identifier("instance_id", required: true)!)
         case .contextWrite:
-            let id = try r.identifier("instance_id", required: true)!
-            let name = try r.contextName("name")
-            guard let data = r.take("data") else {
+            typealias F = ContextWriteField
+            let id = try r.identifier(F.instanceId.key, required: true)!
+            let name = try r.contextName(F.name.key)
+            guard let data = r.take(F.data.key) else {
                 throw CommandRejection(.invalidPayload, "'data' is required", field: "payload.data")
             }
-            let modeText = try r.string("mode", required: false, maxLength: 32) ?? "replace"
+            let modeText = try r.string(F.mode.key, required: false, maxLength: F.mode.maxLength(limits)!) ?? "replace"
             guard let mode = WriteMode(rawValue: modeText) else {
                 throw CommandRejection(.invalidPayload, "mode must be replace or merge_patch", field: "payload.mode")
             }
@@ -161,9 +162,9 @@ public struct CommandDecoder: Sendable {
                 instanceId: id,
                 name: name,
                 data: .tree(data),
-                description: try r.string("description", required: false, maxLength: limits.maxTextLength),
+                description: try r.string(F.description.key, required: false, maxLength: F.description.maxLength(limits)!),
                 mode: mode,
-                expectedVersion: try r.int("expected_version", required: false, minimum: 0)
+                expectedVersion: try r.int(F.expectedVersion.key, required: false, minimum: 0)
             )
         case .contextRollback:
             command = .contextRollback(

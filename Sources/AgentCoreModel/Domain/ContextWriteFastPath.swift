@@ -87,11 +87,12 @@ private struct FastScanner {
 
     /// The envelope's fields in `EnvelopeField` order (its raw values are the indexes here).
     static let envelopeFields: [StaticString] = EnvelopeField.allCases.map(\.name)
-    static let payloadFields: [StaticString] = ["instance_id", "name", "data", "mode", "description", "expected_version"]
+    /// `context.write`'s payload fields in `ContextWriteField` order.
+    static let payloadFields: [StaticString] = ContextWriteField.allCases.map(\.name)
 
     mutating func contextWrite(limits: Limits) -> DecodedContextWrite? {
         var envelope = [Range<Int>?](repeating: nil, count: EnvelopeField.payload.rawValue)
-        var payload = [Range<Int>?](repeating: nil, count: 6)
+        var payload = [Range<Int>?](repeating: nil, count: ContextWriteField.allCases.count)
         var expectedVersion: Int64?
         let read = object(Self.envelopeFields) { s, f in
             if f != EnvelopeField.payload.rawValue {
@@ -100,13 +101,13 @@ private struct FastScanner {
             }
             return s.object(Self.payloadFields) { s, f in
                 switch f {
-                case 2:  // data: canonical JSON, at the depth the general parser sees it
+                case ContextWriteField.data.rawValue:  // canonical JSON, at the depth the general parser sees it
                     let start = s.index
                     guard let end = JSONParser.canonicalValueEnd(in: s.bytes, from: start, depth: 2) else { return false }
                     s.index = end
-                    payload[2] = start..<end
+                    payload[ContextWriteField.data.rawValue] = start..<end
                     return true
-                case 5:  // expected_version: an integer >= 0, or null
+                case ContextWriteField.expectedVersion.rawValue:  // an integer >= 0, or null
                     if s.null() { return true }
                     let start = s.index
                     guard let end = JSONParser.canonicalValueEnd(in: s.bytes, from: start, depth: 2),
@@ -115,7 +116,7 @@ private struct FastScanner {
                     s.index = end
                     expectedVersion = v
                     return true
-                case 3, 4:  // mode, description: optional
+                case ContextWriteField.mode.rawValue, ContextWriteField.description.rawValue:  // optional
                     if s.null() { return true }
                     payload[f] = s.plainString()
                     return payload[f] != nil
@@ -143,22 +144,26 @@ private struct FastScanner {
             return string(envelope[f.rawValue], max: rule.maxLength, identifier: rule.identifier, required: rule.required || f == .projectId)
         }
         guard let schema = envelope[EnvelopeField.schema.rawValue], text(schema) == CommandEnvelope.schema,
-            let type = envelope[EnvelopeField.type.rawValue], text(type) == CommandType.contextWrite.rawValue, payload[2] != nil
+            let type = envelope[EnvelopeField.type.rawValue], text(type) == CommandType.contextWrite.rawValue,
+            payload[ContextWriteField.data.rawValue] != nil
         else { return nil }
         let id = field(.id)
         let workspace = field(.workspaceId)
         let project = field(.projectId)
         let actor = field(.actor)
         let correlation = field(.correlationId)
-        let instance = string(payload[0], max: limits.maxIdentifierLength, identifier: true, required: true)
-        let name = string(payload[1], max: limits.maxIdentifierLength, identifier: false, required: true)
-        let mode = string(payload[3], max: 32, identifier: false, required: false)
-        let description = string(payload[4], max: limits.maxTextLength, identifier: false, required: false)
+        func member(_ f: ContextWriteField, identifier: Bool, required: Bool) -> (ok: Bool, value: String?) {
+            string(payload[f.rawValue], max: f.maxLength(limits)!, identifier: identifier, required: required)
+        }
+        let instance = member(.instanceId, identifier: true, required: true)
+        let name = member(.name, identifier: false, required: true)
+        let mode = member(.mode, identifier: false, required: false)
+        let description = member(.description, identifier: false, required: false)
         guard id.ok, workspace.ok, project.ok, actor.ok, correlation.ok, instance.ok, name.ok, mode.ok, description.ok,
             let writeMode = WriteMode(rawValue: mode.value ?? WriteMode.replace.rawValue),
-            !bytes[payload[1]!].contains(0x7F)  // a context name has no control characters
+            !bytes[payload[ContextWriteField.name.rawValue]!].contains(0x7F)  // a context name has no control characters
         else { return nil }
-        let bytesOfData = Array(bytes[payload[2]!])
+        let bytesOfData = Array(bytes[payload[ContextWriteField.data.rawValue]!])
         let data: ContextData
         if writeMode == .replace {
             data = .canonical(bytesOfData)

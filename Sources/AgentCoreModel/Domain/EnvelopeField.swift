@@ -34,3 +34,32 @@ enum EnvelopeField: Int, CaseIterable {
 
     static let names: Set<String> = Set(allCases.map(\.key))
 }
+
+/// `context.write`'s payload fields and their lengths: one table, read by `decodeCommand`
+/// and the one-pass reader. The order is the fast path's field index.
+enum ContextWriteField: Int, CaseIterable {
+    case instanceId, name, data, mode, description, expectedVersion
+
+    var name: StaticString {
+        switch self {
+        case .instanceId: return "instance_id"
+        case .name: return "name"
+        case .data: return "data"
+        case .mode: return "mode"
+        case .description: return "description"
+        case .expectedVersion: return "expected_version"
+        }
+    }
+
+    var key: String { "\(name)" }
+
+    /// Longest length in characters of the string fields (nil: not a string field).
+    func maxLength(_ limits: Limits) -> Int? {
+        switch self {
+        case .instanceId, .name: return limits.maxIdentifierLength
+        case .mode: return 32
+        case .description: return limits.maxTextLength
+        case .data, .expectedVersion: return nil
+        }
+    }
+}
