@@ -127,7 +127,7 @@ public final class EventStream: Sendable {
         }
         let thread = Thread { [self] in
             defer { control.done.signal() }
-            while !control.stopped.load(ordering: .acquiring) {
+            while !control.stopped.load(ordering: .acquiring) && !consumer.isClosed {
                 for e in poll() {
                     _ = room.take()
                     if control.stopped.load(ordering: .acquiring) { break }
@@ -161,11 +161,15 @@ public final class EventStream: Sendable {
         public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: stream.makeAsyncIterator(), room: room) }
     }
 
-    /// Commits `event`'s position + 1 to the group (for a named group's checkpointing).
+    /// Commits `event`'s position + 1 to the group (for a named group's checkpointing), for
+    /// the partitions this member still holds: an event of a partition the group gave to
+    /// another member since must not move that member's position.
     public func commit(_ events: [ReceivedEvent]) throws {
         var last: [TopicPartition: Int64] = [:]
         for e in events { last[TopicPartition(e.topic, e.partition)] = max(last[TopicPartition(e.topic, e.partition)] ?? -1, e.offset) }
-        try consumer.commit(last.map { TopicPartitionOffset($0.key, offset: $0.value + 1) })
+        let held = Set(try consumer.assignment())
+        let offsets = last.filter { held.contains($0.key) }.map { TopicPartitionOffset($0.key, offset: $0.value + 1) }
+        if !offsets.isEmpty { try consumer.commit(offsets) }
     }
 
     /// Whether the consumer holds partitions yet (after the group join).
@@ -182,29 +186,49 @@ extension EventStream {
     /// group).
     public func service(
         commitEvery: Int = 100,
+        commitInterval: Duration = .seconds(1),
         _ handler: @escaping @Sendable (ReceivedEvent) async throws -> Void
     ) -> Consumer {
-        Consumer(stream: self, commitEvery: max(1, commitEvery), handler: handler)
+        Consumer(stream: self, commitEvery: max(1, commitEvery), commitInterval: commitInterval, handler: handler)
     }
 
     public struct Consumer: Service {
         let stream: EventStream
         let commitEvery: Int
+        let commitInterval: Duration
         let handler: @Sendable (ReceivedEvent) async throws -> Void
 
         public func run() async throws {
             var handled: [ReceivedEvent] = []
-            defer {
-                if !handled.isEmpty { try? stream.commit(handled) }
-                stream.close()
-            }
-            for await event in stream.events().cancelOnGracefulShutdown() {
-                try await handler(event)
-                handled.append(event)
-                if handled.count >= commitEvery {
-                    try stream.commit(handled)
-                    handled.removeAll(keepingCapacity: true)
+            var lastCommit = ContinuousClock.now
+            do {
+                for await event in stream.events().cancelOnGracefulShutdown() {
+                    try await handler(event)
+                    handled.append(event)
+                    if handled.count >= commitEvery || ContinuousClock.now - lastCommit >= commitInterval {
+                        try stream.commit(handled)
+                        handled.removeAll(keepingCapacity: true)
+                        lastCommit = .now
+                    }
                 }
+            } catch {
+                await finish(handled)
+                throw error
+            }
+            await finish(handled)
+        }
+
+        /// Commits what was handled and closes the stream, on a thread of its own (leaving
+        /// the group waits for the broker).
+        private func finish(_ handled: [ReceivedEvent]) async {
+            let stream = stream
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let thread = Thread {
+                    if !handled.isEmpty { try? stream.commit(handled) }
+                    stream.close()
+                    c.resume()
+                }
+                thread.start()
             }
         }
     }

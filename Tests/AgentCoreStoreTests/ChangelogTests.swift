@@ -262,6 +262,12 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         let again = try ChangelogRestore(writer: "s").follow(store: standby.store, log: log)
         #expect(again.rowsApplied == 0 && again.kind == .keptLocal, "\(idle) then \(again)")
         try expectSame(a.store, standby.store)
+        // A unit that only acknowledges (a marker, no rows, no new input) still moves the
+        // copy: a takeover must not publish again what the writer had published.
+        try a.store.acknowledgeOutbox(through: Int64.max)
+        try publishUnit(a.store, to: log, epoch: first.epoch, writer: "a")
+        _ = try ChangelogRestore(writer: "s").follow(store: standby.store, log: log)
+        #expect(standby.store.publishedThrough == a.store.publishedThrough)
         // The writer goes on, then dies; the standby takes over: only the tail is read.
         try a.store.apply(Array(records[1_200...]))
         try publishUnit(a.store, to: log, epoch: first.epoch, writer: "a")

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import AgentCoreWorker
@@ -47,5 +48,25 @@ import Testing
         #expect(f.isActive && f.failures == 3)
         // A base above five minutes is the cap itself.
         #expect(PartitionLifecycle.retryDelayMs(base: 600_000, failures: 5) == 600_000)
+    }
+}
+
+/// The data-directory lock: workers without standbys share a directory; one with standbys
+/// has it alone.
+@Suite struct DataDirectoryLockTests {
+    @Test func sharedLocksCoexistAndAnExclusiveOneExcludes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("agentcore-lock-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let a = WorkerEngine.lockDirectory(dir, exclusive: false)
+        let b = WorkerEngine.lockDirectory(dir, exclusive: false)
+        #expect(a >= 0 && b >= 0)
+        #expect(WorkerEngine.lockDirectory(dir, exclusive: true) < 0)
+        close(a)
+        close(b)
+        let x = WorkerEngine.lockDirectory(dir, exclusive: true)
+        #expect(x >= 0)
+        #expect(WorkerEngine.lockDirectory(dir, exclusive: false) < 0)
+        close(x)
     }
 }

@@ -232,12 +232,14 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Leaves the subscription; the revoke handler runs in a following `poll`.
     public func unsubscribe() throws(KafkaError) {
+        try checkOpen()
         try KafkaError.check(rd_kafka_unsubscribe(client.handle), "unsubscribe")
     }
 
     /// Consumes exactly these partitions from these offsets, without group management (do
     /// not mix with `subscribe`).
     public func assign(_ offsets: [TopicPartitionOffset]) throws(KafkaError) {
+        try checkOpen()
         let list = offsets.makeList()
         defer { rd_kafka_topic_partition_list_destroy(list) }
         try KafkaError.check(rd_kafka_assign(client.handle, list), "assign")
@@ -245,6 +247,7 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// The current assignment.
     public func assignment() throws(KafkaError) -> [TopicPartition] {
+        try checkOpen()
         var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
         try KafkaError.check(rd_kafka_assignment(client.handle, &list), "assignment")
         guard let list else { return [] }
@@ -254,6 +257,7 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Moves the fetch position of assigned partitions.
     public func seek(_ positions: [TopicPartitionOffset], timeoutMs: Int32 = 10_000) throws(KafkaError) {
+        try checkOpen()
         let list = positions.makeList()
         defer { rd_kafka_topic_partition_list_destroy(list) }
         if let e = rd_kafka_seek_partitions(client.handle, list, timeoutMs) { throw KafkaError(consuming: e, context: "seek") }
@@ -265,12 +269,14 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// Stops fetching from partitions (e.g. while the producer catches up); records already
     /// fetched may still be returned once.
     public func pause(_ partitions: [TopicPartition]) throws(KafkaError) {
+        try checkOpen()
         let list = partitions.map { TopicPartitionOffset($0, offset: TopicPartitionOffset.invalid) }.makeList()
         defer { rd_kafka_topic_partition_list_destroy(list) }
         try KafkaError.check(rd_kafka_pause_partitions(client.handle, list), "pause")
     }
 
     public func resume(_ partitions: [TopicPartition]) throws(KafkaError) {
+        try checkOpen()
         let list = partitions.map { TopicPartitionOffset($0, offset: TopicPartitionOffset.invalid) }.makeList()
         defer { rd_kafka_topic_partition_list_destroy(list) }
         try KafkaError.check(rd_kafka_resume_partitions(client.handle, list), "resume")
@@ -278,6 +284,7 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Commits offsets (the next offset to read per partition) to the group.
     public func commit(_ offsets: [TopicPartitionOffset], async: Bool = false) throws(KafkaError) {
+        try checkOpen()
         guard !offsets.isEmpty else { return }
         let list = offsets.makeList()
         defer { rd_kafka_topic_partition_list_destroy(list) }
@@ -288,6 +295,7 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// The group's committed offsets for `partitions` (a broker round trip).
     public func committed(_ partitions: [TopicPartition], timeoutMs: Int32 = 10_000) throws(KafkaError) -> [TopicPartitionOffset] {
+        try checkOpen()
         let list = partitions.map { TopicPartitionOffset($0, offset: TopicPartitionOffset.invalid) }.makeList()
         defer { rd_kafka_topic_partition_list_destroy(list) }
         try KafkaError.check(rd_kafka_committed(client.handle, list, timeoutMs), "committed offsets")
@@ -303,6 +311,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     ) throws(KafkaError)
         -> [TopicPartitionOffset]
     {
+        try checkOpen()
         let list = partitions.map { TopicPartitionOffset($0, offset: millis) }.makeList()
         defer { rd_kafka_topic_partition_list_destroy(list) }
         try KafkaError.check(rd_kafka_offsets_for_times(client.handle, list, timeoutMs), "offsets for times")
@@ -311,6 +320,7 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// The next offset the consumer will fetch per partition (invalid before the first fetch).
     public func positions(_ partitions: [TopicPartition]) throws(KafkaError) -> [TopicPartitionOffset] {
+        try checkOpen()
         let list = partitions.map { TopicPartitionOffset($0, offset: TopicPartitionOffset.invalid) }.makeList()
         defer { rd_kafka_topic_partition_list_destroy(list) }
         try KafkaError.check(rd_kafka_position(client.handle, list), "positions")
@@ -319,6 +329,7 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Watermarks as last seen in fetch responses (no network round trip).
     public func cachedWatermarks(_ tp: TopicPartition) -> Watermarks? {
+        if isClosed { return nil }
         var low: Int64 = 0
         var high: Int64 = 0
         guard rd_kafka_get_watermark_offsets(client.handle, tp.topic, tp.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR,
@@ -329,11 +340,13 @@ public final class KafkaConsumer: @unchecked Sendable {
 
     /// Watermarks from the broker.
     public func watermarks(_ tp: TopicPartition, timeoutMs: Int32 = 10_000) throws(KafkaError) -> Watermarks {
-        try client.queryWatermarks(tp, timeoutMs: timeoutMs)
+        try checkOpen()
+        return try client.queryWatermarks(tp, timeoutMs: timeoutMs)
     }
 
     /// Lag per partition: high watermark minus position (or minus `positions` if given).
     public func lag(_ partitions: [TopicPartition]) throws(KafkaError) -> [TopicPartition: Int64] {
+        try checkOpen()
         var out: [TopicPartition: Int64] = [:]
         for p in try positions(partitions) {
             guard let w = cachedWatermarks(p.topicPartition) else { continue }
@@ -343,10 +356,18 @@ public final class KafkaConsumer: @unchecked Sendable {
     }
 
     public func partitionCount(topic: String, timeoutMs: Int32 = 10_000) throws(KafkaError) -> Int? {
-        try client.partitionCount(topic: topic, timeoutMs: timeoutMs)
+        try checkOpen()
+        return try client.partitionCount(topic: topic, timeoutMs: timeoutMs)
     }
 
     public var statistics: KafkaStatistics? { client.statistics }
+
+    /// Whether `close()` ran: the client is gone, every call but `poll` (empty) throws.
+    public var isClosed: Bool { closed.load(ordering: .acquiring) }
+
+    private func checkOpen() throws(KafkaError) {
+        if closed.load(ordering: .acquiring) { throw .invalidArgument("consumer is closed") }
+    }
 
     /// A fatal error raised by librdkafka, after which the consumer must be re-created.
     public var fatalError: KafkaError? { client.fatalError }

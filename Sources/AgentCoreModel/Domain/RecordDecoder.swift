@@ -9,7 +9,10 @@ public enum ContextData: Sendable, Equatable {
     public var value: JSONValue {
         switch self {
         case .tree(let v): return v
-        case .canonical(let bytes): return (try? JSONParser.parse(bytes)) ?? .null  // canonical bytes always parse
+        case .canonical(let bytes):
+            // Decoding makes `.canonical` only from bytes it recognised as canonical JSON.
+            guard let v = try? JSONParser.parse(bytes) else { preconditionFailure("ContextData.canonical holds bytes that are not JSON") }
+            return v
         }
     }
 

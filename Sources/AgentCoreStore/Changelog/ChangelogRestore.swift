@@ -193,7 +193,11 @@ public struct ChangelogRestore {
         if report.kind == .bootstrapped {
             try store.markAllChanged()
             position = nil
-        } else if mark != nil && inProgress == nil && !foreign && !isBehind(store, timeline) {
+        } else if mark != nil && inProgress == nil && !foreign && !isBehind(store, timeline)
+            && !((standbyCopy || !claim) && timeline.lastMarker != nil)
+        {
+            // A standby copy stands at its last marker: any later marker (one that only
+            // acknowledges, or one after the input was rewound) moves it, offsets or not.
             report.kind = .keptLocal
         } else {
             if mark != nil && inProgress == nil && !foreign {

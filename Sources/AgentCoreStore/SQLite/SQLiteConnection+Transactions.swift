@@ -30,8 +30,10 @@ extension SQLiteConnection {
         do {
             value = try body()
         } catch {
-            try run("ROLLBACK TO \(name)")
-            try run("RELEASE \(name)")
+            // After some errors (a full disk, an I/O error) SQLite has rolled back the whole
+            // transaction already and the savepoint is gone: the body's error is what counts.
+            try? run("ROLLBACK TO \(name)")
+            try? run("RELEASE \(name)")
             throw error
         }
         try run("RELEASE \(name)")

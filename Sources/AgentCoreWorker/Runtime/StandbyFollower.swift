@@ -47,9 +47,16 @@ final class StandbyFollower: @unchecked Sendable {
             var stores: [Int32: PartitionStore] = [:]
             var logs: [Int32: ChangelogLog] = [:]
             var failures: [Int32: Int] = [:]
-            func close(_ p: Int32) {
+            /// Closes p's copy; `setAside` moves its files aside first, while p still counts
+            /// as open (a `release(p)` waits, so the owner never opens a file being renamed),
+            /// and only if p is still wanted (released: the owner's now, left alone).
+            func close(_ p: Int32, setAside reason: RestoreNeedsRebuild? = nil) {
                 stores.removeValue(forKey: p)?.close()
                 logs[p] = nil
+                if let reason, state.withLock({ $0.wanted.contains(p) }) {
+                    let aside = try? PartitionStore.moveAside(path: storePath(p))
+                    logger.warning("standby copy of partition \(p): \(reason); set aside to \(aside ?? "?"), starting it over")
+                }
                 state.withLock { _ = $0.open.remove(p) }
             }
             while running.load(ordering: .acquiring) {
@@ -65,7 +72,14 @@ final class StandbyFollower: @unchecked Sendable {
                     }
                     do {
                         if stores[p] == nil {
-                            state.withLock { _ = $0.open.insert(p) }
+                            // Checked and marked open in one step: a `release(p)` either sees it
+                            // open (and waits) or has already taken p out of `wanted`.
+                            let mayOpen = state.withLock { s -> Bool in
+                                guard s.wanted.contains(p) && s.releasing == 0 else { return false }
+                                s.open.insert(p)
+                                return true
+                            }
+                            guard mayOpen else { continue }
                             stores[p] = try PartitionStore(path: storePath(p), partition: p, options: options)
                         }
                         if logs[p] == nil { logs[p] = try makeLog(p, isCancelled) }
@@ -81,9 +95,7 @@ final class StandbyFollower: @unchecked Sendable {
                         // Cut short (the progress is kept in the store: the next pass resumes).
                         if !state.withLock({ $0.wanted.contains(p) }) { close(p) }
                     } catch let e as RestoreNeedsRebuild {
-                        close(p)
-                        let aside = try? PartitionStore.moveAside(path: storePath(p))
-                        logger.warning("standby copy of partition \(p): \(e); set aside to \(aside ?? "?"), starting it over")
+                        close(p, setAside: e)
                     } catch {
                         close(p)
                         failures[p, default: 0] += 1

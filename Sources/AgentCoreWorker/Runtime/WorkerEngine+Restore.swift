@@ -213,7 +213,12 @@ extension WorkerEngine {
                     markFailed(lane, "\(e); setting the store aside failed: \(error)", now: now)
                 }
             case .failure(let e):
-                if e is ChangelogRestore.Cancelled { continue }
+                if e is ChangelogRestore.Cancelled {
+                    // Only a revoke cancels a restore, and it drops the lane; a lane still
+                    // here is retried like any failed restore rather than left restoring.
+                    markFailed(lane, "restore was cancelled", now: now)
+                    continue
+                }
                 markFailed(lane, "cannot be restored: \(e)", now: now)
             }
         }

@@ -68,12 +68,12 @@ final class WorkerEngine: @unchecked Sendable {
 
     func requestStop() { stopRequested.store(true, ordering: .releasing) }
 
-    /// An exclusive lock on `<dir>/.worker.lock` (held while the descriptor is open), or -1
-    /// when another worker (process or not) holds it.
-    static func lockDirectory(_ dir: String) -> Int32 {
+    /// A lock on `<dir>/.worker.lock` (held while the descriptor is open), shared or
+    /// exclusive, or -1 when another worker (process or not) holds a conflicting one.
+    static func lockDirectory(_ dir: String, exclusive: Bool) -> Int32 {
         let fd = open((dir as NSString).appendingPathComponent(".worker.lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return -1 }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        if flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) != 0 {
             close(fd)
             return -1
         }
@@ -95,23 +95,29 @@ final class WorkerEngine: @unchecked Sendable {
         storeOptions.partitionCount = Int32(count)
         partitionCount = Int32(count)
         statusBox.withLock { $0.partitionCount = count }
-        var dirLock: Int32 = -1
-        if config.standbys > 0 && config.changelog {
-            // A standby writes store files of partitions it does not own: never in a
-            // directory another worker uses (it could be that partition's owner).
-            dirLock = Self.lockDirectory(config.dataDirectory)
-            if dirLock >= 0 {
-                standby = makeStandbyFollower(producer: producer)
-            } else {
-                logger.error(
-                    "standby copies are off: another worker uses the data directory \(config.dataDirectory) (standbys need a directory per worker)"
-                )
-            }
+        // Every worker locks its data directory: shared by workers that only touch the
+        // stores of partitions they own (several may share a directory), exclusive for one
+        // with standbys, which writes copies of partitions it does not own (their owner
+        // could be another worker on this directory).
+        var dirLock = Self.lockDirectory(config.dataDirectory, exclusive: config.standbys > 0 && config.changelog)
+        if dirLock < 0 && config.standbys > 0 && config.changelog {
+            logger.error(
+                "standby copies are off: another worker uses the data directory \(config.dataDirectory) (standbys need a directory of their own)"
+            )
+            dirLock = Self.lockDirectory(config.dataDirectory, exclusive: false)
+        } else if dirLock >= 0 && config.standbys > 0 && config.changelog {
+            standby = makeStandbyFollower(producer: producer)
+        }
+        guard dirLock >= 0 else {
+            throw WorkerConfiguration.Invalid(
+                description:
+                    "the data directory \(config.dataDirectory) is held by a worker with standbys (it writes stores of partitions it does not own): give each worker a directory of its own"
+            )
         }
         defer {
             standby?.stop()
             standby = nil
-            if dirLock >= 0 { close(dirLock) }
+            close(dirLock)
         }
 
         var options = ConsumerOptions(groupId: config.groupId)
