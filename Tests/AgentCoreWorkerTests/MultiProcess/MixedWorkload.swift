@@ -42,6 +42,28 @@ final class MixedWorkload: @unchecked Sendable {
         try producer.flush()
     }
 
+    /// `setUp`, then waits (up to 120 s) until a worker answered every spawn: the mixed
+    /// load's writes go to the other input topic, and under load a live merge could take a
+    /// write before a lagging spawn, which the reference replay the checks compare with
+    /// never does (the documented limit of the two-stream merge).
+    func setUp(waitingOn h: WorkerHarness) throws {
+        try setUp()
+        var o = ConsumerOptions(groupId: "setup-\(UUID().uuidString)")
+        o.sessionTimeout = .seconds(6)
+        o.heartbeatInterval = .milliseconds(500)
+        let c = try KafkaConsumer(config: h.kafka, options: o)
+        defer { c.close() }
+        try c.subscribe([h.topics.status])
+        var wanted = Set((0..<workspaces).flatMap { w in (0..<2).map { "spawn-\(w)-\($0)" } })
+        let deadline = Date().addingTimeInterval(120)
+        while !wanted.isEmpty && Date() < deadline {
+            for r in c.poll(maxRecords: 2_000, timeoutMs: 200).records {
+                if let v = r.value, let e = try? Event(bytes: v), let id = e.commandId { wanted.remove(id) }
+            }
+        }
+        if !wanted.isEmpty { throw CLIMissing(message: "\(wanted.count) spawns not answered within 120 s") }
+    }
+
     /// `count` mixed commands at about `rate` per second.
     func run(count: Int, rate: Int, startAt: Int = 0, progress: (Int) -> Void = { _ in }) throws {
         let start = Date()

@@ -31,7 +31,7 @@ import Testing
         let workload = MixedWorkload(producer: producer, prefix: h.topics.prefix, workspaces: 60, seed: 31)
         var w = try worker(h, logs, dir: dir)
         #expect(w.waitUntilAssigned())
-        try workload.setUp()
+        try workload.setUp(waitingOn: h)
         try workload.run(count: 3_000, rate: 2_000)
         #expect(w.terminate().status == 0)  // a clean stop: the files hold everything
         // At rest: partition 1 truncated, partition 2 with garbage in the middle.
@@ -133,7 +133,7 @@ import Testing
         let workload = MixedWorkload(producer: producer, prefix: h.topics.prefix, workspaces: 60, seed: 32)
         let w = try worker(h, logs, dir: dir)
         #expect(w.waitUntilAssigned())
-        try workload.setUp()
+        try workload.setUp(waitingOn: h)
         try workload.run(count: 6_000, rate: 2_000)
         #expect(w.waitForLog("database or disk is full", seconds: 60), "the disk never filled: \(w.output.suffix(1500))")
         #expect(!w.hasExited)

@@ -39,7 +39,7 @@ import Testing
         var workers = try (1...3).map { try worker("w\($0)", h, logs, dir: h.dataDir + "-w\($0)") }
         defer { for i in 1...4 { try? FileManager.default.removeItem(atPath: h.dataDir + "-w\(i)") } }
         for w in workers { #expect(w.waitUntilAssigned()) }
-        try workload.setUp()
+        try workload.setUp(waitingOn: h)
         var killed = false
         try workload.run(count: 16_000, rate: 2_000) { sent in
             if sent == 5_000 && !killed {
@@ -72,7 +72,7 @@ import Testing
         let workers = try (1...2).map { try worker("w\($0)", h, logs, dir: h.dataDir + "-w\($0)") }
         defer { for i in 1...2 { try? FileManager.default.removeItem(atPath: h.dataDir + "-w\(i)") } }
         for w in workers { #expect(w.waitUntilAssigned()) }
-        try workload.setUp()
+        try workload.setUp(waitingOn: h)
         try workload.run(count: 14_000, rate: 1_500) { sent in
             if sent == 3_000 { workers[0].pause() }  // past the 6 s session timeout of the mock timings
             if sent == 13_000 { workers[0].resume() }

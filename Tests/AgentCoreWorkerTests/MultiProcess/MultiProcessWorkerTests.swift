@@ -36,7 +36,7 @@ import Testing
         let workload = MixedWorkload(producer: producer, prefix: h.topics.prefix, workspaces: 200, seed: 11)
         var workers = try (1...3).map { try worker("w\($0)", h, logs) }
         for w in workers { #expect(w.waitUntilAssigned()) }
-        try workload.setUp()
+        try workload.setUp(waitingOn: h)
         var killed = false
         try workload.run(count: 20_000, rate: 2_000) { sent in
             if sent == 6_000 && !killed {
@@ -62,7 +62,7 @@ import Testing
         let workload = MixedWorkload(producer: producer, prefix: h.topics.prefix, workspaces: 200, seed: 12)
         var workers = [try worker("w1", h, logs)]
         #expect(workers[0].waitUntilAssigned())
-        try workload.setUp()
+        try workload.setUp(waitingOn: h)
         var scaledDown = false
         try workload.run(count: 20_000, rate: 2_000) { sent in
             if sent == 4_000 { workers += [(try? worker("w2", h, logs)), (try? worker("w3", h, logs))].compactMap { $0 } }
@@ -90,7 +90,7 @@ import Testing
         let workload = MixedWorkload(producer: producer, prefix: h.topics.prefix, workspaces: 60, seed: 13)
         var w = try worker("w1", h, logs)
         #expect(w.waitUntilAssigned())
-        try workload.setUp()
+        try workload.setUp(waitingOn: h)
         var exit: (status: Int32, seconds: Double)?
         try workload.run(count: 6_000, rate: 1_500) { sent in
             if sent == 3_000 && exit == nil {
