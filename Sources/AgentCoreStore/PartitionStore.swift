@@ -89,6 +89,26 @@ public final class PartitionStore {
     /// can be damaged at rest). The next restore checks it.
     public var suspectDamage = false
 
+    /// The connection's settings. Switching a new file to WAL needs it alone, and SQLite
+    /// answers BUSY at once (no busy handler) when another connection opens it at the same
+    /// moment (a worker creating a store while a reader opens it): tried again for up to 5 s.
+    static func configure(_ db: SQLiteConnection, _ options: StoreOptions) throws {
+        var attempt = 0
+        while true {
+            do {
+                try db.execute(
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=\(options.synchronous.rawValue); PRAGMA secure_delete=OFF;"
+                        + " PRAGMA foreign_keys=ON; PRAGMA cache_size=-\(options.cacheSizeKiB); PRAGMA mmap_size=\(options.mmapSizeBytes); PRAGMA wal_autocheckpoint=8192;"
+                )
+                return
+            } catch {
+                attempt += 1
+                guard error.code & 0xFF == 5, attempt < 250 else { throw error }  // SQLITE_BUSY
+                usleep(20_000)
+            }
+        }
+    }
+
     public init(path: String, partition: Int32, options: StoreOptions = StoreOptions()) throws {
         let walBytes = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.int64Value ?? 0
         openedAfterUncleanStop = walBytes > 0
@@ -96,10 +116,7 @@ public final class PartitionStore {
         self.partition = partition
         self.options = options
         self.decoder = CommandDecoder(limits: options.limits)
-        try db.execute(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=\(options.synchronous.rawValue); PRAGMA secure_delete=OFF;"
-                + " PRAGMA foreign_keys=ON; PRAGMA cache_size=-\(options.cacheSizeKiB); PRAGMA mmap_size=\(options.mmapSizeBytes); PRAGMA wal_autocheckpoint=8192;"
-        )
+        try Self.configure(db, options)
         try Migrations.migrate(db)
         if let p = try db.rows("SELECT value FROM store_meta WHERE key='partition'").first?.first?.int, p != Int64(partition) {
             throw StoreError("wrong_store", "\(path) holds partition \(p), not \(partition)")

@@ -134,6 +134,37 @@ extension MigrationTests {
 @Suite struct SchemaVersionTests {
     /// The current steps record the results format, and a store from a newer agentcore
     /// (a higher schema step) is refused with a clear error instead of being misread.
+    /// Two connections opening a new store at once (a worker creating it while `inspect`
+    /// or a reader opens it): each step runs once, neither fails.
+    @Test func concurrentOpensMigrateOnce() throws {
+        for round in 0..<20 {
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("agentcore-mig-\(UUID().uuidString).sqlite").path
+            defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+            final class Errors: @unchecked Sendable {
+                let lock = NSLock()
+                var list: [String] = []
+                func add(_ e: String) { lock.withLock { list.append(e) } }
+                var all: [String] { lock.withLock { list } }
+            }
+            let errors = Errors()
+            let group = DispatchGroup()
+            for _ in 0..<2 {
+                group.enter()
+                Thread {
+                    defer { group.leave() }
+                    do {
+                        let s = try PartitionStore(path: path, partition: 0)
+                        s.close()
+                    } catch {
+                        errors.add("\(error)")
+                    }
+                }.start()
+            }
+            group.wait()
+            #expect(errors.all.isEmpty, "round \(round): \(errors.all)")
+        }
+    }
+
     @Test func newerStoreIsRefusedAndFormatIsRecorded() throws {
         let f = try StoreFixture()
         #expect(try f.store.db.rows("SELECT value FROM store_meta WHERE key='results_format'").first?.first?.text == "lz4-dictionary-v1")

@@ -107,6 +107,9 @@ enum Migrations {
         }
         for (i, sql) in steps.enumerated() where i >= current {
             try db.inTransaction {
+                // Read again under the write lock: another connection (a worker creating the
+                // store while `inspect` or a test opens it) may have run this step meanwhile.
+                guard try db.userVersion() == i else { return }
                 try db.execute(sql)
                 try db.execute("PRAGMA user_version = \(i + 1)")
             }
