@@ -349,22 +349,3 @@ public final class AgentHost: Service, Sendable {
         }
     }
 }
-
-/// Runs blocking work (Kafka calls that wait, a flush) on a thread of its own, so that it
-/// holds none of the cooperative pool's few threads.
-func offThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { c in
-        let thread = Thread { c.resume(with: Result { try body() }) }
-        thread.start()
-    }
-}
-
-func offThread(_ body: @escaping @Sendable () -> Void) async {
-    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-        let thread = Thread {
-            body()
-            c.resume()
-        }
-        thread.start()
-    }
-}

@@ -222,13 +222,9 @@ extension EventStream {
         /// the group waits for the broker).
         private func finish(_ handled: [ReceivedEvent]) async {
             let stream = stream
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let thread = Thread {
-                    if !handled.isEmpty { try? stream.commit(handled) }
-                    stream.close()
-                    c.resume()
-                }
-                thread.start()
+            await offThread {
+                if !handled.isEmpty { try? stream.commit(handled) }
+                stream.close()
             }
         }
     }

@@ -58,9 +58,7 @@ extension BenchCommand {
         func run() async throws {
             let logger = logging.bootstrap(default: .warning)
             let (cluster, worker, loop) = try BenchCommand.embeddedWorker(partitions: partitions, dir: dir, logger: logger)
-            var kafka = KafkaConfig(bootstrapServers: cluster.bootstrapServers)
-            kafka.properties["linger.ms"] = "2"
-            kafka.properties["fetch.wait.max.ms"] = "10"
+            let kafka = BenchCommand.clientConfig(cluster)
             var config = AgentHostConfig(hostId: "bench")
             config.instances = [
                 .init(type: "bench-pinger", workspace: "bench-agents", project: "p", ids: ["ping"]),

@@ -24,9 +24,7 @@ extension BenchCommand {
         func run() async throws {
             let logger = logging.bootstrap(default: .warning)
             let (cluster, worker, loop) = try BenchCommand.embeddedWorker(partitions: partitions, dir: dir, logger: logger)
-            var kafka = KafkaConfig(bootstrapServers: cluster.bootstrapServers)
-            kafka.properties["linger.ms"] = "2"
-            kafka.properties["fetch.wait.max.ms"] = "10"
+            let kafka = BenchCommand.clientConfig(cluster)
             let client = try AgentCoreClient(config: kafka, logger: logger)
             let workspaces = (0..<16).map { Commands(workspace: "client-\($0)", project: "p", actor: "bench") }
             _ = try await client.enqueueAndWait(workspaces[0].registerDefinition(slug: "bench", name: "Bench", agentType: "bench"))

@@ -41,6 +41,15 @@ struct BenchCommand: AsyncParsableCommand {
         return (cluster, worker, Task { try await worker.runLoop() })
     }
 
+    /// A client configuration for the embedded cluster: short lingers and fetch waits, so
+    /// round trips measure agentcore, not librdkafka's batching delays.
+    static func clientConfig(_ cluster: EmbeddedCluster) -> KafkaConfig {
+        var kafka = KafkaConfig(bootstrapServers: cluster.bootstrapServers)
+        kafka.properties["linger.ms"] = "2"
+        kafka.properties["fetch.wait.max.ms"] = "10"
+        return kafka
+    }
+
     static func write(_ s: Commands, instance: String, context: String, bytes: Int, seq: Int) -> CommandEnvelope {
         // One filler string shared by every command (the load generator competes with the
         // worker for the same cores; it should not spend them building strings).
