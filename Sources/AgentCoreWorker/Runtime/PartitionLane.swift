@@ -43,10 +43,20 @@ final class PartitionLane {
         case inOrder
         /// Offsets jumped past records never applied (deleted by retention first).
         case gap(ClosedRange<Int64>)
-        /// An offset at or below what the store applied: the topic was recreated or the
-        /// store belongs to another cluster; such records are skipped by the store.
+        /// The first offset at or below what was applied or seen since the lane last moved
+        /// forward: most likely a record fetched before the lane's input was positioned
+        /// (a seek after a restore does not recall records already handed over). The topic
+        /// should be fetched again from `next`; the record is not applied.
+        case fetchedBeforeSeek(next: Int64)
+        /// An offset at or below what the store applied, again after the lane was fetched
+        /// anew from `applied + 1`: the topic was recreated or the store belongs to another
+        /// cluster.
         case behindStore(applied: Int64)
     }
+
+    /// Topics fetched again after a record behind the lane (see `OffsetNote.fetchedBeforeSeek`),
+    /// until a record follows on.
+    private var refetched: Set<String> = []
 
     /// Records `offset` as seen and says whether it follows on from what came before.
     func noteOffset(topic: String, offset: Int64) -> OffsetNote {
@@ -54,9 +64,14 @@ final class PartitionLane {
         let last = seen ?? store.resumeOffset(topic: topic).map { $0 - 1 }
         lastSeen[topic] = max(offset, last ?? offset)
         guard let last else { return .inOrder }
-        // At or below what was applied or already seen: the topic went backwards (a
-        // recreated topic, a replaced cluster; our own seeks never rewind a lane).
-        if offset <= last { return .behindStore(applied: last) }
+        // At or below what was applied or already seen. Once, it is taken for a record
+        // fetched before a seek and the topic is fetched again; if the log still starts
+        // below the lane after that, the topic went backwards (a recreated topic, a
+        // replaced cluster; our own seeks never rewind a lane).
+        if offset <= last {
+            return refetched.insert(topic).inserted ? .fetchedBeforeSeek(next: last + 1) : .behindStore(applied: last)
+        }
+        refetched.remove(topic)
         if offset > last + 1 { return .gap((last + 1)...(offset - 1)) }
         return .inOrder
     }

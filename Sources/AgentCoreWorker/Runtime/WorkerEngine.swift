@@ -267,7 +267,6 @@ final class WorkerEngine: @unchecked Sendable {
     /// Sorts one poll's records into their lanes.
     private func intake(_ batch: ConsumerBatch, consumer: KafkaConsumer) throws {
         if let f = rebalanceFailure { throw f }
-        try checkRestores(consumer: consumer)
         for e in batch.events {
             if case .error(let err) = e {
                 if err.isFatal { throw err }
@@ -279,8 +278,12 @@ final class WorkerEngine: @unchecked Sendable {
         // of partitions assigned in it may predate the assignment, so they are dropped and
         // the partition is rewound to the first of them (nothing is skipped).
         var rewind: [TopicPartition: Int64] = [:]
+        // Topic-partitions fetched again from a later offset: the rest of their records in
+        // this batch come again.
+        var refetch: [TopicPartition: Int64] = [:]
         for r in batch.records {
             guard let stream = config.topics.stream(of: r.topic) else { continue }
+            if refetch[r.topicPartition] != nil { continue }
             if assignedThisPoll.contains(r.partition) {
                 rewind[r.topicPartition] = min(rewind[r.topicPartition] ?? Int64.max, r.offset)
                 continue
@@ -290,6 +293,12 @@ final class WorkerEngine: @unchecked Sendable {
             case .inOrder: break
             case .gap(let gap):
                 logger.warning("records \(gap) of \(r.topic)[\(r.partition)] are no longer in Kafka (retention?) and were never applied")
+            case .fetchedBeforeSeek(let next):
+                logger.info(
+                    "\(r.topic)[\(r.partition)] offset \(r.offset) is behind the partition (fetched before its input was positioned?): not applied; fetching again from \(next)"
+                )
+                refetch[r.topicPartition] = next
+                continue
             case .behindStore(let applied):
                 // The input went backwards (topic recreated, cluster replaced): never skip
                 // acknowledged records silently. Stop the partition unless told to start it
@@ -333,6 +342,13 @@ final class WorkerEngine: @unchecked Sendable {
         if !rewind.isEmpty {
             try consumer.seek(rewind.map { TopicPartitionOffset($0.key, offset: $0.value) })
         }
+        if !refetch.isEmpty {
+            try consumer.seek(refetch.map { TopicPartitionOffset($0.key, offset: $0.value) })
+        }
+        // After the records: a partition resumed here seeks its input, and records of it
+        // already in this batch were fetched before that seek (they are dropped above
+        // while it is not active).
+        try checkRestores(consumer: consumer)
     }
 
     /// Applies what is ready in every lane, publishes all outboxes, commits offsets.
