@@ -69,6 +69,66 @@ import Testing
         }
     }
 
+    /// Data from producers that do not write canonical JSON (keys in their own order,
+    /// spaces, numbers spelled their way; the pipeline benchmark's generator is one): the
+    /// fast path writes it canonically and agrees with the general path; data it cannot
+    /// rewrite (escapes, non-ASCII, repeated keys) goes the general way, to the same result.
+    @Test func nonCanonicalDataIsRewrittenAndAgrees() {
+        func envelope(_ data: String, mode: String = "replace") -> [UInt8] {
+            Array(
+                #"{"schema":"agentcore.command/v1","id":"c1","type":"context.write","workspace_id":"ws1","project_id":"p1","actor":"a","payload":{"instance_id":"i1","name":"shared","data":\#(data),"description":"d","mode":"\#(mode)"}}"#
+                    .utf8
+            )
+        }
+        let rewritten = [
+            #"{"seq":3,"owner":"ws1","instance":"i1","temperature":0.4123,"tokens":77,"tags":["t1","t2"],"vector":[5,1,9],"notes":"lorem ipsum"}"#,
+            #"{ "b" : 1.0, "a" : [ 1e2, -0, 2.50 ] }"#, "2.0", #"[{"y":1,"x":2}]"#,
+        ]
+        for data in rewritten {
+            for mode in ["replace", "merge_patch"] {
+                let both = Self.bothWays(envelope(data, mode: mode))
+                #expect(both.tookFast, "\(data)")
+                #expect(both.fast == both.general, "\(data)")
+            }
+        }
+        for data in [#"{"b":"café","a":1}"#, #"{"b":1,"b":2}"#, #"{"b":"é","a":1}"#, "1e999"] {
+            let both = Self.bothWays(envelope(data))
+            #expect(!both.tookFast, "\(data)")
+            #expect(both.fast == both.general, "\(data)")
+        }
+        var g = SplitMix64(seed: 13)
+        var took = 0
+        for _ in 0..<1_000 {
+            var rng = CanonicalSpelling(rng: g)
+            let data = rng.spelled()
+            g = rng.rng
+            let both = Self.bothWays(envelope(data))
+            if both.tookFast { took += 1 }
+            #expect(both.fast == both.general, "\(data)")
+        }
+        #expect(took > 300, "took the fast path \(took) of 1000")
+    }
+
+    /// Random objects with keys out of order, spaces and numbers spelled variously.
+    struct CanonicalSpelling {
+        var rng: SplitMix64
+        mutating func int(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
+        mutating func spelled(depth: Int = 0) -> String {
+            let space = [" ", "", "", "\n"][int(4)]
+            switch int(depth > 2 ? 4 : 6) {
+            case 0: return ["1.0", "-0", "2.50", "1e2", "0.1", "3", "-7", "1E-7", "12345678901234567890"][int(9)]
+            case 1: return ["true", "false", "null"][int(3)]
+            case 2: return ["\"x\"", "\"a b\"", "\"\"", "\"caf\\u00e9\"", "\"é\""][int(5)]
+            case 3: return "[" + (0..<int(3)).map { _ in spelled(depth: depth + 1) }.joined(separator: "," + space) + "]"
+            default:
+                let keys = ["b", "a", "zz", "a", "c", "aa"]
+                return "{" + space
+                    + (0..<int(4)).map { _ in "\"\(keys[int(keys.count)])\"" + space + ":" + spelled(depth: depth + 1) }
+                    .joined(separator: ",") + "}"
+            }
+        }
+    }
+
     /// Cut short, a byte changed, or spelled another way, a record decodes the same either way
     /// (the fast path steps aside for all it does not take, so errors are the general path's).
     @Test func alteredEnvelopesDecodeAlike() {

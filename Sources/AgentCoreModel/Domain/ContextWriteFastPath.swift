@@ -12,8 +12,10 @@ extension CommandDecoder {
     /// The common shape of a `context.write`, decoded without building the envelope and
     /// payload as JSON trees (about a third of decoding was hashing their keys into
     /// dictionaries and looking them up again): no whitespace, keys and strings in printable
-    /// ASCII without escapes, only the fields a `context.write` knows, each once, its data
-    /// canonical JSON. That is what `AgentCoreClient` sends.
+    /// ASCII without escapes, only the fields a `context.write` knows, each once. Its data
+    /// is taken as it is when canonical (what `AgentCoreClient` sends), else written
+    /// canonically when its strings are printable ASCII without escapes (what most other
+    /// producers send: keys unsorted, numbers spelled their way).
     ///
     /// Returns nil for anything else, and for anything the general path would refuse or
     /// reject: the caller then decodes with `decodeEnvelope(_:capturingData:)` and
@@ -94,6 +96,7 @@ private struct FastScanner {
         var envelope = [Range<Int>?](repeating: nil, count: EnvelopeField.payload.rawValue)
         var payload = [Range<Int>?](repeating: nil, count: ContextWriteField.allCases.count)
         var expectedVersion: Int64?
+        var rewrittenData: [UInt8]?
         let read = object(Self.envelopeFields) { s, f in
             if f != EnvelopeField.payload.rawValue {
                 envelope[f] = s.plainString()
@@ -101,11 +104,18 @@ private struct FastScanner {
             }
             return s.object(Self.payloadFields) { s, f in
                 switch f {
-                case ContextWriteField.data.rawValue:  // canonical JSON, at the depth the general parser sees it
+                case ContextWriteField.data.rawValue:  // at the depth the general parser sees it
                     let start = s.index
-                    guard let end = JSONParser.canonicalValueEnd(in: s.bytes, from: start, depth: 2) else { return false }
-                    s.index = end
-                    payload[ContextWriteField.data.rawValue] = start..<end
+                    if let end = JSONParser.canonicalValueEnd(in: s.bytes, from: start, depth: 2) {
+                        s.index = end
+                    } else {
+                        // Not canonical (keys unsorted, whitespace, a number spelled
+                        // otherwise): written canonically, unless it needs the parser.
+                        guard let r = JSONParser.canonicalRewrite(in: s.bytes, from: start, depth: 2) else { return false }
+                        s.index = r.end
+                        rewrittenData = r.canonical
+                    }
+                    payload[ContextWriteField.data.rawValue] = start..<s.index
                     return true
                 case ContextWriteField.expectedVersion.rawValue:  // an integer >= 0, or null
                     if s.null() { return true }
@@ -166,8 +176,8 @@ private struct FastScanner {
         let bytesOfData = Array(bytes[payload[ContextWriteField.data.rawValue]!])
         let data: ContextData
         if writeMode == .replace {
-            data = .canonical(bytesOfData)
-        } else {
+            data = .canonical(rewrittenData ?? bytesOfData)
+        } else {  // the tree of the bytes as sent (1.0 stays a double, as the general path has it)
             guard let parsed = try? JSONParser.parse(bytesOfData) else { return nil }
             data = .tree(parsed)
         }

@@ -59,6 +59,22 @@ public struct JSONParser {
         JSONParser(bytes: bytes, maxDepth: defaultMaxDepth).canonicalEnd(from: from, depth: depth)
     }
 
+    /// The canonical bytes of the value at `from` in `bytes` and where it ends, read as the
+    /// parser reads a value at `depth`, for a value whose strings (keys included) are
+    /// printable ASCII without escapes; whitespace between its tokens, object keys in any
+    /// order and numbers in any spelling are fine. What `parse(_:)` then `canonicalBytes`
+    /// gives, without building the tree; nil for anything else (a string with an escape or
+    /// a non-ASCII byte, a repeated key, an error), which the caller parses. For
+    /// `CommandDecoder.decodeCommonContextWrite`: producers that do not sort their keys.
+    static func canonicalRewrite(in bytes: UnsafeBufferPointer<UInt8>, from: Int, depth: Int) -> (end: Int, canonical: [UInt8])? {
+        var p = JSONParser(bytes: bytes, maxDepth: defaultMaxDepth)
+        p.index = from
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count - from)
+        guard p.rewrite(depth: depth, into: &out) else { return nil }
+        return (p.index, out)
+    }
+
     private let bytes: UnsafeBufferPointer<UInt8>
     private let maxDepth: Int
     private var index = 0
@@ -321,6 +337,119 @@ public struct JSONParser {
             return canonicalIntegerEnd(from: start)
         default:
             return nil
+        }
+    }
+
+    /// Writes the canonical form of the value at `index` (see `canonicalRewrite`) and moves
+    /// past it; false when the value leaves that subset. `depth` as for `canonicalEnd`.
+    private mutating func rewrite(depth: Int, into out: inout [UInt8]) -> Bool {
+        let n = bytes.count
+        guard index < n else { return false }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            let inner = depth + 1
+            if inner > maxDepth { return false }
+            index += 1
+            let open = out.count
+            out.append(UInt8(ascii: "{"))
+            skipWhitespace()
+            if index < n, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                out.append(UInt8(ascii: "}"))
+                return true
+            }
+            // Members are written as they come, then put in key order if they were not.
+            var members: [(key: Range<Int>, member: Range<Int>)] = []
+            var inOrder = true
+            while true {
+                skipWhitespace()
+                guard index < n, bytes[index] == UInt8(ascii: "\""), let keyEnd = canonicalStringEnd(from: index) else {
+                    return false
+                }
+                let key = (index + 1)..<(keyEnd - 1)
+                if let last = members.last, !bytesLess(last.key, key) { inOrder = false }
+                let start = out.count
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[index..<keyEnd]))
+                index = keyEnd
+                skipWhitespace()
+                guard index < n, bytes[index] == UInt8(ascii: ":") else { return false }
+                index += 1
+                out.append(UInt8(ascii: ":"))
+                skipWhitespace()
+                guard rewrite(depth: inner, into: &out) else { return false }
+                members.append((key, start..<out.count))
+                skipWhitespace()
+                guard index < n else { return false }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    out.append(UInt8(ascii: ","))
+                    continue
+                }
+                guard bytes[index] == UInt8(ascii: "}") else { return false }
+                index += 1
+                break
+            }
+            if !inOrder {
+                let reader = self
+                members.sort { reader.bytesLess($0.key, $1.key) }
+                for k in 1..<members.count where !bytesLess(members[k - 1].key, members[k].key) { return false }  // repeated
+                let body = Array(out[(open + 1)...])
+                out.removeSubrange((open + 1)...)
+                for (k, m) in members.enumerated() {
+                    if k > 0 { out.append(UInt8(ascii: ",")) }
+                    out.append(contentsOf: body[(m.member.lowerBound - open - 1)..<(m.member.upperBound - open - 1)])
+                }
+            }
+            out.append(UInt8(ascii: "}"))
+            return true
+        case UInt8(ascii: "["):
+            let inner = depth + 1
+            if inner > maxDepth { return false }
+            index += 1
+            out.append(UInt8(ascii: "["))
+            skipWhitespace()
+            if index < n, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                out.append(UInt8(ascii: "]"))
+                return true
+            }
+            while true {
+                skipWhitespace()
+                guard rewrite(depth: inner, into: &out) else { return false }
+                skipWhitespace()
+                guard index < n else { return false }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                    out.append(UInt8(ascii: ","))
+                    continue
+                }
+                guard bytes[index] == UInt8(ascii: "]") else { return false }
+                index += 1
+                out.append(UInt8(ascii: "]"))
+                return true
+            }
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            if let end = canonicalIntegerEnd(from: index) {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[index..<end]))
+                index = end
+                return true
+            }
+            guard let number = try? parseNumber() else { return false }
+            number.write(to: &out)  // the writer's own spelling (1.0 is 1, 1e2 is 100, -0 is 0)
+            return true
+        default:
+            let end: Int?
+            switch bytes[index] {
+            case UInt8(ascii: "\""): end = canonicalStringEnd(from: index)
+            case UInt8(ascii: "t"): end = matches("true", at: index)
+            case UInt8(ascii: "f"): end = matches("false", at: index)
+            case UInt8(ascii: "n"): end = matches("null", at: index)
+            default: end = nil
+            }
+            guard let end else { return false }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[index..<end]))
+            index = end
+            return true
         }
     }
 
