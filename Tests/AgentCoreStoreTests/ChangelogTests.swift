@@ -285,6 +285,46 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         #expect(throws: RestoreNeedsRebuild.self) { try ChangelogRestore(writer: "w").follow(store: writer.store, log: log) }
     }
 
+    /// A local store (the owner's, or a standby copy) out of step with the changelog for
+    /// longer than the age limit is rebuilt, not brought forward from its mark: compaction
+    /// may have dropped the tombstones of deletions since. Within the limit it is kept.
+    @Test func storesOutOfStepTooLongAreRebuiltNotBroughtForward() throws {
+        let hour: Int64 = 3_600_000
+        func restore(_ writer: String, at now: Int64) -> ChangelogRestore {
+            var r = ChangelogRestore(writer: writer)
+            r.maxLocalAgeMillis = 12 * hour
+            r.nowMillis = { now }
+            return r
+        }
+        let a = try StoreFixture(options: Self.options())
+        let records = DeterminismTests.workload(a, seed: 33, count: 400)
+        let log = MemoryLog()
+        let first = try ChangelogRestore(writer: "a").run(store: a.store, log: log)
+        try a.store.apply(Array(records[0..<200]))
+        try publishUnit(a.store, to: log, epoch: first.epoch, writer: "a")
+        let standby = try StoreFixture(options: Self.options())
+        _ = try ChangelogRestore(writer: "s").follow(store: standby.store, log: log)
+        let synced = try #require(try standby.store.changelogSyncedAt())
+        #expect(abs(synced - PartitionStore.wallClockMillis()) < 60_000)
+        try a.store.apply(Array(records[200...]))
+        try publishUnit(a.store, to: log, epoch: first.epoch, writer: "a")
+        // 13 hours later: neither the copy nor the owner's own store is brought forward.
+        let late = try #require(try a.store.changelogSyncedAt()) + 13 * hour
+        #expect(throws: RestoreNeedsRebuild.self) { try restore("s", at: late).follow(store: standby.store, log: log) }
+        #expect(throws: RestoreNeedsRebuild.self) { try restore("s", at: late).run(store: standby.store, log: log) }
+        #expect(throws: RestoreNeedsRebuild.self) { try restore("a", at: late).run(store: a.store, log: log) }
+        // 11 hours after the copy's last pass: followed as usual, and its time moves on.
+        let pass = try restore("s", at: synced + 11 * hour).follow(store: standby.store, log: log)
+        #expect(pass.kind == .appliedTail && pass.rowsApplied > 0, "\(pass)")
+        #expect(try standby.store.changelogSyncedAt()! >= synced)
+        try expectSame(a.store, standby.store)
+        // A rebuilt store (a new file) restores fully whatever the clock says.
+        let rebuilt = try StoreFixture(options: Self.options())
+        let full = try restore("s", at: late).run(store: rebuilt.store, log: log)
+        #expect(full.kind == .full)
+        try expectSame(a.store, rebuilt.store)
+    }
+
     /// A restore cut short resumes after what it applied; a log whose beginning is gone fails.
     @Test func cutShortRestoreResumesAndLostBeginningFails() throws {
         let a = try StoreFixture(options: Self.options())

@@ -23,6 +23,15 @@ import Testing
         #expect(throws: WorkerConfiguration.Invalid.self) { try WorkerConfiguration.fromEnvironment(["AGENTCORE_BATCH_SIZE": "many"]) }
         #expect(throws: WorkerConfiguration.Invalid.self) { try WorkerConfiguration.fromEnvironment(["AGENTCORE_HISTORY_LIMIT": "0"]) }
     }
+
+    @Test func localStoreAgeLimit() throws {
+        #expect(WorkerConfiguration().localStoreMaxAgeMillis == Int64(43_200_000))
+        #expect(try WorkerConfiguration.fromEnvironment(["AGENTCORE_LOCAL_STORE_MAX_AGE_HOURS": "2"]).localStoreMaxAgeMillis == 7_200_000)
+        #expect(try WorkerConfiguration.fromEnvironment(["AGENTCORE_LOCAL_STORE_MAX_AGE_HOURS": "0"]).localStoreMaxAgeMillis == nil)
+        #expect(throws: WorkerConfiguration.Invalid.self) {
+            try WorkerConfiguration.fromEnvironment(["AGENTCORE_LOCAL_STORE_MAX_AGE_HOURS": "-1"])
+        }
+    }
 }
 
 @Suite(.serialized) struct WorkerStartupTests {

@@ -72,9 +72,30 @@ public struct ChangelogRestore {
     /// Checked between chunks and before the claim; a cancelled restore throws `Cancelled`.
     public var isCancelled: () -> Bool = { false }
 
+    /// A local store (an owner's left on disk, a standby copy) last in step with the
+    /// changelog longer ago than this is rebuilt rather than brought forward from its mark:
+    /// compaction drops a deletion's tombstone `delete.retention.ms` after cleaning it (1 day
+    /// as `agentcore topics create` sets it), and a store that never read that tombstone
+    /// would keep the deleted row. nil: no limit.
+    public var maxLocalAgeMillis: Int64?
+    /// The wall clock, for `maxLocalAgeMillis` (tests move it).
+    public var nowMillis: () -> Int64 = PartitionStore.wallClockMillis
+
     public struct Cancelled: Error {}
 
     public init(writer: String) { self.writer = writer }
+
+    /// Fails when the store has been out of step with the changelog for too long (see
+    /// `maxLocalAgeMillis`). A store without a record of it (older than the record) passes.
+    private func checkAge(_ store: PartitionStore) throws {
+        guard let limit = maxLocalAgeMillis, let synced = try store.changelogSyncedAt() else { return }
+        let age = nowMillis() - synced
+        guard age > limit else { return }
+        throw RestoreNeedsRebuild(
+            reason:
+                "the store was last in step with the changelog \(age / 60_000) min ago, longer than the local store age limit (\(limit / 60_000) min): deletions whose tombstones compaction dropped since could be missing from it"
+        )
+    }
 
     /// A competing claim (another worker claimed between this one's read and its claim) is
     /// thrown, not retried: which of the two the group really assigned the partition to is
@@ -135,6 +156,7 @@ public struct ChangelogRestore {
         var from: Int64
         var startEpoch: Int64 = 0
         if let inProgress {
+            try checkAge(store)
             from = inProgress.from  // a restore cut short: the same first pass, the rest after `through`
             startEpoch = mark?.epoch ?? 0
         } else if let mark, mark.offset >= high {
@@ -144,6 +166,7 @@ public struct ChangelogRestore {
             startEpoch = mark.epoch
             report.kind = .bootstrapped
         } else if let mark {
+            try checkAge(store)
             from = mark.offset + 1
             startEpoch = mark.epoch
         } else if try store.hasState() {

@@ -1,5 +1,6 @@
 import AgentCoreModel
 import CSQLite
+import Foundation
 
 /// The store's side of the changelog: the batch yields which rows it changed (noted by
 /// `ChangeCapture`, kept in `changelog_dirty` in the batch's own transaction), the worker
@@ -9,7 +10,9 @@ import CSQLite
 /// `store_meta` keys: `changelog_epoch` (the epoch this store last wrote or restored
 /// under), `changelog_offset` (the changelog offset the store reflects: its last
 /// acknowledged marker, or the claim after a restore), `restore_from` and
-/// `restore_through` (a restore in progress: where it started, what it applied).
+/// `restore_through` (a restore in progress: where it started, what it applied),
+/// `changelog_synced_ms` (wall-clock time the store was last in step with the changelog: a
+/// marker acknowledged, a restore or standby pass finished; never read by apply).
 extension PartitionStore {
     /// Installs the change capture (from `init`, when `options.changelog`).
     func installCapture() throws {
@@ -131,12 +134,27 @@ extension PartitionStore {
 
     /// The changelog acknowledged the rows of batches up to `through` and the marker after
     /// them at `offset` (under `epoch`).
-    public func acknowledgeChangelog(through: Int64, epoch: Int64, offset: Int64) throws {
+    public func acknowledgeChangelog(through: Int64, epoch: Int64, offset: Int64, atMillis now: Int64 = wallClockMillis()) throws {
         try db.inTransaction {
             try db.run("DELETE FROM changelog_dirty WHERE batch <= ?", [.int(through)])
             try setMeta("changelog_epoch", .int(epoch))
             try setMeta("changelog_offset", .int(offset))
+            try setMeta("changelog_synced_ms", .int(now))
         }
+    }
+
+    /// When the store was last in step with the changelog (wall-clock milliseconds), nil
+    /// for a store from before this was recorded.
+    public func changelogSyncedAt() throws -> Int64? {
+        try db.rows("SELECT value FROM store_meta WHERE key='changelog_synced_ms'").first?.first?.int
+    }
+
+    /// Wall-clock milliseconds since 1970, for `changelog_synced_ms` (not for apply, which
+    /// never reads the clock).
+    public static func wallClockMillis() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
     /// The epoch and changelog offset this store reflects, nil for a store that never
@@ -305,6 +323,7 @@ extension PartitionStore {
             }
             try setMeta("changelog_epoch", .int(epoch))
             try setMeta("changelog_offset", .int(offset))
+            try setMeta("changelog_synced_ms", .int(Self.wallClockMillis()))
             try db.run("DELETE FROM store_meta WHERE key IN ('restore_from', 'restore_through', 'changelog_claiming')")
         }
         commandIndexLoaded = false  // the command index is rebuilt from the restored rows

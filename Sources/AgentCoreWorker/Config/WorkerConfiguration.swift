@@ -47,6 +47,14 @@ public struct WorkerConfiguration: Sendable {
     public var standbys = 0
     /// How often a standby copy catches up with its changelog.
     public var standbyIntervalMs = 1_000
+    /// A local store (left on this disk by an earlier owner run, or a standby copy) that was
+    /// last in step with the changelog longer ago than this is rebuilt from the changelog
+    /// instead of brought forward from its mark: compaction may have dropped deletions'
+    /// tombstones since (`delete.retention.ms`, 1 day as `agentcore topics create` sets it;
+    /// keep this below it). 0: no limit.
+    public var localStoreMaxAgeHours = 12
+    /// `localStoreMaxAgeHours` for `ChangelogRestore.maxLocalAgeMillis`.
+    public var localStoreMaxAgeMillis: Int64? { localStoreMaxAgeHours > 0 ? Int64(localStoreMaxAgeHours) * 3_600_000 : nil }
     /// When a partition's input offsets fall below what its store applied (the topic was
     /// recreated, the cluster replaced), start the partition over on the new topic from
     /// there, keeping its state. Off (default): the partition stops until an operator
@@ -113,6 +121,7 @@ public struct WorkerConfiguration: Sendable {
         try int(EnvironmentKeys.storeCacheMiB) { c.storeCacheBudgetMiB = $0 }
         try int(EnvironmentKeys.storeMmapMiB) { c.store.mmapSizeBytes = Int64($0) << 20 }
         try int(EnvironmentKeys.standbys) { c.standbys = $0 }
+        try int(EnvironmentKeys.localStoreMaxAgeHours) { c.localStoreMaxAgeHours = $0 }
         if let v = env[EnvironmentKeys.acceptRewoundInput], !v.isEmpty {
             guard ["1", "true", "0", "false"].contains(v.lowercased()) else {
                 throw Invalid(description: "\(EnvironmentKeys.acceptRewoundInput)=\(v) is not 1/true or 0/false")
@@ -135,6 +144,7 @@ public struct WorkerConfiguration: Sendable {
         if storeCacheBudgetMiB < 1 { throw Invalid(description: "store cache budget must be at least 1 MiB") }
         if store.mmapSizeBytes < 0 { throw Invalid(description: "store mmap size must be 0 (off) or more") }
         if standbys < 0 { throw Invalid(description: "standbys must be 0 or more") }
+        if localStoreMaxAgeHours < 0 { throw Invalid(description: "local store max age must be 0 (no limit) or more hours") }
         if standbys > 0 && !changelog { throw Invalid(description: "standbys follow the changelog: they need it on") }
     }
 

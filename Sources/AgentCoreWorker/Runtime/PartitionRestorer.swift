@@ -24,6 +24,7 @@ final class PartitionRestorer: @unchecked Sendable {
         partition: Int32,
         store: PartitionStore,
         writer: String,
+        maxLocalAgeMillis: Int64?,
         makeLog: @escaping @Sendable (_ isCancelled: @escaping () -> Bool) throws -> ChangelogLog,
         logger: Logger
     ) {
@@ -36,6 +37,7 @@ final class PartitionRestorer: @unchecked Sendable {
                 let isCancelled = { [self] in cancelled.load(ordering: .relaxed) }
                 let log = try makeLog(isCancelled)
                 var restore = ChangelogRestore(writer: writer)
+                restore.maxLocalAgeMillis = maxLocalAgeMillis
                 restore.isCancelled = isCancelled
                 var lastLog = DispatchTime.now().uptimeNanoseconds
                 restore.progress = { [self] applied, target in

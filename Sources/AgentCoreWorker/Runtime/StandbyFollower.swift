@@ -38,6 +38,7 @@ final class StandbyFollower: @unchecked Sendable {
         interval: Duration,
         storePath: @escaping @Sendable (Int32) -> String,
         options: StoreOptions,
+        maxLocalAgeMillis: Int64?,
         makeLog: @escaping @Sendable (Int32, _ isCancelled: @escaping () -> Bool) throws -> ChangelogLog,
         logger: Logger
     ) {
@@ -84,6 +85,7 @@ final class StandbyFollower: @unchecked Sendable {
                         }
                         if logs[p] == nil { logs[p] = try makeLog(p, isCancelled) }
                         var restore = ChangelogRestore(writer: writer)
+                        restore.maxLocalAgeMillis = maxLocalAgeMillis
                         restore.isCancelled = isCancelled
                         let report = try restore.follow(store: stores[p]!, log: logs[p]!)
                         if failures[p, default: 0] > 0 || state.withLock({ $0.last[p] == nil }) {

@@ -55,6 +55,7 @@ extension WorkerEngine {
             interval: .milliseconds(Int64(config.standbyIntervalMs)),
             storePath: { (dir as NSString).appendingPathComponent("partition-\($0).sqlite") },
             options: options,
+            maxLocalAgeMillis: config.localStoreMaxAgeMillis,
             makeLog: changelogLogs(producer: producer),
             logger: logger
         )
@@ -79,6 +80,7 @@ extension WorkerEngine {
             partition: p,
             store: lane.store,
             writer: config.workerId,
+            maxLocalAgeMillis: config.localStoreMaxAgeMillis,
             makeLog: { isCancelled in try logs(p, isCancelled) },
             logger: logger
         )
