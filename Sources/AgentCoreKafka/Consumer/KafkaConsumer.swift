@@ -246,6 +246,13 @@ public final class KafkaConsumer: @unchecked Sendable {
     }
 
     /// The current assignment.
+    /// Whether librdkafka considers the current assignment lost (the group session timed
+    /// out): the partitions may be another member's already.
+    public var assignmentLost: Bool {
+        if closed.load(ordering: .acquiring) { return false }
+        return rd_kafka_assignment_lost(client.handle) != 0
+    }
+
     public func assignment() throws(KafkaError) -> [TopicPartition] {
         try checkOpen()
         var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?

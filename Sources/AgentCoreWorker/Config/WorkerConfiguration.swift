@@ -34,6 +34,10 @@ public struct WorkerConfiguration: Sendable {
     /// Group timings; defaults suit real Kafka. `embeddedDefaults()` tightens them.
     public var sessionTimeoutMs = 45_000
     public var heartbeatGroupIntervalMs = 3_000
+    /// The producer's `message.timeout.ms` unless set with `-X`: below the group session
+    /// (session minus two group heartbeats), so that a record queued before the process
+    /// stopped cannot land after another worker took its partition over.
+    public var producerDeliveryTimeoutMs: Int { max(1_000, sessionTimeoutMs - 2 * heartbeatGroupIntervalMs) }
     public var maxPollIntervalMs = 300_000
     /// Use `group.instance.id = workerId` (static membership).
     public var staticMembership = false

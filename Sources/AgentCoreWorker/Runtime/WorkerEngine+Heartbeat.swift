@@ -7,7 +7,7 @@ extension WorkerEngine {
 
     /// Publishes `agentcore.worker-heartbeat/v1` every interval and refreshes `status`.
     func heartbeatIfDue(producer: KafkaProducer, consumer: KafkaConsumer, now: UInt64) throws {
-        guard now &- lastHeartbeatNanos >= UInt64(config.heartbeatIntervalMs) * 1_000_000 else { return }
+        guard now &- lastHeartbeatNanos >= UInt64(config.heartbeatIntervalMs) * 1_000_000, !stalledPastSession else { return }
         let snapshot = try snapshotPartitions(consumer: consumer)
         let applied = statusBox.withLock { $0.applied + $0.rejected + $0.deadLettered }
         let rate = lastHeartbeatNanos == 0 ? 0 : Double(applied - lastHeartbeatApplied) / (Double(now &- lastHeartbeatNanos) / 1e9)

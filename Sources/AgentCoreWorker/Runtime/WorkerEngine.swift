@@ -37,6 +37,10 @@ final class WorkerEngine: @unchecked Sendable {
     let httpURL: Mutex<String?>
     let startedAtNanos = DispatchTime.now().uptimeNanoseconds
     var lastHeartbeatNanos: UInt64 = 0
+    /// The last time the loop noted itself running (`noteRunning`), and whether a stall
+    /// since then was long enough for the group session to expire.
+    private var lastRunningNanos: UInt64 = 0
+    private(set) var stalledPastSession = false
     var lastHeartbeatApplied = 0
     let metrics: WorkerMetrics
     /// Uptime nanoseconds at the end of the loop's last step (liveness).
@@ -88,6 +92,14 @@ final class WorkerEngine: @unchecked Sendable {
         // A missing output topic is a start-up error, not one a broker creates on the fly
         // with its default partition count (librdkafka's producer asks for that by default).
         if producerConfig.properties["allow.auto.create.topics"] == nil { producerConfig.properties["allow.auto.create.topics"] = "false" }
+        // A record still queued when the process stops (SIGSTOP, a frozen VM) must not land
+        // after another worker claimed its partition: with delivery bounded below the group
+        // session, it lands before the session can expire or fails (librdkafka ages its
+        // queue out before sending again). What is produced after such a stop waits for the
+        // group (`noteRunning`). See docs/changelog.md, "Fencing".
+        if producerConfig.properties["message.timeout.ms"] == nil && producerConfig.properties["delivery.timeout.ms"] == nil {
+            producerConfig.properties["message.timeout.ms"] = String(config.producerDeliveryTimeoutMs)
+        }
         let producer = try KafkaProducer(config: producerConfig, logger: logger)
         self.producer = producer
         defer { producer.close(timeoutMs: Int32(min(config.shutdownTimeoutMs, 10_000))) }
@@ -165,6 +177,43 @@ final class WorkerEngine: @unchecked Sendable {
         logger.info("worker stopped", metadata: ["agentcore.worker": "\(config.workerId)"])
     }
 
+    /// Notes that the loop runs now. A gap since the last note that leaves less than two
+    /// group heartbeats of the session means the whole process may have been stopped long
+    /// enough for the group to give its partitions away (the loop alone being slow does not
+    /// matter: librdkafka heartbeats from its own thread).
+    private func noteRunning() {
+        let now = DispatchTime.now().uptimeNanoseconds
+        defer { lastRunningNanos = now }
+        let limit = UInt64(max(config.sessionTimeoutMs - 2 * config.heartbeatGroupIntervalMs, config.sessionTimeoutMs / 2)) * 1_000_000
+        guard lastRunningNanos != 0, now &- lastRunningNanos > limit, !stalledPastSession else { return }
+        stalledPastSession = true
+        logger.warning(
+            "the worker did not run for \(String(format: "%.1f", Double(now &- lastRunningNanos) / 1e9)) s, about its group session (\(config.sessionTimeoutMs) ms): its partitions may be another worker's now; nothing is published until the group has answered"
+        )
+    }
+
+    /// After a stall past the session: polls (buffering records, running rebalance
+    /// callbacks) until librdkafka has had time to find its session expired, which it
+    /// reports as a lost revoke (the lanes are dropped and their stores marked), then lets
+    /// publishing go on for the partitions still held.
+    private func confirmMembership(_ consumer: KafkaConsumer) throws {
+        let wait = UInt64(max(1_500, 3 * config.heartbeatGroupIntervalMs)) * 1_000_000
+        let deadline = DispatchTime.now().uptimeNanoseconds + wait
+        while DispatchTime.now().uptimeNanoseconds < deadline, !consumer.assignmentLost {
+            let batch = consumer.poll(maxRecords: config.batchSize, timeoutMs: 100)
+            try intake(batch, consumer: consumer)
+        }
+        if consumer.assignmentLost {
+            // The lost revoke comes with the next polls; until it has, nothing is published.
+            let batch = consumer.poll(maxRecords: config.batchSize, timeoutMs: 100)
+            try intake(batch, consumer: consumer)
+            if consumer.assignmentLost { return }
+        }
+        stalledPastSession = false
+        lastRunningNanos = DispatchTime.now().uptimeNanoseconds
+        logger.info("the group has answered after the stall: \(lanes.count) partitions held, publishing goes on")
+    }
+
     /// Unsubscribes and polls until the revoke has run and no assignment is pending, so that
     /// `close` never finds a rebalance half done (librdkafka 2.0.2 aborts the process with
     /// `rd_kafka_cgrp_terminated: assert: !rd_kafka_assignment_in_progress` then).
@@ -224,8 +273,11 @@ final class WorkerEngine: @unchecked Sendable {
         if let f = rebalanceFailure { throw f }
         revokedThisPoll = []
         assignedThisPoll = []
+        noteRunning()
+        if stalledPastSession { try confirmMembership(consumer) }
         let anyBuffered = lanes.values.contains { $0.buffered > 0 }
         var batch = consumer.poll(maxRecords: config.batchSize, timeoutMs: anyBuffered ? 5 : 100)
+        noteRunning()
         try intake(batch, consumer: consumer)
         // While a backlog drains, polls come back full: take more before applying, so that
         // batches stay large (one transaction and one publishing round serve them all),
@@ -442,6 +494,11 @@ final class WorkerEngine: @unchecked Sendable {
     /// Produces every lane's unpublished results and waits for the acknowledgements; then
     /// marks them published. On failure the rows stay and are sent again later (same ids).
     private func publish(_ lanes: [PartitionLane], producer: KafkaProducer, consumer: KafkaConsumer) throws {
+        // A process stopped past its group session (SIGSTOP, a frozen VM) is a zombie until
+        // the group says otherwise: it publishes nothing (no event, no changelog row that
+        // could land after the new owner's claim) until `confirmMembership` has run.
+        noteRunning()
+        if stalledPastSession { return }
         if let round = inflight {
             // An earlier round timed out: wait for its records instead of queueing them again.
             do { try producer.flush(timeoutMs: Int32(config.publishTimeoutMs)) } catch {
@@ -500,7 +557,9 @@ final class WorkerEngine: @unchecked Sendable {
                 }
             }
         }
-        for lane in changelogLanes {
+        // A stop in the middle of this round: its changelog rows wait for the group.
+        noteRunning()
+        for lane in changelogLanes where !stalledPastSession {
             do { try publishChangelog(lane, round: round, producer: producer) } catch {
                 round.fail(.invalidArgument("changelog of partition \(lane.partition) not read: \(error)"))
                 failLane(lane, error, consumer: consumer)

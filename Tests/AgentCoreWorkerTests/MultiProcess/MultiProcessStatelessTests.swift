@@ -1,7 +1,9 @@
 import AgentCoreClient
 import AgentCoreKafka
 import AgentCoreModel
+import AgentCoreStore
 import Foundation
+import Logging
 import Testing
 
 @testable import AgentCoreWorker
@@ -31,6 +33,38 @@ import Testing
         #expect(!last.output.contains("at or below the store's applied offset"), "input below the restored offsets was read")
         let r = last.terminate()
         #expect(r.status == 0)
+    }
+
+    /// Changelog rows and markers written under an epoch older than a claim before them: a
+    /// zombie's writes that landed after another worker took its partition over. Restores
+    /// ignore them, but compaction could let one replace the rightful row of its key.
+    func zombieEntriesAfterClaims(_ h: WorkerHarness) throws -> [String] {
+        let producer = try KafkaProducer(config: h.kafka)
+        var found: [String] = []
+        for p in 0..<Int32(h.partitions) {
+            let log = try KafkaChangelogLog(
+                topic: h.topics.changelog,
+                partition: p,
+                kafka: h.kafka,
+                producer: producer,
+                workerId: "check",
+                isCancelled: { false },
+                logger: Logger(label: "check")
+            )
+            let (low, high) = try log.bounds()
+            var claim: Int64 = 0
+            try log.read(from: low, until: high) { chunk in
+                for (offset, entry) in chunk {
+                    switch entry {
+                    case .claim(let epoch, _, _, _): claim = max(claim, epoch)
+                    case .row(_, _, let epoch), .marker(let epoch, _, _):
+                        if epoch < claim { found.append("partition \(p) offset \(offset): epoch \(epoch) after a claim at \(claim)") }
+                    }
+                }
+                return true
+            }
+        }
+        return found
     }
 
     @Test func sigkillWithItsDiskLostThenEmptyDisksTakeOver() async throws {
@@ -84,6 +118,11 @@ import Testing
             #expect(r.status == 0, "\(w.id) exit \(r.status): \(w.output.suffix(2000))")
         }
         _ = checks.checkDuplicatesIdentical(status)
+        // The zombie knew it had been stopped past its session and published nothing
+        // until the group answered; what it had queued before the stop expired.
+        #expect(workers[0].output.contains("did not run for"), "w1: \(workers[0].output.suffix(3000))")
+        let late = try zombieEntriesAfterClaims(h)
+        #expect(late.isEmpty, "\(late.count) zombie entries after a claim: \(late.prefix(5))")
         try restoreEverythingOnAnEmptyDisk(h, logs)
         try checks.checkVersionsGapFree()
         try await checks.checkEqualsSingleWorkerReplay()
