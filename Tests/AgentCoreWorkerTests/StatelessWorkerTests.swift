@@ -108,6 +108,65 @@ import Testing
         try await h.stopAll()
     }
 
+    /// A rebalance in the middle of a restore: the restores are cancelled between chunks
+    /// (what they applied stays in the store), and when a partition comes back to the same
+    /// worker its restore resumes after what was applied instead of starting over. The
+    /// stores end equal to the writer's.
+    @Test func aRebalanceInTheMiddleOfARestoreResumesIt() async throws {
+        let h = try WorkerHarness(partitions: 2)
+        let dirs = ["-ra", "-rb", "-rc", "-rd"].map { h.dataDir + $0 }
+        defer { for d in dirs { try? FileManager.default.removeItem(atPath: d) } }
+        let client = try h.client()
+        defer { client.close() }
+        let w1 = h.startWorker("w1") { $0.dataDirectory = dirs[0] }
+        let total = try await Self.load(h, client, round: 0, writes: 1_500)
+        #expect(await eventually(seconds: 90) { Self.processed(w1) >= total }, "w1 processed \(Self.processed(w1)) of \(total)")
+        try await h.stopAll()
+        let reference = try h.dump(in: dirs[0])
+
+        // w2 restores both partitions on an empty disk, slowly (100 rows, then 500 ms: about 10 s a partition).
+        let slow: (inout WorkerConfiguration) -> Void = {
+            $0.restoreChunkRows = 100
+            $0.restoreChunkPauseMs = 500
+        }
+        let w2 = h.startWorker("w2") {
+            $0.dataDirectory = dirs[1]
+            slow(&$0)
+        }
+        #expect(
+            await eventually(seconds: 90) { w2.status.restoring.count == 2 && w2.status.restoring.values.allSatisfy { $0.applied >= 200 } },
+            "w2 restoring: \(w2.status.restoring)"
+        )
+        // w3 joins: the group takes both partitions from w2 and shares them out.
+        let w3 = h.startWorker("w3") {
+            $0.dataDirectory = dirs[2]
+            slow(&$0)
+        }
+        #expect(
+            await eventually(seconds: 90) { w3.status.restores.count >= 1 && w2.status.restores.count >= 1 },
+            "w2 \(w2.status.restores) w3 \(w3.status.restores)"
+        )
+        // w3 leaves: w2 gets its partition back and finishes that restore too.
+        w3.stop()
+        try await h.workers.first { $0.0 === w3 }!.1.value()
+        #expect(await eventually(seconds: 90) { w2.status.restores.count >= 2 }, "w2 \(w2.status.restores)")
+        let w2Restores = w2.status.restores
+        try await h.stopAll()
+        #expect(try h.dump(in: dirs[1]) == reference)
+
+        // A full restore of each partition by itself, for the row counts.
+        let w4 = h.startWorker("w4") { $0.dataDirectory = dirs[3] }
+        #expect(await eventually(seconds: 90) { w4.status.restores.count >= 2 })
+        let full = Dictionary(w4.status.restores.map { ($0.partition, $0.report.rowsApplied) }, uniquingKeysWith: max)
+        try await h.stopAll()
+        // Every restore w2 finished went on from what it had applied before the rebalance:
+        // it applied fewer rows than a full restore of the same partition.
+        for r in w2Restores {
+            let whole = full[r.partition] ?? 0
+            #expect(whole > 300 && r.report.rowsApplied < whole, "partition \(r.partition): \(r.report.rowsApplied) rows, a full restore \(whole)")
+        }
+    }
+
     @Test func emptyDiskRestoresFromTheChangelogReadingNoInputBelow() async throws {
         let h = try WorkerHarness(partitions: 4)
         let dirA = h.dataDir + "-a"

@@ -46,6 +46,10 @@ public struct WorkerConfiguration: Sendable {
     public var changelog = true
     /// How long a partition whose restore failed waits before trying again.
     public var restoreRetryMs = 10_000
+    /// Changelog rows a restore applies per transaction (a restore cut short resumes after
+    /// the last one), and a pause after each (tests: a restore long enough to be cut short).
+    var restoreChunkRows = 5_000
+    var restoreChunkPauseMs = 0
     /// Standby replicas: warm copies of `standbys` partitions per owned one, kept by
     /// following their changelog (0: none). See `StandbyFollower.placement`.
     public var standbys = 0

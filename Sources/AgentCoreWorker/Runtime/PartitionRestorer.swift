@@ -25,6 +25,8 @@ final class PartitionRestorer: @unchecked Sendable {
         store: PartitionStore,
         writer: String,
         maxLocalAgeMillis: Int64?,
+        chunkRows: Int = 5_000,
+        chunkPauseMs: Int = 0,
         makeLog: @escaping @Sendable (_ isCancelled: @escaping () -> Bool) throws -> ChangelogLog,
         logger: Logger
     ) {
@@ -38,10 +40,12 @@ final class PartitionRestorer: @unchecked Sendable {
                 let log = try makeLog(isCancelled)
                 var restore = ChangelogRestore(writer: writer)
                 restore.maxLocalAgeMillis = maxLocalAgeMillis
+                restore.chunkRows = chunkRows
                 restore.isCancelled = isCancelled
                 var lastLog = DispatchTime.now().uptimeNanoseconds
                 restore.progress = { [self] applied, target in
                     progress.withLock { $0 = (applied, target) }
+                    if chunkPauseMs > 0 { usleep(UInt32(chunkPauseMs) * 1_000) }
                     let now = DispatchTime.now().uptimeNanoseconds
                     if now - lastLog > 2_000_000_000 {
                         lastLog = now

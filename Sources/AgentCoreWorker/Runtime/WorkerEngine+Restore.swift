@@ -81,6 +81,8 @@ extension WorkerEngine {
             store: lane.store,
             writer: config.workerId,
             maxLocalAgeMillis: config.localStoreMaxAgeMillis,
+            chunkRows: config.restoreChunkRows,
+            chunkPauseMs: config.restoreChunkPauseMs,
             makeLog: { isCancelled in try logs(p, isCancelled) },
             logger: logger
         )
