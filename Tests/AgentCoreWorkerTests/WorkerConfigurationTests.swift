@@ -24,6 +24,21 @@ import Testing
         #expect(throws: WorkerConfiguration.Invalid.self) { try WorkerConfiguration.fromEnvironment(["AGENTCORE_HISTORY_LIMIT": "0"]) }
     }
 
+    /// Group timings from the environment survive the embedded cluster's defaults; the
+    /// heartbeat must leave room in the session.
+    @Test func groupTimings() throws {
+        var c = try WorkerConfiguration.fromEnvironment(["AGENTCORE_SESSION_TIMEOUT_MS": "3000", "AGENTCORE_GROUP_HEARTBEAT_MS": "300"])
+        c.applyEmbeddedDefaults()
+        #expect(c.sessionTimeoutMs == 3_000 && c.heartbeatGroupIntervalMs == 300)
+        #expect(c.producerDeliveryTimeoutMs == 2_400)
+        var d = WorkerConfiguration()
+        d.applyEmbeddedDefaults()
+        #expect(d.sessionTimeoutMs == 6_000 && d.heartbeatGroupIntervalMs == 500)
+        #expect(throws: WorkerConfiguration.Invalid.self) {
+            try WorkerConfiguration.fromEnvironment(["AGENTCORE_SESSION_TIMEOUT_MS": "3000", "AGENTCORE_GROUP_HEARTBEAT_MS": "1500"])
+        }
+    }
+
     @Test func localStoreAgeLimit() throws {
         #expect(WorkerConfiguration().localStoreMaxAgeMillis == Int64(43_200_000))
         #expect(try WorkerConfiguration.fromEnvironment(["AGENTCORE_LOCAL_STORE_MAX_AGE_HOURS": "2"]).localStoreMaxAgeMillis == 7_200_000)

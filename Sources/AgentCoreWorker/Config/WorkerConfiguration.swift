@@ -87,11 +87,14 @@ public struct WorkerConfiguration: Sendable {
 
     public init() {}
 
-    /// Settings that make librdkafka's mock cluster behave (see docs/operations.md).
+    /// Settings that make librdkafka's mock cluster behave (see docs/operations.md). Group
+    /// timings set away from the production defaults (`AGENTCORE_SESSION_TIMEOUT_MS`, say)
+    /// are kept.
     public mutating func applyEmbeddedDefaults() {
-        sessionTimeoutMs = 6_000
-        heartbeatGroupIntervalMs = 500
-        maxPollIntervalMs = 10_000
+        let production = WorkerConfiguration()
+        if sessionTimeoutMs == production.sessionTimeoutMs { sessionTimeoutMs = 6_000 }
+        if heartbeatGroupIntervalMs == production.heartbeatGroupIntervalMs { heartbeatGroupIntervalMs = 500 }
+        if maxPollIntervalMs == production.maxPollIntervalMs { maxPollIntervalMs = 10_000 }
         if kafkaProperties["fetch.wait.max.ms"] == nil { kafkaProperties["fetch.wait.max.ms"] = "10" }
         if kafkaProperties["linger.ms"] == nil { kafkaProperties["linger.ms"] = "2" }
     }
@@ -129,6 +132,8 @@ public struct WorkerConfiguration: Sendable {
         try int(EnvironmentKeys.storeCacheMiB) { c.storeCacheBudgetMiB = $0 }
         try int(EnvironmentKeys.storeMmapMiB) { c.store.mmapSizeBytes = Int64($0) << 20 }
         try int(EnvironmentKeys.standbys) { c.standbys = $0 }
+        try int(EnvironmentKeys.sessionTimeoutMs) { c.sessionTimeoutMs = $0 }
+        try int(EnvironmentKeys.groupHeartbeatMs) { c.heartbeatGroupIntervalMs = $0 }
         try int(EnvironmentKeys.localStoreMaxAgeHours) { c.localStoreMaxAgeHours = $0 }
         if let v = env[EnvironmentKeys.acceptRewoundInput], !v.isEmpty {
             guard ["1", "true", "0", "false"].contains(v.lowercased()) else {
@@ -152,6 +157,10 @@ public struct WorkerConfiguration: Sendable {
         if storeCacheBudgetMiB < 1 { throw Invalid(description: "store cache budget must be at least 1 MiB") }
         if store.mmapSizeBytes < 0 { throw Invalid(description: "store mmap size must be 0 (off) or more") }
         if standbys < 0 { throw Invalid(description: "standbys must be 0 or more") }
+        if sessionTimeoutMs < 1_000 { throw Invalid(description: "session timeout must be at least 1000 ms") }
+        if heartbeatGroupIntervalMs < 1 || heartbeatGroupIntervalMs * 3 > sessionTimeoutMs {
+            throw Invalid(description: "group heartbeat interval must be positive and at most a third of the session timeout")
+        }
         if localStoreMaxAgeHours < 0 { throw Invalid(description: "local store max age must be 0 (no limit) or more hours") }
         if standbys > 0 && !changelog { throw Invalid(description: "standbys follow the changelog: they need it on") }
     }

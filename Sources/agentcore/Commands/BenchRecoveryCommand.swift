@@ -18,6 +18,8 @@ extension BenchCommand {
         var contexts = 10_000
         @Option(help: "Partitions.") var partitions = 4
         @Option(help: "Standby settings to compare, comma-separated.") var standbys = "0,1"
+        @Option(help: "The workers' group session timeout, ms (failure detection); default: the --mock-broker timings (6000).")
+        var sessionTimeoutMs: Int?
         @Option(help: "Directory for the stores and worker logs.") var dir = "./data/bench-recovery"
         @Flag(help: "Print JSON.") var json = false
         @OptionGroup var logging: LoggingOptions
@@ -53,7 +55,7 @@ extension BenchCommand {
                         "worker", "--brokers", cluster.bootstrapServers, "--mock-broker", "--data-dir",
                         (base as NSString).appendingPathComponent(id), "--worker-id", id, "--group", "bench-recovery",
                         "--standbys", String(standbys), "--http-addr", "off", "--log-level", "info",
-                    ]
+                    ] + (sessionTimeoutMs.map { ["--session-timeout-ms", String($0), "--group-heartbeat-ms", String(max(100, $0 / 10))] } ?? [])
                 )
             }
             defer { for w in workers { w.terminate() } }
@@ -126,7 +128,7 @@ extension BenchCommand {
                 "reassigned_after_seconds": .double(marks.assigned), "restored_after_seconds": .double(marks.restored),
                 "partitions_taken_over": .array(theirs.sorted().map { .int(Int64($0)) }),
                 "restores": .array(restores.map { .object(["partition": .int(Int64($0.partition)), "line": .string($0.line)]) }),
-                "session_timeout_ms": 6_000, "write_failures": .int(Int64(failures.withLock { $0 })),
+                "session_timeout_ms": .int(Int64(sessionTimeoutMs ?? 6_000)), "write_failures": .int(Int64(failures.withLock { $0 })),
             ])
         }
     }

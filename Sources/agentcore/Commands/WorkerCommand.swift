@@ -52,6 +52,16 @@ struct WorkerCommand: AsyncParsableCommand {
     @Flag(help: "Create the topics if they are missing.") var createTopics = false
     @Flag(help: "Group timings for librdkafka's mock cluster (agentcore broker): fast rebalances.") var mockBroker = false
     @Flag(help: "Static group membership with the worker id as group.instance.id.") var staticMembership = false
+    @Option(
+        help:
+            "Consumer group session timeout, ms: how long a worker that stopped answering keeps its partitions (failure detection; the broker's group.min.session.timeout.ms bounds it). Default: $AGENTCORE_SESSION_TIMEOUT_MS, 6000 with --mock-broker, else 45000."
+    )
+    var sessionTimeoutMs: Int?
+    @Option(
+        help:
+            "Consumer group heartbeat interval, ms (well below the session timeout). Default: $AGENTCORE_GROUP_HEARTBEAT_MS, 500 with --mock-broker, else 3000."
+    )
+    var groupHeartbeatMs: Int?
     @Flag(
         help:
             "When a partition's input offsets fall below what its store applied (topic recreated, cluster replaced), start it over on the new topic, keeping its state. Default: $AGENTCORE_ACCEPT_REWOUND_INPUT or off (the partition stops)."
@@ -96,6 +106,8 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         for (k, v) in try parseProperties(kafkaProperties) { c.kafkaProperties[k] = v }
         if mockBroker || c.brokers == nil { c.applyEmbeddedDefaults() }
+        if let v = sessionTimeoutMs { c.sessionTimeoutMs = v }
+        if let v = groupHeartbeatMs { c.heartbeatGroupIntervalMs = v }
         do { try c.validate() } catch { throw CLIError(error.description) }
         return c
     }
