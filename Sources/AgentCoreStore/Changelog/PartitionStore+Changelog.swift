@@ -135,12 +135,7 @@ extension PartitionStore {
     /// The changelog acknowledged the rows of batches up to `through` and the marker after
     /// them at `offset` (under `epoch`).
     public func acknowledgeChangelog(through: Int64, epoch: Int64, offset: Int64, atMillis now: Int64 = wallClockMillis()) throws {
-        try db.inTransaction {
-            try db.run("DELETE FROM changelog_dirty WHERE batch <= ?", [.int(through)])
-            try setMeta("changelog_epoch", .int(epoch))
-            try setMeta("changelog_offset", .int(offset))
-            try setMeta("changelog_synced_ms", .int(now))
-        }
+        try acknowledge(outboxThrough: nil, changelog: (through, epoch, offset), atMillis: now)
     }
 
     /// When the store was last in step with the changelog (wall-clock milliseconds), nil

@@ -28,13 +28,36 @@ extension PartitionStore {
 
     /// Marks everything up to and including `seq` as published (the broker acknowledged it).
     public func acknowledgeOutbox(through seq: Int64) throws {
-        let upTo = min(seq, nextSeq - 1)
-        guard upTo > publishedThrough else { return }
-        try db.run(
-            "INSERT INTO store_meta(key, value) VALUES('published_through', ?) ON CONFLICT(key) DO UPDATE SET value=max(value, excluded.value)",
-            [.int(upTo)]
-        )
-        publishedThrough = upTo
+        try acknowledge(outboxThrough: seq, changelog: nil)
+    }
+
+    /// What a publishing round landed, in one transaction (one WAL commit per partition and
+    /// round, where an outbox and a changelog acknowledgement took two): results through
+    /// `outboxThrough` published, and the changelog unit of batches through
+    /// `changelog.through` whose marker is at `changelog.offset` (see `acknowledgeChangelog`).
+    public func acknowledge(
+        outboxThrough seq: Int64?,
+        changelog: (through: Int64, epoch: Int64, offset: Int64)?,
+        atMillis now: Int64 = wallClockMillis()
+    ) throws {
+        let upTo = seq.map { min($0, nextSeq - 1) } ?? publishedThrough
+        let movesOutbox = upTo > publishedThrough
+        guard movesOutbox || changelog != nil else { return }
+        try db.inTransaction {
+            if movesOutbox {
+                try db.run(
+                    "INSERT INTO store_meta(key, value) VALUES('published_through', ?) ON CONFLICT(key) DO UPDATE SET value=max(value, excluded.value)",
+                    [.int(upTo)]
+                )
+            }
+            if let c = changelog {
+                try db.run("DELETE FROM changelog_dirty WHERE batch <= ?", [.int(c.through)])
+                try setMeta("changelog_epoch", .int(c.epoch))
+                try setMeta("changelog_offset", .int(c.offset))
+                try setMeta("changelog_synced_ms", .int(now))
+            }
+        }
+        if movesOutbox { publishedThrough = upTo }
     }
 
     /// Forgets the applied offset of `topic`: the next record of it is applied whatever its

@@ -53,17 +53,22 @@ extension WorkerEngine {
         }
     }
 
-    /// After a round without failures: the changelog holds the units it sent.
-    func acknowledgeChangelog(_ round: PublishRound, consumer: KafkaConsumer) {
-        for (p, unit) in round.changelog.withLock({ $0 }) {
+    /// After a round without failures: the results it sent are published and the changelog
+    /// holds the units it sent; one transaction per partition records both.
+    func acknowledge(_ round: PublishRound, consumer: KafkaConsumer) {
+        let units = round.changelog.withLock { $0 }
+        for p in Set(round.upTo.keys).union(units.keys).sorted() {
+            guard let lane = lanes[p], lane.isActive else { continue }
             // The lane must still write under the unit's epoch: a round that outlived a
             // failure or a reassignment (it was awaited later) belongs to an older claim.
-            guard let lane = lanes[p], lane.isActive, lane.epoch == unit.epoch, let offset = unit.markerOffset else {
-                continue
-            }
+            var unit = units[p]
+            if let u = unit, lane.epoch != u.epoch || u.markerOffset == nil { unit = nil }
             do {
-                try lane.store.acknowledgeChangelog(through: unit.through, epoch: unit.epoch, offset: offset)
-                lane.markerPublishedThrough = unit.publishedThrough
+                try lane.store.acknowledge(
+                    outboxThrough: round.upTo[p],
+                    changelog: unit.map { ($0.through, $0.epoch, $0.markerOffset!) }
+                )
+                if let unit { lane.markerPublishedThrough = unit.publishedThrough }
             } catch {
                 failLane(lane, error, consumer: consumer)
             }

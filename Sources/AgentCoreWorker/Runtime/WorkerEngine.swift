@@ -580,11 +580,7 @@ final class WorkerEngine: @unchecked Sendable {
     private func finish(_ round: PublishRound, consumer: KafkaConsumer) throws {
         producer?.release(round.deliveries)  // flushed: every delivery was reported
         if round.failures == 0 {
-            for (p, seq) in round.upTo {
-                guard let lane = lanes[p], lane.isActive else { continue }
-                do { try lane.store.acknowledgeOutbox(through: seq) } catch { failLane(lane, error, consumer: consumer) }
-            }
-            acknowledgeChangelog(round, consumer: consumer)
+            acknowledge(round, consumer: consumer)
             metrics.recordPublishRound(events: round.count, nanos: DispatchTime.now().uptimeNanoseconds &- round.startedNanos)
             statusBox.withLock {
                 $0.published += round.count
