@@ -19,6 +19,7 @@ public enum EnvironmentKeys {
     public static let storeCacheMiB = "AGENTCORE_STORE_CACHE_MIB"
     public static let storeMmapMiB = "AGENTCORE_STORE_MMAP_MIB"
     public static let standbys = "AGENTCORE_STANDBYS"
+    public static let changelogIntervalMs = "AGENTCORE_CHANGELOG_INTERVAL_MS"
     public static let sessionTimeoutMs = "AGENTCORE_SESSION_TIMEOUT_MS"
     public static let groupHeartbeatMs = "AGENTCORE_GROUP_HEARTBEAT_MS"
     public static let localStoreMaxAgeHours = "AGENTCORE_LOCAL_STORE_MAX_AGE_HOURS"

@@ -46,6 +46,12 @@ public struct WorkerConfiguration: Sendable {
     public var changelog = true
     /// How long a partition whose restore failed waits before trying again.
     public var restoreRetryMs = 10_000
+    /// Most often a partition publishes a changelog unit (its changed rows and a marker), ms;
+    /// 0: every publishing round. Changes gather in the store meanwhile and a row changed
+    /// several times is sent once. At low rates a round holds a few records, and a unit per
+    /// round was mostly markers. What a takeover after a crash publishes again grows by up
+    /// to this much of the partition's events.
+    public var changelogIntervalMs = 100
     /// Changelog rows a restore applies per transaction (a restore cut short resumes after
     /// the last one), and a pause after each (tests: a restore long enough to be cut short).
     var restoreChunkRows = 5_000
@@ -132,6 +138,7 @@ public struct WorkerConfiguration: Sendable {
         try int(EnvironmentKeys.storeCacheMiB) { c.storeCacheBudgetMiB = $0 }
         try int(EnvironmentKeys.storeMmapMiB) { c.store.mmapSizeBytes = Int64($0) << 20 }
         try int(EnvironmentKeys.standbys) { c.standbys = $0 }
+        try int(EnvironmentKeys.changelogIntervalMs) { c.changelogIntervalMs = $0 }
         try int(EnvironmentKeys.sessionTimeoutMs) { c.sessionTimeoutMs = $0 }
         try int(EnvironmentKeys.groupHeartbeatMs) { c.heartbeatGroupIntervalMs = $0 }
         try int(EnvironmentKeys.localStoreMaxAgeHours) { c.localStoreMaxAgeHours = $0 }
@@ -157,6 +164,7 @@ public struct WorkerConfiguration: Sendable {
         if storeCacheBudgetMiB < 1 { throw Invalid(description: "store cache budget must be at least 1 MiB") }
         if store.mmapSizeBytes < 0 { throw Invalid(description: "store mmap size must be 0 (off) or more") }
         if standbys < 0 { throw Invalid(description: "standbys must be 0 or more") }
+        if changelogIntervalMs < 0 { throw Invalid(description: "changelog interval must be 0 (every round) or more ms") }
         if sessionTimeoutMs < 1_000 { throw Invalid(description: "session timeout must be at least 1000 ms") }
         if heartbeatGroupIntervalMs < 1 || heartbeatGroupIntervalMs * 3 > sessionTimeoutMs {
             throw Invalid(description: "group heartbeat interval must be positive and at most a third of the session timeout")

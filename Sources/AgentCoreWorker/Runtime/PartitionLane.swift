@@ -22,6 +22,8 @@ final class PartitionLane {
     var epoch: Int64 = 0
     /// `published_through` carried by the last changelog marker published (-1: none yet).
     var markerPublishedThrough: Int64 = -1
+    /// When the lane last published a changelog unit (uptime nanoseconds; 0: never).
+    var lastChangelogNanos: UInt64 = 0
     /// Applying input: not restoring, not failed.
     var isActive: Bool { lifecycle.isActive }
     private var queues: [CommandStream: [(record: InputRecord, arrived: UInt64)]] = [.commands: [], .contextWrites: []]

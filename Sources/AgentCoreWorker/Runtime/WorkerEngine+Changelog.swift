@@ -26,6 +26,7 @@ extension WorkerEngine {
     func publishChangelog(_ lane: PartitionLane, round: PublishRound, producer: KafkaProducer) throws {
         let topic = config.topics.changelog
         let p = lane.partition
+        lane.lastChangelogNanos = DispatchTime.now().uptimeNanoseconds
         let header = [KafkaHeader(ChangelogEntry.epochHeader, Array(String(lane.epoch).utf8))]
         let (through, rows, position) = try lane.store.forEachChangelogRecord { key, value in
             do throws(KafkaError) {

@@ -493,7 +493,17 @@ final class WorkerEngine: @unchecked Sendable {
 
     /// Produces every lane's unpublished results and waits for the acknowledgements; then
     /// marks them published. On failure the rows stay and are sent again later (same ids).
-    private func publish(_ lanes: [PartitionLane], producer: KafkaProducer, consumer: KafkaConsumer) throws {
+    ///
+    /// A lane's changelog unit goes out at most every `changelogIntervalMs` (its changes
+    /// gather in `changelog_dirty` meanwhile, and a row changed several times is sent once),
+    /// unless `forceChangelog` (partitions leaving: the next owner must find every change
+    /// and acknowledgement in the changelog).
+    private func publish(
+        _ lanes: [PartitionLane],
+        producer: KafkaProducer,
+        consumer: KafkaConsumer,
+        forceChangelog: Bool = false
+    ) throws {
         // A process stopped past its group session (SIGSTOP, a frozen VM) is a zombie until
         // the group says otherwise: it publishes nothing (no event, no changelog row that
         // could land after the new owner's claim) until `confirmMembership` has run.
@@ -528,10 +538,12 @@ final class WorkerEngine: @unchecked Sendable {
             count += rows.count
             recent.append(contentsOf: rows.suffix(3))
         }
+        let now = DispatchTime.now().uptimeNanoseconds
+        let interval = UInt64(config.changelogIntervalMs) * 1_000_000
         let changelogLanes =
             config.changelog
             ? lanes.filter { lane in
-                guard lane.isActive else { return false }
+                guard lane.isActive, forceChangelog || now &- lane.lastChangelogNanos >= interval else { return false }
                 do { return try lane.changelogDue() } catch {
                     failLane(lane, error, consumer: consumer)
                     return false
@@ -702,8 +714,8 @@ final class WorkerEngine: @unchecked Sendable {
             // second round's changelog marker records the first round's acknowledgements,
             // so the next owner publishes none of those events again.
             do {
-                try publish(leaving, producer: producer, consumer: consumer)
-                try publish(leaving, producer: producer, consumer: consumer)
+                try publish(leaving, producer: producer, consumer: consumer, forceChangelog: true)
+                try publish(leaving, producer: producer, consumer: consumer, forceChangelog: true)
             } catch {
                 logger.warning("publishing before revoke failed: \(error); the next owner publishes it")
             }

@@ -49,6 +49,11 @@ struct WorkerCommand: AsyncParsableCommand {
             "Rebuild a local store or standby copy from the changelog when it was last in step with it longer ago than this many hours, instead of bringing it forward (keep below the changelog's delete.retention.ms; 0: no limit). Default: $AGENTCORE_LOCAL_STORE_MAX_AGE_HOURS or 12."
     )
     var localStoreMaxAgeHours: Int?
+    @Option(
+        help:
+            "Most often a partition publishes its changelog, ms: changes gather meanwhile and a row changed several times is sent once (0: every publishing round). Default: $AGENTCORE_CHANGELOG_INTERVAL_MS or 100."
+    )
+    var changelogIntervalMs: Int?
     @Flag(help: "Create the topics if they are missing.") var createTopics = false
     @Flag(help: "Group timings for librdkafka's mock cluster (agentcore broker): fast rebalances.") var mockBroker = false
     @Flag(help: "Static group membership with the worker id as group.instance.id.") var staticMembership = false
@@ -98,6 +103,7 @@ struct WorkerCommand: AsyncParsableCommand {
         if let v = storeMmapMib { c.store.mmapSizeBytes = Int64(v) << 20 }
         if let v = standbys { c.standbys = v }
         if let v = localStoreMaxAgeHours { c.localStoreMaxAgeHours = v }
+        if let v = changelogIntervalMs { c.changelogIntervalMs = v }
         if staticMembership { c.staticMembership = true }
         if acceptRewoundInput { c.acceptRewoundInput = true }
         if noChangelog {
