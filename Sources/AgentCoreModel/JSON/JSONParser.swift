@@ -352,12 +352,7 @@ public struct JSONParser {
             index += 1
             let open = out.count
             out.append(UInt8(ascii: "{"))
-            skipWhitespace()
-            if index < n, bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                out.append(UInt8(ascii: "}"))
-                return true
-            }
+            if closesEmpty(UInt8(ascii: "}"), into: &out) { return true }
             // Members are written as they come, then put in key order if they were not.
             var members: [(key: Range<Int>, member: Range<Int>)] = []
             var inOrder = true
@@ -378,16 +373,8 @@ public struct JSONParser {
                 skipWhitespace()
                 guard rewrite(depth: inner, into: &out) else { return false }
                 members.append((key, start..<out.count))
-                skipWhitespace()
-                guard index < n else { return false }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                    out.append(UInt8(ascii: ","))
-                    continue
-                }
-                guard bytes[index] == UInt8(ascii: "}") else { return false }
-                index += 1
-                break
+                guard let more = nextOrClose(UInt8(ascii: "}"), into: &out) else { return false }
+                if !more { break }
             }
             if !inOrder {
                 let reader = self
@@ -407,26 +394,15 @@ public struct JSONParser {
             if inner > maxDepth { return false }
             index += 1
             out.append(UInt8(ascii: "["))
-            skipWhitespace()
-            if index < n, bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                out.append(UInt8(ascii: "]"))
-                return true
-            }
+            if closesEmpty(UInt8(ascii: "]"), into: &out) { return true }
             while true {
                 skipWhitespace()
                 guard rewrite(depth: inner, into: &out) else { return false }
-                skipWhitespace()
-                guard index < n else { return false }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                    out.append(UInt8(ascii: ","))
-                    continue
+                guard let more = nextOrClose(UInt8(ascii: "]"), into: &out) else { return false }
+                if !more {
+                    out.append(UInt8(ascii: "]"))
+                    return true
                 }
-                guard bytes[index] == UInt8(ascii: "]") else { return false }
-                index += 1
-                out.append(UInt8(ascii: "]"))
-                return true
             }
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             if let end = canonicalIntegerEnd(from: index) {
@@ -451,6 +427,31 @@ public struct JSONParser {
             index = end
             return true
         }
+    }
+
+    /// Right after a container's opening byte: whether it is empty, then consumed with its
+    /// closing byte written.
+    private mutating func closesEmpty(_ close: UInt8, into out: inout [UInt8]) -> Bool {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == close else { return false }
+        index += 1
+        out.append(close)
+        return true
+    }
+
+    /// After a member or an element: a comma (written; true, another follows) or `close`
+    /// (consumed, not written; false); nil for anything else.
+    private mutating func nextOrClose(_ close: UInt8, into out: inout [UInt8]) -> Bool? {
+        skipWhitespace()
+        guard index < bytes.count else { return nil }
+        if bytes[index] == UInt8(ascii: ",") {
+            index += 1
+            out.append(UInt8(ascii: ","))
+            return true
+        }
+        guard bytes[index] == close else { return nil }
+        index += 1
+        return false
     }
 
     /// A string of printable ASCII without escapes: what the writer writes for it.
