@@ -37,6 +37,9 @@ final class WorkerEngine: @unchecked Sendable {
     let httpURL: Mutex<String?>
     let startedAtNanos = DispatchTime.now().uptimeNanoseconds
     var lastHeartbeatNanos: UInt64 = 0
+    /// Partitions applied since the last group offset commit, and when that was.
+    private var uncommitted: Set<Int32> = []
+    private var lastCommitNanos: UInt64 = 0
     /// The last time the loop noted itself running (`noteRunning`), and whether a stall
     /// since then was long enough for the group session to expire.
     private var lastRunningNanos: UInt64 = 0
@@ -439,7 +442,15 @@ final class WorkerEngine: @unchecked Sendable {
             }
         }
         try publish(activeLanes, producer: producer, consumer: consumer)
-        if !applied.isEmpty { commit(applied, consumer: consumer) }
+        // Group offsets are for lag visibility only (the stores' own offsets decide where a
+        // partition resumes): committed at most once a second, not once per step.
+        if !applied.isEmpty { uncommitted.formUnion(applied.map(\.partition)) }
+        let end = DispatchTime.now().uptimeNanoseconds
+        if !uncommitted.isEmpty, end &- lastCommitNanos >= 1_000_000_000 {
+            commit(uncommitted.sorted().compactMap { lanes[$0] }.filter(\.isActive), consumer: consumer)
+            uncommitted.removeAll()
+            lastCommitNanos = end
+        }
     }
 
     /// A stream of partition p is caught up when the records handed to us reached the high
