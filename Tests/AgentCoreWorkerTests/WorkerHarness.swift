@@ -179,6 +179,14 @@ final class Tmpfs {
     /// Grows (or shrinks) the filesystem in place.
     func resize(megabytes: Int) throws -> Bool { try Self.mount(["-o", "remount,size=\(megabytes)m", path]) == 0 }
 
+    /// MiB in use now (rounded up).
+    func usedMegabytes() throws -> Int {
+        let a = try FileManager.default.attributesOfFileSystem(forPath: path)
+        let size = (a[.systemSize] as? NSNumber)?.int64Value ?? 0
+        let free = (a[.systemFreeSize] as? NSNumber)?.int64Value ?? 0
+        return Int((size - free + (1 << 20) - 1) >> 20)
+    }
+
     deinit {
         _ = try? Self.run("/bin/umount", [path])
         try? FileManager.default.removeItem(atPath: path)

@@ -128,12 +128,16 @@ import Testing
     @Test(.enabled(if: getuid() == 0, "mounts a tmpfs: run as root (CI does)"))
     func fullDiskPausesPartitionsUntilSpaceReturns() async throws {
         let (h, logs, producer) = try MultiProcessWorkerTests().setUp(partitions: 6)
-        let disk = try Tmpfs(path: h.dataDir + "-tmpfs", megabytes: 2)
+        // Room for the stores and the set-up; then the disk is shrunk to what is used plus
+        // 2 MiB, so that it fills during the run (a 2 MiB disk from the start sometimes
+        // filled during the set-up already, with the spawns never answered).
+        let disk = try Tmpfs(path: h.dataDir + "-tmpfs", megabytes: 64)
         let dir = disk.path
         let workload = MixedWorkload(producer: producer, prefix: h.topics.prefix, workspaces: 60, seed: 32)
         let w = try worker(h, logs, dir: dir)
         #expect(w.waitUntilAssigned())
         try workload.setUp(waitingOn: h)
+        #expect(try disk.resize(megabytes: disk.usedMegabytes() + 2))
         try workload.run(count: 6_000, rate: 2_000)
         #expect(w.waitForLog("database or disk is full", seconds: 60), "the disk never filled: \(w.output.suffix(1500))")
         #expect(!w.hasExited)
