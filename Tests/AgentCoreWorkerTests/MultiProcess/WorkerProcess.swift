@@ -79,6 +79,11 @@ final class WorkerProcess: @unchecked Sendable {
         _ = waitForExit(seconds: 30)
     }
 
+    /// A test that ends early (an error before its `terminate()`) leaves no worker running.
+    deinit {
+        if process.isRunning { kill(pid, SIGKILL) }
+    }
+
     /// Sends SIGTERM and waits; returns the exit status and how long it took.
     func terminate(within seconds: Double = 30, signal: Int32 = SIGTERM) -> (status: Int32, seconds: Double) {
         let start = Date()
