@@ -111,15 +111,20 @@ public struct Event: Sendable, Equatable {
         occurredAtMillis: Int64,
         payload: [(String, JSONValue)]
     ) -> [UInt8] {
-        encode(
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        write(
             id: id,
             type: type,
             commandId: commandId,
             workspaceId: workspaceId,
             projectId: projectId,
             correlationId: correlationId,
-            occurredAtMillis: occurredAtMillis
-        ) { writePayload(payload, to: &$0) }
+            occurredAtMillis: occurredAtMillis,
+            writePayload: { writePayload(payload, to: &$0) },
+            to: &out
+        )
+        return out
     }
 
     /// Writes `payload` as a canonical JSON object (any order; sorted here, keys must be unique).
@@ -136,35 +141,9 @@ public struct Event: Sendable, Equatable {
         out.append(UInt8(ascii: "}"))
     }
 
-    /// The canonical bytes of an event whose payload object `writePayload` writes, in
-    /// canonical form (keys sorted, no spaces; see `PayloadWriter`).
-    public static func encode(
-        id: String,
-        type: EventType,
-        commandId: String?,
-        workspaceId: String,
-        projectId: String?,
-        correlationId: String?,
-        occurredAtMillis: Int64,
-        writePayload: (inout [UInt8]) -> Void
-    ) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(512)
-        write(
-            id: id,
-            type: type,
-            commandId: commandId,
-            workspaceId: workspaceId,
-            projectId: projectId,
-            correlationId: correlationId,
-            occurredAtMillis: occurredAtMillis,
-            writePayload: writePayload,
-            to: &out
-        )
-        return out
-    }
-
-    /// `encode`, appended to `out` (a results row is written in one buffer).
+    /// The canonical bytes of an event whose payload object `writePayload` writes in
+    /// canonical form (keys sorted, no spaces; see `PayloadWriter`), appended to `out` (a
+    /// results row is written in one buffer).
     public static func write(
         id: String,
         type: EventType,
@@ -212,7 +191,7 @@ public struct Event: Sendable, Equatable {
 }
 
 /// Writes a canonical JSON object field by field, for payloads whose keys the caller
-/// knows in sorted order (`Event.encode(…writePayload:)`).
+/// knows in sorted order (`Event.write(…writePayload:to:)`).
 public struct PayloadWriter: ~Copyable {
     private var first = true
 

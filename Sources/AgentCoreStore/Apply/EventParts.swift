@@ -1,6 +1,6 @@
 import AgentCoreModel
 
-/// Everything `Event.encode` needs. The id is kept as the numbers it is made of and
+/// Everything `Event.write` needs. The id is kept as the numbers it is made of and
 /// spelled out when the event is serialised, off the applying thread. A class: an output
 /// is copied and destroyed on two threads, and one reference costs one atomic count where
 /// the dozen strings inside would cost a dozen.
@@ -55,16 +55,10 @@ final class EventParts: Sendable {
     var id: String { source.eventId(index) }
 
     func encode(id: String) -> [UInt8] {
-        Event.encode(
-            id: id,
-            type: type,
-            commandId: commandId,
-            workspaceId: workspaceId,
-            projectId: projectId,
-            correlationId: correlationId,
-            occurredAtMillis: occurredAtMillis,
-            writePayload: payload.write
-        )
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        write(id: id, to: &out)
+        return out
     }
 
     func write(id: String, to out: inout [UInt8]) {
