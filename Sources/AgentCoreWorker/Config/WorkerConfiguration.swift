@@ -36,7 +36,8 @@ public struct WorkerConfiguration: Sendable {
     public var heartbeatGroupIntervalMs = 3_000
     /// The producer's `message.timeout.ms` unless set with `-X`: below the group session
     /// (session minus two group heartbeats), so that a record queued before the process
-    /// stopped cannot land after another worker took its partition over.
+    /// stopped cannot land after another worker took its partition over. Also the stall
+    /// after which the worker waits for the group before publishing again.
     public var producerDeliveryTimeoutMs: Int { max(1_000, sessionTimeoutMs - 2 * heartbeatGroupIntervalMs) }
     public var maxPollIntervalMs = 300_000
     /// Use `group.instance.id = workerId` (static membership).

@@ -180,14 +180,14 @@ final class WorkerEngine: @unchecked Sendable {
         logger.info("worker stopped", metadata: ["agentcore.worker": "\(config.workerId)"])
     }
 
-    /// Notes that the loop runs now. A gap since the last note that leaves less than two
-    /// group heartbeats of the session means the whole process may have been stopped long
-    /// enough for the group to give its partitions away (the loop alone being slow does not
-    /// matter: librdkafka heartbeats from its own thread).
+    /// Notes that the loop runs now. A gap since the last note longer than the producer's
+    /// delivery bound (the session less two group heartbeats) means the whole process may
+    /// have been stopped long enough for the group to give its partitions away (the loop
+    /// alone being slow does not matter: librdkafka heartbeats from its own thread).
     private func noteRunning() {
         let now = DispatchTime.now().uptimeNanoseconds
         defer { lastRunningNanos = now }
-        let limit = UInt64(max(config.sessionTimeoutMs - 2 * config.heartbeatGroupIntervalMs, config.sessionTimeoutMs / 2)) * 1_000_000
+        let limit = UInt64(config.producerDeliveryTimeoutMs) * 1_000_000
         guard lastRunningNanos != 0, now &- lastRunningNanos > limit, !stalledPastSession else { return }
         stalledPastSession = true
         logger.warning(
