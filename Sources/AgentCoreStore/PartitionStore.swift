@@ -79,7 +79,15 @@ public final class PartitionStore {
     var framesBefore: Int32 = 0
     /// Notes the rows each batch changes, for the changelog (nil when `options.changelog`
     /// is off).
-    var capture: ChangeCapture?
+    var capture: ChangeCapture? {
+        didSet { capture?.resultBlocksFrom = resultBlocksFrom ?? Int64.max }
+    }
+    /// Results rows from this `seq` on travel in the changelog in blocks
+    /// (`ChangelogCodec.resultBlockSize`); nil until the first batch or restore settles it
+    /// (`store_meta` key `changelog_result_blocks_from`, see `settleResultBlocksFrom`).
+    var resultBlocksFrom: Int64? {
+        didSet { capture?.resultBlocksFrom = resultBlocksFrom ?? Int64.max }
+    }
 
     /// The store's WAL was there, not empty, when it was opened: the last user did not
     /// close it (a crash, a kill, a lost node). Such a store is checked before a worker uses it.
@@ -143,6 +151,7 @@ public final class PartitionStore {
         let next = try db.rows("SELECT coalesce(max(seq), 0) + 1 FROM results").first?.first?.int ?? 1
         publishedThrough = meta["published_through"]?.int ?? 0
         sweptThrough = meta["versions_swept"]?.int ?? 0
+        resultBlocksFrom = meta["changelog_result_blocks_from"]?.int
         // Kept by `apply`; a store written before the count was kept has none yet (see
         // `countPrunedPending`).
         if let stored = meta["versions_pruned_pending"]?.int {

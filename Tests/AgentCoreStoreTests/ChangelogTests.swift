@@ -26,9 +26,16 @@ func liveRows(_ s: PartitionStore) throws -> Int {
     var n = 0
     for t in ChangelogTable.all {
         let q =
-            t.id == ChangelogTable.versions.id
-            ? "SELECT count(*) FROM agent_context_versions v JOIN agent_context_heads h ON h.cid = v.cid WHERE v.version >= h.oldest_version"
-            : "SELECT count(*) FROM \(t.name)"
+            switch t.id {
+            case ChangelogTable.versions.id:
+                "SELECT count(*) FROM agent_context_versions v JOIN agent_context_heads h ON h.cid = v.cid WHERE v.version >= h.oldest_version"
+            // Results travel in blocks from `resultBlocksFrom` on (a new store's from its
+            // first row), as rows of their own below it.
+            case ChangelogTable.results.id:
+                "SELECT count(*) FILTER (WHERE seq < \(s.resultBlocksFrom ?? 0))"
+                    + " + count(DISTINCT seq / \(ChangelogCodec.resultBlockSize)) FILTER (WHERE seq >= \(s.resultBlocksFrom ?? 0)) FROM results"
+            default: "SELECT count(*) FROM \(t.name)"
+            }
         n += Int(try s.db.rows(q).first?.first?.int ?? 0)
     }
     return n
@@ -71,10 +78,9 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         let image = ChangelogCodec.image(values)
         #expect(try ChangelogCodec.decodeImage(image, table: t) == values)
         let key = ChangelogCodec.key(ChangelogTable.versions, [.int(7), .int(-3)])
-        let decoded = try ChangelogCodec.decodeKey(key)
-        #expect(decoded?.0.id == ChangelogTable.versions.id)
-        #expect(decoded?.1 == [.int(7), .int(-3)])
-        for bad in [[UInt8]([0x72, 200]), [0x72, 7, 1], [0x72, 7, 2, 5, 0]] {
+        #expect(try ChangelogCodec.decodeKey(key) == .row(ChangelogTable.versions, [.int(7), .int(-3)]))
+        #expect(try ChangelogCodec.decodeKey(ChangelogCodec.blockKey(12_345)) == .resultBlock(12_345))
+        for bad in [[UInt8]([0x72, 200]), [0x72, 7, 1], [0x72, 7, 2, 5, 0], [0x72, 10], [0x72, 10, 2, 0], [0x72, 10, 1, 2, 1, 2]] {
             #expect(throws: StoreError.self) { _ = try ChangelogCodec.decodeKey(bad) }
         }
         let marker = ChangelogEntry.marker(epoch: 3, writer: "w1", position: ChangelogPosition())
@@ -121,6 +127,71 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         log.compact()
         let liveRecords = log.records.filter { if case .row(_, let v?, _) = $0.entry { return v.count > 0 } else { return false } }
         #expect(liveRecords.count == (try liveRows(a.store)))
+        let c = try restoredCopy(of: log, writer: "c")
+        try expectSame(a.store, c.store)
+    }
+
+    /// Results rows travel in blocks of `resultBlockSize` (one record per block, not per
+    /// row); a store that published results as rows before blocks existed keeps those rows
+    /// as rows (tombstoned as rows when retention deletes them) and sends blocks from the
+    /// next whole block on. Restores from the log, compacted or not, equal the writer.
+    @Test func resultsTravelInBlocksAndRowsFromBeforeBlocksStayRight() throws {
+        let a = try StoreFixture(options: Self.options())  // retention 400 results rows
+        let records = DeterminismTests.workload(a, seed: 41, count: 2_400)
+        let log = MemoryLog()
+        // As a store from before blocks: every results row is a row record.
+        try a.store.setMeta("changelog_result_blocks_from", .int(1 << 40))
+        a.store.resultBlocksFrom = 1 << 40
+        for chunk in stride(from: 0, to: 300, by: 50) {
+            try a.store.apply(Array(records[chunk..<min(chunk + 50, records.count)]))
+            try a.store.acknowledgeOutbox(through: a.store.nextSeq - 1)
+            _ = try publishUnit(a.store, to: log, epoch: 0)
+        }
+        let rowsBefore = log.records.count { if case .row(let k, _, _) = $0.entry { k[1] == ChangelogTable.results.id } else { false } }
+        #expect(rowsBefore >= 300)
+        let upgradedAt = log.records.count
+        let old = try restoredCopy(of: log, writer: "old")
+        #expect(old.store.resultBlocksFrom == 1 << 40)  // from the marker
+        let epoch = try ChangelogRestore(writer: "a").run(store: a.store, log: log).epoch  // a takes it back
+        // The upgrade: the next batch settles blocks from the next whole block on.
+        let firstNew = a.store.nextSeq
+        try a.store.db.run("DELETE FROM store_meta WHERE key='changelog_result_blocks_from'")
+        a.store.resultBlocksFrom = nil
+        for chunk in stride(from: 300, to: records.count, by: 50) {
+            try a.store.apply(Array(records[chunk..<min(chunk + 50, records.count)]))
+            try a.store.acknowledgeOutbox(through: a.store.nextSeq - 1)
+            _ = try publishUnit(a.store, to: log, epoch: epoch)
+        }
+        let from = try #require(a.store.resultBlocksFrom)
+        #expect(from == PartitionStore.blockAligned(firstNew) && from % ChangelogCodec.resultBlockSize == 0)
+        var blocks = 0
+        for r in log.records.dropFirst(upgradedAt) {
+            guard case .row(let k, let value, _) = r.entry else { continue }
+            switch try ChangelogCodec.decodeKey(k) {
+            case .row(let t, let v) where t.id == ChangelogTable.results.id:
+                // Rows below the first whole block only; those written before the upgrade
+                // only as tombstones (retention deleted them).
+                guard case .int(let seq) = v[0] else {
+                    Issue.record("bad results key")
+                    continue
+                }
+                #expect(seq < from)
+                if seq < firstNew { #expect(value == nil) }
+            case .resultBlock: blocks += 1
+            default: break
+            }
+        }
+        // Fewer block records than results rows written since (about one per unit per block).
+        #expect(blocks > 0 && Int64(blocks) < (a.store.nextSeq - firstNew) / 4)
+        // Retention deleted rows of both kinds.
+        let oldest = try #require(try a.store.db.rows("SELECT min(seq) FROM results").first?.first?.int)
+        #expect(oldest > from)
+        let b = try restoredCopy(of: log, writer: "b")
+        try expectSame(a.store, b.store)
+        #expect(b.store.resultBlocksFrom == from)
+        log.compact(dropTombstones: true)
+        let live = log.records.filter { if case .row(_, let v?, _) = $0.entry { return v.count > 0 } else { return false } }
+        #expect(live.count == (try liveRows(a.store)))
         let c = try restoredCopy(of: log, writer: "c")
         try expectSame(a.store, c.store)
     }
@@ -335,15 +406,15 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
             try publishUnit(a.store, to: log, epoch: 0)
         }
         let b = try StoreFixture(options: Self.options())
-        log.chunk = 300
+        log.chunk = 100
         var restore = ChangelogRestore(writer: "b")
-        restore.chunkRows = 250
+        restore.chunkRows = 80
         var chunks = 0
         restore.isCancelled = { chunks >= 3 }
         restore.progress = { _, _ in chunks += 1 }
         #expect(throws: ChangelogRestore.Cancelled.self) { try restore.run(store: b.store, log: log) }
         let through = try #require(try b.store.restoreProgress()).through
-        #expect(through > 0 && through < log.next - 100)
+        #expect(through > 0 && through < log.next - 100, "cut at \(through) of \(log.next)")
         restore.isCancelled = { false }
         let readsBefore = log.reads.count
         try restore.run(store: b.store, log: log)

@@ -50,6 +50,7 @@ extension PartitionStore {
         }
         pending = PendingResults(firstSeq: nextSeq, renderer: pipeline.renderer)
         lastRenderer = pipeline.renderer
+        if capture != nil && resultBlocksFrom == nil { try settleResultBlocksFrom() }
         // The applied offset of the topic of the records at hand, written back to
         // `appliedOffsets` when the topic changes (a batch is mostly one topic).
         var topic: String?

@@ -27,6 +27,13 @@ final class ChangeCapture {
     private(set) var keys: [[UInt8]] = []
     /// Versions pruned: (cid, version).
     private(set) var pruned: [(Int64, Int64)] = []
+    /// Results blocks changed (see `ChangelogCodec.resultBlockSize`), consecutive repeats
+    /// dropped: a batch's results rows fill one or two blocks.
+    private(set) var blocks: [Int64] = []
+    /// Results rows from this `seq` on travel in blocks; rows below it (written before the
+    /// store published blocks) as rows of their own. A multiple of the block size.
+    var resultBlocksFrom: Int64 = 0
+    private let resultsId = ChangelogTable.results.id
     /// The captured tables' names as C strings, for `strcmp` against the name SQLite passes
     /// (its pointer is not stable: a schema reload frees and reallocates table objects, so
     /// an address cached for one table can later name another).
@@ -38,7 +45,7 @@ final class ChangeCapture {
     private let oldestColumn: Int32
     private let headsCidColumn: Int32
 
-    var isEmpty: Bool { rows.isEmpty && keys.isEmpty && pruned.isEmpty }
+    var isEmpty: Bool { rows.isEmpty && keys.isEmpty && pruned.isEmpty && blocks.isEmpty }
 
     /// `positions`: for each captured table, its columns' positions in the real table.
     init(positions: [UInt8: [String: Int32]]) {
@@ -53,6 +60,15 @@ final class ChangeCapture {
         rows.removeAll(keepingCapacity: true)
         keys.removeAll(keepingCapacity: true)
         pruned.removeAll(keepingCapacity: true)
+        blocks.removeAll(keepingCapacity: true)
+    }
+
+    /// Notes the block of results row `seq` if blocks carry it.
+    private func noteBlock(_ seq: Int64) -> Bool {
+        guard seq >= resultBlocksFrom else { return false }
+        let block = seq / ChangelogCodec.resultBlockSize
+        if blocks.last != block { blocks.append(block) }
+        return true
     }
 
     /// Installs the hook on `db`; the capture must outlive the connection's use of it.
@@ -91,6 +107,8 @@ final class ChangeCapture {
 
     private func note(_ db: OpaquePointer, _ op: Int32, _ name: UnsafePointer<CChar>, _ key1: Int64, _ key2: Int64) {
         guard !suspended, let id = tableId(name) else { return }
+        // Results rows (their rowid is their seq, never changed) travel in blocks.
+        if id == resultsId, noteBlock(op == SQLITE_INSERT ? key2 : key1) { return }
         switch op {
         case SQLITE_INSERT:
             rows.append((id, key2))
@@ -135,10 +153,10 @@ final class ChangeCapture {
     }
 
     /// The noted changes as one blob for `changelog_dirty`: entries of `1, table, rowid`,
-    /// `2, length, key` and `3, cid, version` (numbers as varints).
+    /// `2, length, key`, `3, cid, version` and `4, results block` (numbers as varints).
     func encoded() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(rows.count * 6 + pruned.count * 8 + keys.reduce(0) { $0 + $1.count + 2 })
+        out.reserveCapacity(rows.count * 6 + pruned.count * 8 + blocks.count * 4 + keys.reduce(0) { $0 + $1.count + 2 })
         for (t, rowid) in rows {
             out.append(1)
             out.append(t)
@@ -154,6 +172,10 @@ final class ChangeCapture {
             ChangelogCodec.writeVarint(UInt64(bitPattern: cid), to: &out)
             ChangelogCodec.writeVarint(UInt64(bitPattern: version), to: &out)
         }
+        for b in blocks {
+            out.append(4)
+            ChangelogCodec.writeVarint(UInt64(bitPattern: b), to: &out)
+        }
         return out
     }
 }
@@ -164,6 +186,8 @@ struct DirtySet {
     var keys: Set<[UInt8]> = []
     /// Pruned versions: (cid, version) as a `DirtyRow` of the versions table.
     var pruned: Set<DirtyRow> = []
+    /// Results blocks.
+    var blocks: Set<Int64> = []
 
     struct DirtyRow: Hashable, Comparable {
         var table: UInt8
@@ -173,8 +197,8 @@ struct DirtySet {
         static func < (a: Self, b: Self) -> Bool { (a.table, a.cid, a.rowid) < (b.table, b.cid, b.rowid) }
     }
 
-    var isEmpty: Bool { rows.isEmpty && keys.isEmpty && pruned.isEmpty }
-    var count: Int { rows.count + keys.count }
+    var isEmpty: Bool { rows.isEmpty && keys.isEmpty && pruned.isEmpty && blocks.isEmpty }
+    var count: Int { rows.count + keys.count + blocks.count }
 
     mutating func add(encoded b: [UInt8]) throws {
         var i = 0
@@ -194,6 +218,8 @@ struct DirtySet {
                 let cid = Int64(bitPattern: try ChangelogCodec.readVarint(b, &i))
                 let version = Int64(bitPattern: try ChangelogCodec.readVarint(b, &i))
                 pruned.insert(DirtyRow(table: ChangelogTable.versions.id, rowid: version, cid: cid))
+            } else if kind == 4 {
+                blocks.insert(Int64(bitPattern: try ChangelogCodec.readVarint(b, &i)))
             } else {
                 throw StoreError("corrupt_store", "changelog_dirty entry is malformed")
             }

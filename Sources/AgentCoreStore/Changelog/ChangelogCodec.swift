@@ -5,9 +5,61 @@
 ///   order; a deleted row is a tombstone (no value).
 /// - A value: tag `0` null; `1` integer (zigzag varint); `2` text and `3` blob (varint
 ///   length, bytes).
+/// - Results block key: `0x72`, `resultBlockTable`, then the block number (an integer
+///   value): the results rows with `seq` in `[block × resultBlockSize, (block + 1) ×
+///   resultBlockSize)`. Value: `0x02`, the row count (varint), then each row's values in
+///   `results` column order; a tombstone when the block holds no row.
 enum ChangelogCodec {
     static let rowKind: UInt8 = 0x72
     static let rowFormat: UInt8 = 0x01
+    static let blockFormat: UInt8 = 0x02
+    /// The pseudo-table id of results blocks (not a `ChangelogTable`: its records hold
+    /// up to `resultBlockSize` results rows each). Part of the format, like table ids.
+    static let resultBlockTable: UInt8 = 10
+    /// Results rows per block. Part of the format: a different size needs a new table id.
+    static let resultBlockSize: Int64 = 32
+
+    /// What a changelog row key names.
+    enum Key: Equatable {
+        /// A row of a captured table, by its primary key's values.
+        case row(ChangelogTable, [SQLValue])
+        /// A block of results rows (see `resultBlockSize`).
+        case resultBlock(Int64)
+
+        static func == (a: Key, b: Key) -> Bool {
+            switch (a, b) {
+            case (.row(let t, let v), .row(let u, let w)): t.id == u.id && v == w
+            case (.resultBlock(let x), .resultBlock(let y)): x == y
+            default: false
+            }
+        }
+    }
+
+    static func blockKey(_ block: Int64) -> [UInt8] {
+        var out: [UInt8] = [rowKind, resultBlockTable]
+        write(.int(block), to: &out)
+        return out
+    }
+
+    /// The rows of a results block's value, each with `ChangelogTable.results`' columns.
+    static func decodeBlock(_ bytes: [UInt8]) throws -> [[SQLValue]] {
+        guard bytes.first == blockFormat else {
+            throw StoreError("corrupt_changelog", "changelog results block has unknown format \(bytes.first ?? 0)")
+        }
+        var i = 1
+        let n = Int(try readVarint(bytes, &i))
+        let columns = ChangelogTable.results.columns.count
+        var rows: [[SQLValue]] = []
+        rows.reserveCapacity(min(n, Int(resultBlockSize)))
+        for _ in 0..<n {
+            var row: [SQLValue] = []
+            row.reserveCapacity(columns)
+            for _ in 0..<columns { row.append(try read(bytes, &i)) }
+            rows.append(row)
+        }
+        guard i == bytes.count else { throw StoreError("corrupt_changelog", "changelog results block has trailing bytes") }
+        return rows
+    }
 
     static func key(_ table: ChangelogTable, _ values: [SQLValue]) -> [UInt8] {
         var out: [UInt8] = [rowKind, table.id]
@@ -22,9 +74,16 @@ enum ChangelogCodec {
         return out
     }
 
-    /// The table and key values of a row key, or nil if `bytes` is not one.
-    static func decodeKey(_ bytes: [UInt8]) throws -> (ChangelogTable, [SQLValue])? {
+    /// What a row key names, or nil if `bytes` is not one.
+    static func decodeKey(_ bytes: [UInt8]) throws -> Key? {
         guard bytes.count >= 2, bytes[0] == rowKind else { return nil }
+        if bytes[1] == resultBlockTable {
+            var i = 2
+            guard case .int(let block) = try read(bytes, &i), i == bytes.count else {
+                throw StoreError("corrupt_changelog", "changelog results block key is malformed")
+            }
+            return .resultBlock(block)
+        }
         guard let table = ChangelogTable.byId(bytes[1]) else {
             throw StoreError("corrupt_changelog", "changelog key names unknown table \(bytes[1])")
         }
@@ -34,7 +93,7 @@ enum ChangelogCodec {
         guard values.count == table.key.count else {
             throw StoreError("corrupt_changelog", "changelog key of \(table.name) has \(values.count) values")
         }
-        return (table, values)
+        return .row(table, values)
     }
 
     static func decodeImage(_ bytes: [UInt8], table: ChangelogTable) throws -> [SQLValue] {

@@ -14,6 +14,9 @@ public struct ChangelogPosition: Sendable, Equatable {
     public var nextSeq: Int64 = 1
     /// The apply settings the store was last applied with (`StoreOptions.applySettings`).
     public var applySettings: String?
+    /// Results rows from this `seq` on travel in blocks (nil in markers from before
+    /// blocks: every row they cover may be a row record).
+    public var resultBlocksFrom: Int64?
 
     public init() {}
 
@@ -24,6 +27,7 @@ public struct ChangelogPosition: Sendable, Equatable {
             "applied_offsets": .object(offsets), "stream_time": streamTime.map(JSONValue.int) ?? .null,
             "published_through": .int(publishedThrough), "next_seq": .int(nextSeq),
             "apply_settings": applySettings.map(JSONValue.string) ?? .null,
+            "result_blocks_from": resultBlocksFrom.map(JSONValue.int) ?? .null,
         ])
     }
 
@@ -39,5 +43,6 @@ public struct ChangelogPosition: Sendable, Equatable {
         publishedThrough = published
         nextSeq = next
         applySettings = o["apply_settings"]?.stringValue
+        resultBlocksFrom = o["result_blocks_from"]?.intValue
     }
 }

@@ -92,6 +92,7 @@ struct ChangelogTable: Sendable {
 
     static let heads = all[5]
     static let versions = all[6]
+    static let results = all[7]
 
     static func byId(_ id: UInt8) -> ChangelogTable? { all.first { $0.id == id } }
 

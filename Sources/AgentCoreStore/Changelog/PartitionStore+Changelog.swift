@@ -30,6 +30,22 @@ extension PartitionStore {
         capture = c
     }
 
+    /// Where results blocks start in this store (see `resultBlocksFrom`), recorded by the
+    /// first batch that needs it: 0 for a store that never published (all its results
+    /// travel in blocks), else the next `seq` rounded up to a block: the rows before it
+    /// may be in the changelog as rows of their own (written before blocks existed), and
+    /// stay rows until they are deleted.
+    func settleResultBlocksFrom() throws {
+        let from = try changelogMark() == nil && !hasState() ? 0 : Self.blockAligned(nextSeq)
+        try setMeta("changelog_result_blocks_from", .int(from))
+        resultBlocksFrom = from
+    }
+
+    static func blockAligned(_ seq: Int64) -> Int64 {
+        let b = ChangelogCodec.resultBlockSize
+        return (seq + b - 1) / b * b
+    }
+
     /// Writes the batch's noted changes into `changelog_dirty` (inside the batch's transaction).
     func recordCapturedChanges() throws {
         guard let c = capture, !c.isEmpty else { return }
@@ -55,6 +71,7 @@ extension PartitionStore {
         p.publishedThrough = publishedThrough
         p.nextSeq = nextSeq
         p.applySettings = try db.rows("SELECT value FROM store_meta WHERE key='apply_settings'").first?.first?.text
+        p.resultBlocksFrom = resultBlocksFrom
         return p
     }
 
@@ -105,7 +122,15 @@ extension PartitionStore {
             // pruned versions by key: a key whose row is back (re-inserted, or a prune undone)
             // is sent with its image. A row and a key may name the same row: the same image
             // twice, harmless.
+            // Rows of results blocks go with their block (noted as rows by
+            // `markAllChanged`, or by a capture from before blocks were settled).
+            let blocksFrom = resultBlocksFrom ?? Self.blockAligned(nextSeq)
+            let resultsId = ChangelogTable.results.id
             for row in dirty.rows.sorted() {
+                if row.table == resultsId, row.rowid >= blocksFrom {
+                    dirty.blocks.insert(row.rowid / ChangelogCodec.resultBlockSize)
+                    continue
+                }
                 guard let t = ChangelogTable.byId(row.table) else { continue }
                 let q = try db.statement(t.byRowid)
                 try q.bind(.int(row.rowid), at: 1)
@@ -113,11 +138,25 @@ extension PartitionStore {
                 try emit(t, q, found: try q.step(), absentKey: nil)
             }
             for k in dirty.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-                guard let (t, values) = try ChangelogCodec.decodeKey(k) else { continue }
-                let q = try db.statement(t.byKey)
-                try q.bind(values)
-                defer { q.reset() }
-                try emit(t, q, found: try q.step(), absentKey: k)
+                switch try ChangelogCodec.decodeKey(k) {
+                case .row(let t, let values):
+                    if t.id == resultsId, case .int(let seq) = values[0], seq >= blocksFrom {
+                        // A results row key in the blocks' range (read after a marker by a
+                        // restore): a row record of it must not outlive its block's.
+                        try body(k, nil)
+                        count += 1
+                        dirty.blocks.insert(seq / ChangelogCodec.resultBlockSize)
+                        continue
+                    }
+                    let q = try db.statement(t.byKey)
+                    try q.bind(values)
+                    defer { q.reset() }
+                    try emit(t, q, found: try q.step(), absentKey: k)
+                case .resultBlock(let b):
+                    dirty.blocks.insert(b)
+                case nil:
+                    continue
+                }
             }
             let versions = ChangelogTable.versions
             for p in dirty.pruned.sorted() {
@@ -128,9 +167,40 @@ extension PartitionStore {
                 let found = try q.step()
                 try emit(versions, q, found: found, absentKey: found ? nil : ChangelogCodec.key(versions, [.int(p.cid), .int(p.rowid)]))
             }
+            // Results blocks: every row the block holds now, or a tombstone.
+            let size = ChangelogCodec.resultBlockSize
+            let results = ChangelogTable.results
+            for b in dirty.blocks.sorted() {
+                let q = try db.statement(Self.resultBlockRows)
+                try q.bind(.int(b * size), at: 1)
+                try q.bind(.int(b * size + size), at: 2)
+                defer { q.reset() }
+                image.removeAll(keepingCapacity: true)
+                var n = 0
+                while try q.step() {
+                    for c in 0..<results.columns.count { q.appendChangelogValue(Int32(c), to: &image) }
+                    n += 1
+                }
+                key = ChangelogCodec.blockKey(b)
+                if n == 0 {
+                    try body(key, nil)
+                } else {
+                    var value: [UInt8] = [ChangelogCodec.blockFormat]
+                    value.reserveCapacity(image.count + 4)
+                    ChangelogCodec.writeVarint(UInt64(n), to: &value)
+                    value.append(contentsOf: image)
+                    try body(key, value)
+                }
+                count += 1
+            }
             return (through, count, try changelogPosition())
         }
     }
+
+    static let resultBlockRows = HotStatement(
+        slot: 14,
+        sql: "SELECT \(ChangelogTable.results.columns.joined(separator: ", ")) FROM results WHERE seq >= ? AND seq < ? ORDER BY seq"
+    )
 
     /// The changelog acknowledged the rows of batches up to `through` and the marker after
     /// them at `offset` (under `epoch`).
@@ -243,13 +313,28 @@ extension PartitionStore {
         defer { try? db.execute("PRAGMA foreign_keys=ON") }
         try db.inTransaction {
             try uncaptured {
+                let size = ChangelogCodec.resultBlockSize
                 for r in rows {
-                    guard let (t, keyValues) = try ChangelogCodec.decodeKey(r.key) else { continue }
-                    if let v = r.value {
-                        let values = try ChangelogCodec.decodeImage(v, table: t)
-                        try db.run(t.upsert, values)
-                    } else {
-                        try db.run(t.delete, keyValues)
+                    switch try ChangelogCodec.decodeKey(r.key) {
+                    case .row(let t, let keyValues):
+                        if let v = r.value {
+                            let values = try ChangelogCodec.decodeImage(v, table: t)
+                            try db.run(t.upsert, values)
+                        } else {
+                            try db.run(t.delete, keyValues)
+                        }
+                    case .resultBlock(let b):
+                        // The block's rows replace whatever the store holds in its range.
+                        try db.run("DELETE FROM results WHERE seq >= ? AND seq < ?", [.int(b * size), .int(b * size + size)])
+                        guard let v = r.value else { continue }
+                        for values in try ChangelogCodec.decodeBlock(v) {
+                            guard case .int(let seq) = values[0], seq >= b * size, seq < b * size + size else {
+                                throw StoreError("corrupt_changelog", "changelog results block \(b) holds a row outside it")
+                            }
+                            try db.run(ChangelogTable.results.upsert, values)
+                        }
+                    case nil:
+                        continue
                     }
                 }
             }
@@ -306,6 +391,9 @@ extension PartitionStore {
                 try db.run("DELETE FROM store_meta WHERE key='versions_pruned_pending'")
                 // Results rows of the old store's own past beyond the marker are not state.
                 try db.run("DELETE FROM results WHERE seq >= ?", [.int(p.nextSeq)])
+                // A marker from before results blocks: the rows it covers may be row records.
+                let blocksFrom = p.resultBlocksFrom ?? Self.blockAligned(p.nextSeq)
+                try setMeta("changelog_result_blocks_from", .int(blocksFrom))
             }
             if !compensate.isEmpty {
                 var out: [UInt8] = []
