@@ -34,6 +34,7 @@ func liveRows(_ s: PartitionStore) throws -> Int {
             case ChangelogTable.results.id:
                 "SELECT count(*) FILTER (WHERE seq < \(s.resultBlocksFrom ?? 0))"
                     + " + count(DISTINCT seq / \(ChangelogCodec.resultBlockSize)) FILTER (WHERE seq >= \(s.resultBlocksFrom ?? 0)) FROM results"
+            case ChangelogTable.heads.id: "SELECT 0"  // derived from versions by a restore
             default: "SELECT count(*) FROM \(t.name)"
             }
         n += Int(try s.db.rows(q).first?.first?.int ?? 0)
@@ -194,6 +195,40 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         #expect(live.count == (try liveRows(a.store)))
         let c = try restoredCopy(of: log, writer: "c")
         try expectSame(a.store, c.store)
+    }
+
+    /// Heads are not published: a restore derives them from the version rows, including
+    /// into a store that holds pruned rows its sweep has not deleted yet, and a head record
+    /// from a store from before (upserted, then derived over) changes nothing.
+    @Test func headsAreDerivedFromTheirVersions() throws {
+        let a = try StoreFixture(options: Self.options())  // history 4, sweep lag 16
+        let records = DeterminismTests.workload(a, seed: 52, count: 1_600)
+        let log = MemoryLog()
+        for chunk in stride(from: 0, to: 800, by: 40) {
+            try a.store.apply(Array(records[chunk..<(chunk + 40)]))
+            _ = try publishUnit(a.store, to: log, epoch: 0)
+        }
+        let headRecords = log.records.filter { if case .row(let k, _?, _) = $0.entry { k[1] == ChangelogTable.heads.id } else { false } }
+        #expect(headRecords.isEmpty)
+        #expect(try a.store.countPrunedRows() > 0)  // a holds pruned rows the sweep left
+        // b restores from the log and takes over; a head record as an older writer sent it.
+        let b = try restoredCopy(of: log, writer: "b")
+        try expectSame(a.store, b.store)
+        let head = try #require(try b.store.db.rows("SELECT cid, current_version, oldest_version FROM agent_context_heads ORDER BY cid").first)
+        _ = try log.append(
+            .row(key: ChangelogCodec.key(ChangelogTable.heads, [head[0]]), value: ChangelogCodec.image(head), epoch: 1)
+        )
+        for chunk in stride(from: 800, to: records.count, by: 40) {
+            try b.store.apply(Array(records[chunk..<min(chunk + 40, records.count)]))
+            _ = try publishUnit(b.store, to: log, epoch: 1, writer: "b")
+        }
+        // a, with its unswept pruned rows, takes the tail b wrote.
+        let report = try ChangelogRestore(writer: "a").run(store: a.store, log: log)
+        #expect(report.kind == .appliedTail)
+        try expectSame(b.store, a.store)
+        #expect(try a.store.countPrunedRows() == 0)
+        let c = try restoredCopy(of: log, writer: "c")
+        try expectSame(b.store, c.store)
     }
 
     /// A writer that stopped mid-publish: its partial unit is not restored; the new owner

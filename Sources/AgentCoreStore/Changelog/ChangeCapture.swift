@@ -109,20 +109,28 @@ final class ChangeCapture {
         guard !suspended, let id = tableId(name) else { return }
         // Results rows (their rowid is their seq, never changed) travel in blocks.
         if id == resultsId, noteBlock(op == SQLITE_INSERT ? key2 : key1) { return }
-        switch op {
-        case SQLITE_INSERT:
-            rows.append((id, key2))
-        case SQLITE_UPDATE:
-            rows.append((id, key2))
-            if key1 != key2 { keys.append(oldKey(db, id)) }
-            if id == headsId {
+        if id == headsId {
+            // Heads travel as their versions (a restore derives them: see
+            // `PartitionStore.deriveHeads`); a deleted head is still sent as a tombstone,
+            // for head records of stores from before.
+            if op == SQLITE_UPDATE {
                 // Versions below a head's new oldest_version are pruned: tombstones.
                 let old = value(db, oldestColumn, old: true).int ?? 0
                 let new = value(db, oldestColumn, old: false).int ?? 0
                 if new > old, let cid = value(db, headsCidColumn, old: true).int {
                     for v in old..<new { pruned.append((cid, v)) }
                 }
+            } else if op == SQLITE_DELETE {
+                keys.append(oldKey(db, id))
             }
+            return
+        }
+        switch op {
+        case SQLITE_INSERT:
+            rows.append((id, key2))
+        case SQLITE_UPDATE:
+            rows.append((id, key2))
+            if key1 != key2 { keys.append(oldKey(db, id)) }
         case SQLITE_DELETE:
             keys.append(oldKey(db, id))
         default:

@@ -126,11 +126,13 @@ extension PartitionStore {
             // `markAllChanged`, or by a capture from before blocks were settled).
             let blocksFrom = resultBlocksFrom ?? Self.blockAligned(nextSeq)
             let resultsId = ChangelogTable.results.id
+            let headsId = ChangelogTable.heads.id
             for row in dirty.rows.sorted() {
                 if row.table == resultsId, row.rowid >= blocksFrom {
                     dirty.blocks.insert(row.rowid / ChangelogCodec.resultBlockSize)
                     continue
                 }
+                if row.table == headsId { continue }  // derived from versions by a restore
                 guard let t = ChangelogTable.byId(row.table) else { continue }
                 let q = try db.statement(t.byRowid)
                 try q.bind(.int(row.rowid), at: 1)
@@ -146,6 +148,12 @@ extension PartitionStore {
                         try body(k, nil)
                         count += 1
                         dirty.blocks.insert(seq / ChangelogCodec.resultBlockSize)
+                        continue
+                    }
+                    if t.id == headsId {
+                        // Heads are derived: a head record (from a store from before) goes.
+                        try body(k, nil)
+                        count += 1
                         continue
                     }
                     let q = try db.statement(t.byKey)
@@ -299,6 +307,21 @@ extension PartitionStore {
     public func beginRestore(from: Int64) throws {
         try db.inTransaction {
             if try restoreProgress() == nil {
+                // Heads are derived from version rows (`deriveHeads`): pruned rows the
+                // sweep has not deleted yet (left by this store's own apply) go first.
+                if prunedPending != 0 {
+                    try uncaptured {
+                        try db.run(
+                            """
+                            DELETE FROM agent_context_versions WHERE rowid IN (
+                              SELECT v.rowid FROM agent_context_heads h
+                              JOIN agent_context_versions v ON v.cid = h.cid AND v.version < h.oldest_version)
+                            """
+                        )
+                    }
+                    prunedPending = 0
+                    try setMeta("versions_pruned_pending", .int(0))
+                }
                 try setMeta("restore_from", .int(from))
                 try setMeta("restore_through", .int(from - 1))
             }
@@ -314,9 +337,13 @@ extension PartitionStore {
         try db.inTransaction {
             try uncaptured {
                 let size = ChangelogCodec.resultBlockSize
+                var contexts = Set<Int64>()
                 for r in rows {
                     switch try ChangelogCodec.decodeKey(r.key) {
                     case .row(let t, let keyValues):
+                        if t.id == ChangelogTable.versions.id || t.id == ChangelogTable.heads.id, case .int(let cid) = keyValues[0] {
+                            contexts.insert(cid)
+                        }
                         if let v = r.value {
                             let values = try ChangelogCodec.decodeImage(v, table: t)
                             try db.run(t.upsert, values)
@@ -337,8 +364,32 @@ extension PartitionStore {
                         continue
                     }
                 }
+                try deriveHeads(of: contexts)
             }
             try setMeta("restore_through", .int(through))
+        }
+    }
+
+    /// Sets the heads of `contexts` from their version rows (the changelog carries no
+    /// head records): the current version is the highest row, the oldest retained the
+    /// lowest row at or above the head's previous `oldest_version` (rows below it are
+    /// pruned ones the sweep has not deleted yet; pruned versions the changelog carried
+    /// were deleted by their tombstones). A context with no such row has no head.
+    func deriveHeads(of contexts: Set<Int64>) throws {
+        for cid in contexts.sorted() {
+            let floor = try db.rows("SELECT oldest_version FROM agent_context_heads WHERE cid=?", [.int(cid)]).first?.first?.int ?? 1
+            let r = try db.rows(
+                "SELECT max(version), min(version) FROM agent_context_versions WHERE cid=? AND version >= ?",
+                [.int(cid), .int(floor)]
+            ).first
+            if let current = r?[0].int, let oldest = r?[1].int {
+                try db.run(
+                    "INSERT OR REPLACE INTO agent_context_heads(cid, current_version, oldest_version) VALUES(?, ?, ?)",
+                    [.int(cid), .int(current), .int(oldest)]
+                )
+            } else {
+                try db.run("DELETE FROM agent_context_heads WHERE cid=?", [.int(cid)])
+            }
         }
     }
 
@@ -387,8 +438,9 @@ extension PartitionStore {
                 }
                 try setMeta("published_through", .int(p.publishedThrough))
                 if let s = p.applySettings { try setMeta("apply_settings", .text(s)) }
-                // Rows of pruned versions came and went as the changelog said: count again.
-                try db.run("DELETE FROM store_meta WHERE key='versions_pruned_pending'")
+                // Pruned version rows were deleted when the restore began, and the
+                // changelog's pruned versions came with their tombstones: none is left.
+                try setMeta("versions_pruned_pending", .int(0))
                 // Results rows of the old store's own past beyond the marker are not state.
                 try db.run("DELETE FROM results WHERE seq >= ?", [.int(p.nextSeq)])
                 // A marker from before results blocks: the rows it covers may be row records.
