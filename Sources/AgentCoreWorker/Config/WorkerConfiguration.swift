@@ -68,6 +68,10 @@ public struct WorkerConfiguration: Sendable {
     /// tombstones since (`delete.retention.ms`, 1 day as `agentcore topics create` sets it;
     /// keep this below it). 0: no limit.
     public var localStoreMaxAgeHours = 12
+    /// How often a worker that holds its data directory alone removes store copies past
+    /// `localStoreMaxAgeHours` of partitions it neither owns nor follows (`StaleStores`);
+    /// it also does at start-up.
+    var staleStoreSweepMs: UInt64 = 600_000
     /// `localStoreMaxAgeHours` for `ChangelogRestore.maxLocalAgeMillis`.
     public var localStoreMaxAgeMillis: Int64? { localStoreMaxAgeHours > 0 ? Int64(localStoreMaxAgeHours) * 3_600_000 : nil }
     /// When a partition's input offsets fall below what its store applied (the topic was

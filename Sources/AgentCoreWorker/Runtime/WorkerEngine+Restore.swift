@@ -61,6 +61,34 @@ extension WorkerEngine {
         )
     }
 
+    /// At start-up, before any store is open: removes stale store copies
+    /// (`StaleStores`) if no other worker uses the data directory now (the shared lock is
+    /// turned exclusive for the sweep, then back).
+    func removeStaleStoresAtStart(lock fd: Int32) {
+        guard config.changelog, let maxAge = config.localStoreMaxAgeMillis else { return }
+        if dirLockedAlone {
+            StaleStores.remove(in: config.dataDirectory, inUse: [], maxAgeMillis: maxAge, logger: logger)
+        } else if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            StaleStores.remove(in: config.dataDirectory, inUse: [], maxAgeMillis: maxAge, logger: logger)
+            flock(fd, LOCK_SH)
+        } else {
+            // A failed conversion may drop the shared lock (flock(2)): take it again.
+            flock(fd, LOCK_SH | LOCK_NB)
+        }
+        lastStaleSweepNanos = DispatchTime.now().uptimeNanoseconds
+    }
+
+    /// Every `staleStoreSweepMs` (10 minutes) while the worker holds its directory alone: removes stale store
+    /// copies of partitions it neither owns nor follows.
+    func removeStaleStoresIfDue(now: UInt64) {
+        guard dirLockedAlone, config.changelog, let maxAge = config.localStoreMaxAgeMillis,
+            now &- lastStaleSweepNanos >= config.staleStoreSweepMs * 1_000_000
+        else { return }
+        lastStaleSweepNanos = now
+        let inUse = Set(lanes.keys).union(standby?.wanted ?? [])
+        StaleStores.remove(in: config.dataDirectory, inUse: inUse, maxAgeMillis: maxAge, logger: logger)
+    }
+
     /// Sets the standby copies for the partitions owned now (`StandbyFollower.placement`).
     func updateStandbys() {
         guard let standby else { return }

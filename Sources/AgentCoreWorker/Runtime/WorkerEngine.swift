@@ -37,6 +37,10 @@ final class WorkerEngine: @unchecked Sendable {
     let httpURL: Mutex<String?>
     let startedAtNanos = DispatchTime.now().uptimeNanoseconds
     var lastHeartbeatNanos: UInt64 = 0
+    /// Whether this worker holds its data directory's lock exclusively (it has standbys):
+    /// stale store copies are then removed as they age (`removeStaleStores`).
+    var dirLockedAlone = false
+    var lastStaleSweepNanos: UInt64 = 0
     /// Partitions applied since the last group offset commit, and when that was.
     private var uncommitted: Set<Int32> = []
     private var lastCommitNanos: UInt64 = 0
@@ -134,6 +138,8 @@ final class WorkerEngine: @unchecked Sendable {
             standby = nil
             close(dirLock)
         }
+        dirLockedAlone = standby != nil
+        removeStaleStoresAtStart(lock: dirLock)
 
         var options = ConsumerOptions(groupId: config.groupId)
         options.assignmentStrategy = [.range]  // co-partitioning: partition p of both inputs to one member
@@ -297,6 +303,7 @@ final class WorkerEngine: @unchecked Sendable {
         publishStates()  // a rebalance in these polls: readers stop using revoked stores now
         try processLanes(producer: producer, consumer: consumer)
         try heartbeatIfDue(producer: producer, consumer: consumer, now: DispatchTime.now().uptimeNanoseconds)
+        removeStaleStoresIfDue(now: DispatchTime.now().uptimeNanoseconds)
         if let fatal = consumer.fatalError { throw fatal }
         publishStates()
         lastStepNanos.store(DispatchTime.now().uptimeNanoseconds, ordering: .releasing)
