@@ -70,7 +70,7 @@ struct BenchFeed {
 extension BenchCommand {
     struct Restore: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "A store's changelog: its size compacted against the store's, and restore into an empty store (rows/s).",
+            abstract: "A store's changelog: its size compacted against the store's, and restore into an empty store (changelog records/s).",
             discussion:
                 "The changelog is held in memory (librdkafka's mock broker keeps only ~5 MiB per partition), so the restore figure is SQLite's side of a restore."
         )
@@ -144,7 +144,7 @@ extension BenchCommand {
                 print("publishing (reading row images): \(Int(Double(written) / max(published, 1e-9))) records/s")
                 print("quick_check of the store (\(storeBytes / 1_048_576) MiB): \(String(format: "%.2f", checkSeconds)) s")
                 print(
-                    "restore into an empty store: \(report.rowsApplied) rows in \(String(format: "%.2f", seconds)) s = \(Int(rate)) rows/s; identical dump: \(same)"
+                    "restore into an empty store: \(report.rowsApplied) changelog records (a results block holds up to 32 results rows) in \(String(format: "%.2f", seconds)) s = \(Int(rate)) records/s; identical dump: \(same)"
                 )
             }
             if !same { throw CLIError("the restored store differs from the original") }
