@@ -175,6 +175,7 @@ import Testing
                 "agentcore_records_applied_total{", "agentcore_batch_apply_seconds_bucket{", "agentcore_publish_round_seconds_bucket",
                 "agentcore_events_published_total", "agentcore_rebalances_total{", "agentcore_partitions{", "agentcore_outbox_depth{",
                 "agentcore_consumer_lag{", "agentcore_store_bytes{", "agentcore_loop_last_progress_seconds", "agentcore_consumer_paused",
+                "agentcore_changelog_records_total{", "agentcore_changelog_bytes_total{",
             ] {
                 #expect(metrics.contains(name), "missing \(name)")
             }

@@ -124,9 +124,11 @@ import Testing
         try await h.stopAll()
         let reference = try h.dump(in: dirs[0])
 
-        // w2 restores both partitions on an empty disk, slowly (100 rows, then 500 ms: about 10 s a partition).
+        // w2 restores both partitions on an empty disk, slowly (40 changelog records, then
+        // 500 ms: about 10 s for a partition's ~800 records: a write makes about one, its
+        // version, plus a results block per 32 commands).
         let slow: (inout WorkerConfiguration) -> Void = {
-            $0.restoreChunkRows = 100
+            $0.restoreChunkRows = 40
             $0.restoreChunkPauseMs = 500
         }
         let w2 = h.startWorker("w2") {
@@ -136,10 +138,10 @@ import Testing
         // (With w1's membership still counted for a session timeout, w2 may get one
         // partition first and both later: whatever is restoring with progress is cut.)
         #expect(
-            await eventually(seconds: 90) { w2.status.restoring.values.contains { $0.applied >= 200 } },
+            await eventually(seconds: 90) { w2.status.restoring.values.contains { $0.applied >= 80 } },
             "w2 restoring: \(w2.status.restoring)"
         )
-        let cut = Set(w2.status.restoring.filter { $0.value.applied >= 200 }.keys)
+        let cut = Set(w2.status.restoring.filter { $0.value.applied >= 80 }.keys)
         let finishedBefore = w2.status.restores.count
         // w3 joins: the group takes the partitions from w2 and shares them out.
         let w3 = h.startWorker("w3") {

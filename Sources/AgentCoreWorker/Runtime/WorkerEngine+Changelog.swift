@@ -28,7 +28,9 @@ extension WorkerEngine {
         let p = lane.partition
         lane.lastChangelogNanos = DispatchTime.now().uptimeNanoseconds
         let header = [KafkaHeader(ChangelogEntry.epochHeader, Array(String(lane.epoch).utf8))]
+        var bytes = 0
         let (through, rows, position) = try lane.store.forEachChangelogRecord { key, value in
+            bytes += key.count + (value?.count ?? 0)
             do throws(KafkaError) {
                 try producer.produce(topic: topic, partition: p, key: key, value: value, headers: header, group: round.deliveries)
             } catch {
@@ -42,6 +44,7 @@ extension WorkerEngine {
         // that is not whole. The round fails and the unit is sent again.
         guard round.failures == 0 else { return }
         let marker = ChangelogEntry.marker(epoch: lane.epoch, writer: config.workerId, position: position).encoded
+        metrics.recordChangelogUnit(partition: p, records: rows, bytes: bytes + marker.key.count + (marker.value?.count ?? 0))
         do throws(KafkaError) {
             try producer.produce(topic: topic, partition: p, key: marker.key, value: marker.value) { r in
                 switch r {

@@ -62,6 +62,14 @@ final class WorkerMetrics: @unchecked Sendable {
         if events > 0 { counter("agentcore_events_published_total").increment(by: events) }
     }
 
+    /// A changelog unit queued: its row records (rows, results blocks, tombstones) and
+    /// bytes (keys and values), and its marker.
+    func recordChangelogUnit(partition: Int32, records: Int, bytes: Int) {
+        let p = String(partition)
+        counter("agentcore_changelog_records_total", [("partition", p)]).increment(by: records + 1)
+        counter("agentcore_changelog_bytes_total", [("partition", p)]).increment(by: bytes)
+    }
+
     func recordRebalance(_ kind: String) { counter("agentcore_rebalances_total", [("kind", kind)]).increment() }
 
     /// Gauges from a status snapshot (every heartbeat interval).
