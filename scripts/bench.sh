@@ -54,7 +54,7 @@ restore=$("$bin" bench restore --contexts 100000 --writes 100000 --dir "$work" -
 floor=$("$work/sqlite-floor" "$writes" 1000 100000 "$work" | sed -E 's/.*: ([0-9]+) writes\/s/\1/')
 rate=$(echo "$restore" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows_per_second"])')
 echo "restore (100k contexts, 200k writes): $restore"
-echo "restore: $rate rows/s  sqlite floor (100k contexts): $floor writes/s = $((2 * floor)) row writes/s  ratio to writes: $(ratio "$rate" "$floor")  to row writes: $(ratio "$rate" "$((2 * floor))")"
+echo "restore: $rate changelog records/s  sqlite floor (100k contexts): $floor writes/s = $((2 * floor)) row writes/s  ratio to writes: $(ratio "$rate" "$floor")  to row writes: $(ratio "$rate" "$((2 * floor))")"
 echo "changelog size (1M writes, 10k contexts, history 50): $("$bin" bench restore --contexts 10000 --writes 990000 --dir "$work" --json)"
 echo "takeover after SIGKILL (0 and 1 standbys): $("$bin" bench recovery --dir "$work/recovery" --json)"
 echo "agent messages (100/s, 20 s, message round trip beside send --wait's): $("$bin" bench agents --rate 100 --seconds 20 --dir "$work/agents" --json)"
