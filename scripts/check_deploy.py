@@ -70,6 +70,8 @@ METRICS = {
     "agentcore_batch_apply_seconds": ("histogram", ("partition",)),
     "agentcore_publish_round_seconds": ("histogram", ()),
     "agentcore_events_published_total": ("counter", ()),
+    "agentcore_changelog_records_total": ("counter", ("partition",)),
+    "agentcore_changelog_bytes_total": ("counter", ("partition",)),
     "agentcore_outbox_depth": ("gauge", ("partition",)),
     "agentcore_consumer_lag": ("gauge", ("partition", "topic")),
     "agentcore_rebalances_total": ("counter", ("kind",)),
