@@ -14,10 +14,10 @@ extension PartitionStore {
         var before: BatchState?
         do {
             return try db.inTransaction {
-                // Positions are re-read under the write lock: should two workers briefly
-                // hold the same partition (a zombie after a rebalance), neither applies a
-                // record twice.
-                try refreshPositions()
+                // Positions are re-read under the write lock when another connection
+                // committed since: should two workers briefly hold the same partition (a
+                // zombie after a rebalance), neither applies a record twice.
+                try refreshPositionsIfChanged()
                 try countPrunedPending()
                 before = batchState
                 return try applyInTransaction(records, before: batchState)
@@ -116,6 +116,7 @@ extension PartitionStore {
     /// Caches that a failed batch may have filled with rows it wrote: rebuilt from the
     /// tables when next needed.
     func discardBatchCaches() {
+        positionsVersion = nil
         // The retention filter may have run mid-batch: the index is rebuilt from the table.
         commandIndexLoaded = false
         settingsChecked = false
