@@ -142,18 +142,14 @@ extension PartitionStore {
             for k in dirty.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
                 switch try ChangelogCodec.decodeKey(k) {
                 case .row(let t, let values):
-                    if t.id == resultsId, case .int(let seq) = values[0], seq >= blocksFrom {
-                        // A results row key in the blocks' range (read after a marker by a
-                        // restore): a row record of it must not outlive its block's.
+                    // Tombstones only: heads are derived (a head record of a store from
+                    // before goes), and a results row key in the blocks' range (read after a
+                    // marker by a restore) must not outlive its block, which is sent too.
+                    let blockSeq = t.id == resultsId ? values[0].int.flatMap { $0 >= blocksFrom ? $0 : nil } : nil
+                    if t.id == headsId || blockSeq != nil {
                         try body(k, nil)
                         count += 1
-                        dirty.blocks.insert(seq / ChangelogCodec.resultBlockSize)
-                        continue
-                    }
-                    if t.id == headsId {
-                        // Heads are derived: a head record (from a store from before) goes.
-                        try body(k, nil)
-                        count += 1
+                        if let seq = blockSeq { dirty.blocks.insert(seq / ChangelogCodec.resultBlockSize) }
                         continue
                     }
                     let q = try db.statement(t.byKey)
@@ -377,19 +373,16 @@ extension PartitionStore {
     /// were deleted by their tombstones). A context with no such row has no head.
     func deriveHeads(of contexts: Set<Int64>) throws {
         for cid in contexts.sorted() {
-            let floor = try db.rows("SELECT oldest_version FROM agent_context_heads WHERE cid=?", [.int(cid)]).first?.first?.int ?? 1
-            let r = try db.rows(
-                "SELECT max(version), min(version) FROM agent_context_versions WHERE cid=? AND version >= ?",
-                [.int(cid), .int(floor)]
-            ).first
-            if let current = r?[0].int, let oldest = r?[1].int {
-                try db.run(
-                    "INSERT OR REPLACE INTO agent_context_heads(cid, current_version, oldest_version) VALUES(?, ?, ?)",
-                    [.int(cid), .int(current), .int(oldest)]
-                )
-            } else {
-                try db.run("DELETE FROM agent_context_heads WHERE cid=?", [.int(cid)])
-            }
+            try db.run(
+                """
+                INSERT OR REPLACE INTO agent_context_heads(cid, current_version, oldest_version)
+                  SELECT ?1, max(version), min(version) FROM agent_context_versions
+                  WHERE cid = ?1 AND version >= coalesce((SELECT oldest_version FROM agent_context_heads WHERE cid = ?1), 1)
+                  HAVING count(*) > 0
+                """,
+                [.int(cid)]
+            )
+            if db.changes == 0 { try db.run("DELETE FROM agent_context_heads WHERE cid=?", [.int(cid)]) }
         }
     }
 

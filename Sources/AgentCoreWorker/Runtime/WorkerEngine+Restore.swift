@@ -66,15 +66,11 @@ extension WorkerEngine {
     /// turned exclusive for the sweep, then back).
     func removeStaleStoresAtStart(lock fd: Int32) {
         guard config.changelog, let maxAge = config.localStoreMaxAgeMillis else { return }
-        if dirLockedAlone {
+        if dirLockedAlone || flock(fd, LOCK_EX | LOCK_NB) == 0 {
             StaleStores.remove(in: config.dataDirectory, inUse: [], maxAgeMillis: maxAge, logger: logger)
-        } else if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-            StaleStores.remove(in: config.dataDirectory, inUse: [], maxAgeMillis: maxAge, logger: logger)
-            flock(fd, LOCK_SH)
-        } else {
-            // A failed conversion may drop the shared lock (flock(2)): take it again.
-            flock(fd, LOCK_SH | LOCK_NB)
         }
+        // Back to shared (a failed conversion may also have dropped it: flock(2)).
+        if !dirLockedAlone { flock(fd, LOCK_SH | LOCK_NB) }
         lastStaleSweepNanos = DispatchTime.now().uptimeNanoseconds
     }
 
