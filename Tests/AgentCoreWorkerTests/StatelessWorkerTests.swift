@@ -124,19 +124,19 @@ import Testing
         try await h.stopAll()
         let reference = try h.dump(in: dirs[0])
 
-        // w2 restores both partitions on an empty disk, slowly (40 changelog records, then
-        // 500 ms: about 10 s for a partition's ~800 records: a write makes about one, its
-        // version, plus a results block per 32 commands).
-        let slow: (inout WorkerConfiguration) -> Void = {
+        // w2 restores both partitions on an empty disk; the first restore of each holds
+        // after 80 changelog rows (of about 800: a write makes about one, its version, plus
+        // a results block per 32 commands) until a rebalance cancels it.
+        let held: (inout WorkerConfiguration) -> Void = {
             $0.restoreChunkRows = 40
-            $0.restoreChunkPauseMs = 500
+            $0.restoreHoldAfterRows = 80
         }
         let w2 = h.startWorker("w2") {
             $0.dataDirectory = dirs[1]
-            slow(&$0)
+            held(&$0)
         }
         // (With w1's membership still counted for a session timeout, w2 may get one
-        // partition first and both later: whatever is restoring with progress is cut.)
+        // partition first and both later: whatever is held is cut.)
         #expect(
             await eventually(seconds: 90) { w2.status.restoring.values.contains { $0.applied >= 80 } },
             "w2 restoring: \(w2.status.restoring)"
@@ -146,7 +146,7 @@ import Testing
         // w3 joins: the group takes the partitions from w2 and shares them out.
         let w3 = h.startWorker("w3") {
             $0.dataDirectory = dirs[2]
-            slow(&$0)
+            held(&$0)
         }
         #expect(await eventually(seconds: 90) { !w3.status.states.isEmpty }, "w3 never got a partition")
         // w3 leaves: w2 gets everything back and finishes every restore.

@@ -54,9 +54,12 @@ public struct WorkerConfiguration: Sendable {
     /// to this much of the partition's events.
     public var changelogIntervalMs = 100
     /// Changelog rows a restore applies per transaction (a restore cut short resumes after
-    /// the last one), and a pause after each (tests: a restore long enough to be cut short).
+    /// the last one).
     var restoreChunkRows = 5_000
-    var restoreChunkPauseMs = 0
+    /// Tests: the first restore of each partition that applies this many rows waits there
+    /// until it is cancelled (a rebalance), so that a test can cut a restore in the middle
+    /// without racing it. 0: never.
+    var restoreHoldAfterRows = 0
     /// Standby replicas: warm copies of `standbys` partitions per owned one, kept by
     /// following their changelog (0: none). See `StandbyFollower.placement`.
     public var standbys = 0

@@ -26,7 +26,7 @@ final class PartitionRestorer: @unchecked Sendable {
         writer: String,
         maxLocalAgeMillis: Int64?,
         chunkRows: Int = 5_000,
-        chunkPauseMs: Int = 0,
+        hold: RestoreHold? = nil,
         makeLog: @escaping @Sendable (_ isCancelled: @escaping () -> Bool) throws -> ChangelogLog,
         logger: Logger
     ) {
@@ -45,7 +45,9 @@ final class PartitionRestorer: @unchecked Sendable {
                 var lastLog = DispatchTime.now().uptimeNanoseconds
                 restore.progress = { [self] applied, target in
                     progress.withLock { $0 = (applied, target) }
-                    if chunkPauseMs > 0 { usleep(UInt32(chunkPauseMs) * 1_000) }
+                    if let hold, hold.claim(partition, applied: applied) {
+                        while !isCancelled() { usleep(10_000) }
+                    }
                     let now = DispatchTime.now().uptimeNanoseconds
                     if now - lastLog > 2_000_000_000 {
                         lastLog = now
@@ -68,6 +70,21 @@ final class PartitionRestorer: @unchecked Sendable {
         cancelled.store(true, ordering: .relaxed)
         finished.wait()
         finished.signal()  // later waits return at once
+    }
+}
+
+/// Tests: holds the first restore of each partition that reaches `afterRows` applied
+/// rows until it is cancelled (`WorkerConfiguration.restoreHoldAfterRows`).
+final class RestoreHold: Sendable {
+    let afterRows: Int
+    private let held = Mutex<Set<Int32>>([])
+
+    init(afterRows: Int) { self.afterRows = afterRows }
+
+    /// Whether this restore of partition p holds now (once per partition).
+    func claim(_ p: Int32, applied: Int) -> Bool {
+        guard applied >= afterRows else { return false }
+        return held.withLock { $0.insert(p).inserted }
     }
 }
 

@@ -106,7 +106,7 @@ extension WorkerEngine {
             writer: config.workerId,
             maxLocalAgeMillis: config.localStoreMaxAgeMillis,
             chunkRows: config.restoreChunkRows,
-            chunkPauseMs: config.restoreChunkPauseMs,
+            hold: restoreHold,
             makeLog: { isCancelled in try logs(p, isCancelled) },
             logger: logger
         )

@@ -41,6 +41,8 @@ final class WorkerEngine: @unchecked Sendable {
     /// stale store copies are then removed as they age (`removeStaleStores`).
     var dirLockedAlone = false
     var lastStaleSweepNanos: UInt64 = 0
+    /// Tests: `WorkerConfiguration.restoreHoldAfterRows`.
+    lazy var restoreHold: RestoreHold? = config.restoreHoldAfterRows > 0 ? RestoreHold(afterRows: config.restoreHoldAfterRows) : nil
     /// Partitions applied since the last group offset commit, and when that was.
     private var uncommitted: Set<Int32> = []
     private var lastCommitNanos: UInt64 = 0
