@@ -49,12 +49,7 @@ public final class PartitionStore {
     /// Results up to this sequence number have been published.
     public internal(set) var publishedThrough: Int64 = 0
     /// hkey (workspace + command id) → results seq, for rows within the retention.
-    var recentCommands: [CommandHash: Int64] = [:]
-    /// The entries of `recentCommands` in the order they were made (seq, hkey), from
-    /// `recentOrderStart` on: retention drops them from the front instead of filtering the
-    /// whole index.
-    var recentOrder: [(seq: Int64, hkey: Int64)] = []
-    var recentOrderStart = 0
+    lazy var recentCommands = CommandIndex(window: max(1, options.idempotencyRetention))
     var commandIndexLoaded = false
     /// Version rows below this rowid have been swept (see `sweepPrunedVersions`).
     var sweptThrough: Int64 = 0
@@ -188,9 +183,7 @@ public final class PartitionStore {
 
     /// Rebuilds the command index from the rows within the retention.
     func loadRecentCommands() throws {
-        recentCommands = [:]
-        recentOrder = []
-        recentOrderStart = 0
+        recentCommands.removeAll()
         let s = try db.statement("SELECT hkey, seq FROM results WHERE command_id IS NOT NULL AND seq >= ? ORDER BY seq")
         defer { s.reset() }
         try s.bind(.int(nextSeq - Int64(options.idempotencyRetention)), at: 1)
@@ -227,21 +220,7 @@ public final class PartitionStore {
     }
 
     func rememberCommand(hkey: Int64, seq: Int64) {
-        recentCommands[CommandHash(hkey)] = seq
-        recentOrder.append((seq, hkey))
-    }
-
-    /// Drops index entries older than `oldest` (those a later command did not replace).
-    func forgetCommands(before oldest: Int64) {
-        while recentOrderStart < recentOrder.count, recentOrder[recentOrderStart].seq < oldest {
-            let (seq, hkey) = recentOrder[recentOrderStart]
-            if recentCommands[CommandHash(hkey)] == seq { recentCommands.removeValue(forKey: CommandHash(hkey)) }
-            recentOrderStart += 1
-        }
-        if recentOrderStart > recentOrder.count / 2 {
-            recentOrder.removeFirst(recentOrderStart)
-            recentOrderStart = 0
-        }
+        recentCommands.remember(hkey: hkey, seq: seq)
     }
 
     /// Closes the SQLite connection. The store is unusable afterwards.

@@ -21,13 +21,44 @@ import Testing
         }
     }
 
-    /// Command hashes that share their low bits (the bits a small table buckets by) are
-    /// still told apart and found.
-    @Test func commandHashesWithEqualLowBits() {
-        var index: [CommandHash: Int64] = [:]
-        for i in 0..<10_000 { index[CommandHash(Int64(i) << 32)] = Int64(i) }
+    /// Keys that share their low bits (the bits a small table buckets by) are still told
+    /// apart and found.
+    @Test func commandKeysWithEqualLowBits() {
+        let index = CommandIndex(window: 20_000)
+        for i in 0..<10_000 { index.remember(hkey: Int64(i) << 32, seq: Int64(i)) }
         #expect(index.count == 10_000)
-        for i in 0..<10_000 { #expect(index[CommandHash(Int64(i) << 32)] == Int64(i)) }
-        #expect(index[CommandHash(1)] == nil)
+        for i in 0..<10_000 { #expect(index.seq(of: Int64(i) << 32) == Int64(i)) }
+        #expect(index.seq(of: 1) == nil)
+    }
+
+    /// The index against a plain model (every remembered key → its latest seq, forgotten
+    /// once a window or more behind the latest seq), through gaps of rows without a command
+    /// id, keys remembered again, the ring wrapping many times, a jump past the whole
+    /// window, and keys colliding in the table (few distinct low bits).
+    @Test func commandIndexMatchesAModel() {
+        var rng = SplitMix64(seed: 7)
+        for window in [1, 2, 7, 64, 1_000] {
+            let index = CommandIndex(window: window)
+            var latest: [Int64: Int64] = [:]
+            var seq: Int64 = 0
+            for _ in 0..<20_000 {
+                let r = rng.next() % 100
+                seq += r < 70 ? 1 : r < 95 ? Int64(1 + rng.next() % 5) : r < 99 ? Int64(rng.next() % UInt64(window + 2)) + 1 : Int64(window) * 3
+                // Keys: a few hundred, many sharing low bits, some reused.
+                let hkey = Int64(bitPattern: (rng.next() % 400) << 40 | (rng.next() % 3))
+                index.remember(hkey: hkey, seq: seq)
+                latest[hkey] = seq
+                if rng.next() % 50 == 0 {
+                    for (k, s) in latest {
+                        let expected: Int64? = s > seq - Int64(window) ? s : nil
+                        #expect(index.seq(of: k) == expected, "window \(window), key \(k), seq \(s), now \(seq)")
+                    }
+                    let live = latest.values.filter { $0 > seq - Int64(window) }.count
+                    #expect(index.count == live, "window \(window)")
+                }
+            }
+            index.removeAll()
+            #expect(index.count == 0 && latest.keys.allSatisfy { index.seq(of: $0) == nil })
+        }
     }
 }

@@ -25,7 +25,7 @@ extension PartitionStore {
     /// The outputs recorded for an earlier command with the same workspace and id, if it
     /// is within the retention.
     func processedResult(hkey: Int64, envelope: CommandEnvelope) throws -> [Outgoing]? {
-        guard let seq = recentCommands[CommandHash(hkey)], seq >= nextSeq - Int64(options.idempotencyRetention) else { return nil }
+        guard let seq = recentCommands.seq(of: hkey), seq >= nextSeq - Int64(options.idempotencyRetention) else { return nil }
         if seq >= pending.firstSeq {  // applied earlier in this batch: not in the table yet
             let row = pending.rows[Int(seq - pending.firstSeq)]
             guard row.workspace == envelope.workspaceId, row.commandId == envelope.id else { return nil }
@@ -124,12 +124,12 @@ extension PartitionStore {
         pending.renderer?.submit(ctx.outputs)
         nextSeq += 1
         if remember { rememberCommand(hkey: ctx.hkey!, seq: seq) }
-        // Every tenth of the retention (counted in records, so replays forget at the same
-        // records), drop index entries and published rows older than the retention.
+        // Every tenth of the retention (counted in records, so replays delete at the same
+        // records), delete published rows older than the retention (the index forgets them
+        // as its ring moves on).
         let retention = Int64(options.idempotencyRetention)
         if seq % max(1, retention / 10) == 0 {
             let oldest = seq - retention
-            forgetCommands(before: oldest)
             try db.run("DELETE FROM results WHERE seq < ? AND seq <= ?", [.int(oldest), .int(publishedThrough)])
         }
     }

@@ -2,9 +2,9 @@ import AgentCoreModel
 
 // Keys of the applying thread's per-record dictionaries. `Dictionary` runs SipHash over
 // every key it looks up (seeded per process, to resist chosen collisions); these keys carry
-// a hash worked out beforehand instead: one that is a hash already (`CommandHash`) or one
-// the batch's helper thread computed while decoding (`HeadKey`). Equality still compares
-// the whole key, so a hash collision costs a probe, never a wrong answer.
+// a hash worked out beforehand instead: the one the batch's helper thread computed while
+// decoding (`HeadKey`). Equality still compares the whole key, so a hash collision costs a
+// probe, never a wrong answer.
 //
 // `_rawHashValue(seed:)` is the standard library's hook for a type that knows its own
 // hash; the seed (per dictionary) is mixed in so that layouts still differ per table.
@@ -19,16 +19,6 @@ import AgentCoreModel
     x = x &* 0xc4ce_b9fe_1a85_ec53
     x ^= x >> 33
     return Int(truncatingIfNeeded: x)
-}
-
-/// An idempotency key (`Prepared.hkey`, a hash of workspace and command id) as a key.
-struct CommandHash: Hashable, Sendable {
-    let value: Int64
-
-    init(_ value: Int64) { self.value = value }
-
-    func hash(into hasher: inout Hasher) { hasher.combine(value) }
-    func _rawHashValue(seed: Int) -> Int { mixHash(UInt64(bitPattern: value)) ^ seed }
 }
 
 /// The key of a context in the head cache: workspace, project, instance and name, with
