@@ -310,6 +310,72 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         #expect(throws: RestoreNeedsRebuild.self) { _ = try ChangelogRestore(writer: "z").run(store: z.store, log: zlog) }
     }
 
+    /// The known gap the group's record closes: a zombie whose last marker landed after a
+    /// newer owner's claim, killed before its lost session was reported (no
+    /// `changelog_lost` note), and no newer record after its mark. From the tail alone its
+    /// store looks current; the claim recorded in the consumer group (`GroupClaim`) shows the
+    /// mark follows a newer claim, so the store is rebuilt, and epochs stay above it.
+    @Test func zombieMarkAfterAClaimOnlyTheGroupKnows() throws {
+        let records = DeterminismTests.workload(try StoreFixture(options: Self.options()), seed: 11, count: 300)
+        // z owns the partition (epoch 1); y claims it (epoch 2) and dies before writing; the
+        // zombie z's next unit lands after y's claim.
+        func scenario() throws -> (z: StoreFixture, log: MemoryLog, yClaim: RestoreReport) {
+            let z = try StoreFixture(options: Self.options())
+            let log = MemoryLog()
+            try ChangelogRestore(writer: "z").run(store: z.store, log: log)
+            try z.store.apply(Array(records[0..<100]))
+            try publishUnit(z.store, to: log, epoch: 1, writer: "z")
+            let y = try StoreFixture(options: Self.options())
+            let yClaim = try ChangelogRestore(writer: "y").run(store: y.store, log: log)
+            try z.store.apply(Array(records[100..<200]))
+            try publishUnit(z.store, to: log, epoch: 1, writer: "z")
+            return (z, log, yClaim)
+        }
+        // Without the group's record: kept, and claimed again under y's epoch.
+        let blind = try scenario()
+        #expect(blind.yClaim.epoch == 2)
+        let kept = try ChangelogRestore(writer: "z").run(store: blind.z.store, log: blind.log)
+        #expect(kept.kind == .keptLocal && kept.epoch == 2)
+        // With it: rebuilt; the rebuilt store equals a fresh restore, and the claim is epoch 3.
+        let seen = try scenario()
+        var restore = ChangelogRestore(writer: "z")
+        restore.groupClaim = GroupClaim(epoch: seen.yClaim.epoch, offset: seen.yClaim.claimOffset, writer: "y")
+        #expect(throws: RestoreNeedsRebuild.self) { _ = try restore.run(store: seen.z.store, log: seen.log) }
+        let rebuilt = try StoreFixture(options: Self.options())
+        let report = try restore.run(store: rebuilt.store, log: seen.log)
+        #expect(report.kind == .full && report.epoch == 3)
+        let reference = try restoredCopy(of: seen.log, writer: "r")
+        try expectSame(rebuilt.store, reference.store)
+        // A store whose mark follows the claim rightfully (it applied the claimant's units),
+        // or precedes it (the partition comes back to an earlier owner), is not rebuilt.
+        let after = try StoreFixture(options: Self.options())
+        let w = try StoreFixture(options: Self.options())
+        let wlog = MemoryLog()
+        let wClaim = try ChangelogRestore(writer: "w").run(store: w.store, log: wlog)
+        try w.store.apply(Array(records[0..<100]))
+        try publishUnit(w.store, to: wlog, epoch: wClaim.epoch, writer: "w")
+        var v = ChangelogRestore(writer: "v")
+        let vClaim = try v.run(store: after.store, log: wlog)
+        try after.store.apply(Array(records[100..<200]))
+        try publishUnit(after.store, to: wlog, epoch: vClaim.epoch, writer: "v")
+        v.groupClaim = GroupClaim(epoch: vClaim.epoch, offset: vClaim.claimOffset, writer: "v")
+        #expect(try v.run(store: after.store, log: wlog).kind == .keptLocal)
+        var back = ChangelogRestore(writer: "w")
+        // (The group names a higher epoch than the log shows, after the mark: the new claim
+        // goes above it.)
+        back.groupClaim = GroupClaim(epoch: 9, offset: vClaim.claimOffset, writer: "v")
+        let wBack = try back.run(store: w.store, log: wlog)
+        #expect(wBack.kind == .appliedTail && wBack.epoch == 10)
+    }
+
+    @Test func groupClaimMetadataRoundTrips() {
+        let g = GroupClaim(epoch: 12, offset: 3_456, writer: "worker 7")
+        #expect(GroupClaim(metadata: g.metadata) == g)
+        for bad in [nil, "", "agentcore-claim/1 ", "agentcore-claim/1 x 1 w", "agentcore-claim/1 1 2", "agentcore-claim/2 1 2 w", "something else"] {
+            #expect(GroupClaim(metadata: bad) == nil, "\(bad ?? "nil")")
+        }
+    }
+
     /// An intact local store (a restart on the same disk) is never rebuilt: behind, it gets
     /// only the tail; ahead (changes not yet in the log), it keeps them and publishes them.
     @Test func intactStoreGetsOnlyTheTail() throws {

@@ -197,6 +197,11 @@ import Testing
         #expect(await eventually(seconds: 90) { w2.status.restores.count >= h.partitions }, "restores: \(w2.status.restores)")
         #expect(w2.status.restores.allSatisfy { $0.report.kind == .full })
         #expect(w2.status.restores.reduce(0) { $0 + $1.report.rowsApplied } > 400)
+        // Each claim is recorded in the group (what a restore checks a store's mark against).
+        let claims = try h.groupClaims()
+        for r in w2.status.restores {
+            #expect(claims[r.partition] == GroupClaim(epoch: r.report.epoch, offset: r.report.claimOffset, writer: "w2"), "partition \(r.partition)")
+        }
         try await Task.sleep(for: .seconds(1))
         // No input below the restored offsets was read: nothing skipped, nothing applied.
         #expect(w2.status.skipped == 0)

@@ -100,6 +100,17 @@ final class WorkerHarness: @unchecked Sendable {
         return all
     }
 
+    /// The claims the workers' group records per partition (`GroupClaim`, in the committed
+    /// offsets' metadata of the first input topic).
+    func groupClaims() throws -> [Int32: GroupClaim] {
+        let c = try KafkaConsumer(config: kafka, options: ConsumerOptions(groupId: configuration(id: "x").groupId))
+        defer { c.close() }
+        let committed = try c.committed((0..<partitions).map { TopicPartition(topics.inputs[0], Int32($0)) })
+        var out: [Int32: GroupClaim] = [:]
+        for tpo in committed { out[tpo.topicPartition.partition] = GroupClaim(metadata: tpo.metadata) }
+        return out
+    }
+
     /// Opens every partition's store (read side) after the workers stopped.
     func dump() throws -> String { try dump(in: dataDir) }
 

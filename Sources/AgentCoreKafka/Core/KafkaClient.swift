@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 import Logging
 import Synchronization
 
@@ -72,6 +73,14 @@ extension Array where Element == TopicPartitionOffset {
         for tpo in self {
             let e = rd_kafka_topic_partition_list_add(list, tpo.topicPartition.topic, tpo.topicPartition.partition)!
             e.pointee.offset = tpo.offset
+            if let m = tpo.metadata {
+                // The list owns it (freed by `rd_kafka_topic_partition_list_destroy`).
+                let bytes = [UInt8](m.utf8)
+                let copy = malloc(Swift.max(bytes.count, 1))!
+                if !bytes.isEmpty { bytes.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) } }
+                e.pointee.metadata = copy
+                e.pointee.metadata_size = bytes.count
+            }
         }
         return list
     }
@@ -81,7 +90,8 @@ extension UnsafeMutablePointer where Pointee == rd_kafka_topic_partition_list_t 
     var entries: [(tpo: TopicPartitionOffset, err: rd_kafka_resp_err_t)] {
         (0..<Int(pointee.cnt)).map { i in
             let e = pointee.elems[i]
-            return (TopicPartitionOffset(TopicPartition(String(cString: e.topic), e.partition), offset: e.offset), e.err)
+            let metadata = e.metadata.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: e.metadata_size), as: UTF8.self) }
+            return (TopicPartitionOffset(TopicPartition(String(cString: e.topic), e.partition), offset: e.offset, metadata: metadata), e.err)
         }
     }
 }

@@ -16,10 +16,13 @@ public struct TopicPartitionOffset: Sendable, Hashable {
     public var topicPartition: TopicPartition
     /// An offset, or one of the logical offsets (`beginning`, `end`, `stored`).
     public var offset: Int64
+    /// Commit metadata (committed with the offset, and read back by `committed`).
+    public var metadata: String?
 
-    public init(_ tp: TopicPartition, offset: Int64) {
+    public init(_ tp: TopicPartition, offset: Int64, metadata: String? = nil) {
         self.topicPartition = tp
         self.offset = offset
+        self.metadata = metadata
     }
 
     /// librdkafka's logical offsets.

@@ -78,6 +78,10 @@ public struct ChangelogRestore {
     /// as `agentcore topics create` sets it), and a store that never read that tombstone
     /// would keep the deleted row. nil: no limit.
     public var maxLocalAgeMillis: Int64?
+    /// The partition's latest claim as recorded in the consumer group (`GroupClaim`), if
+    /// the worker read one: a store whose mark follows a newer claim is rebuilt, and the new
+    /// claim's epoch is above it.
+    public var groupClaim: GroupClaim?
     /// The wall clock, for `maxLocalAgeMillis` (tests move it).
     public var nowMillis: () -> Int64 = PartitionStore.wallClockMillis
 
@@ -202,6 +206,14 @@ public struct ChangelogRestore {
                     "this worker lost the partition (its session expired) while holding the store; what it wrote since may have been voided by a newer owner"
             )
         }
+        if let g = groupClaim, let mark, inProgress == nil, mark.offset < high, g.offset < mark.offset, g.epoch > mark.epoch {
+            // A newer owner claimed the partition before this store's mark (the claim is
+            // not in what was read): the mark itself is a zombie's.
+            throw RestoreNeedsRebuild(
+                reason:
+                    "the store's changelog mark (offset \(mark.offset), epoch \(mark.epoch)) follows a newer owner's claim recorded in the consumer group (\(g)): its state was a zombie's"
+            )
+        }
         if mark != nil && inProgress == nil && timeline.claims.isEmpty && timeline.maxEpoch > startEpoch {
             // Newer epochs' records follow the store's mark with no claim between: the mark
             // itself came after a newer owner's claim (this store was a zombie's).
@@ -296,7 +308,7 @@ public struct ChangelogRestore {
                 return false
             }
         }
-        let epoch = timeline.maxEpoch + 1
+        let epoch = max(timeline.maxEpoch, groupClaim?.epoch ?? 0) + 1
         try store.notePendingClaim(epoch)  // before the claim exists: see `pendingClaim`
         let claimOffset = try log.append(.claim(epoch: epoch, writer: writer, restoredThrough: high - 1, marker: standsAt))
         var compensate = timeline.keysAfterMarker

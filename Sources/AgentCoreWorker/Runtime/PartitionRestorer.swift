@@ -27,6 +27,7 @@ final class PartitionRestorer: @unchecked Sendable {
         maxLocalAgeMillis: Int64?,
         chunkRows: Int = 5_000,
         hold: RestoreHold? = nil,
+        readGroupClaim: (@Sendable () throws -> GroupClaim?)? = nil,
         makeLog: @escaping @Sendable (_ isCancelled: @escaping () -> Bool) throws -> ChangelogLog,
         logger: Logger
     ) {
@@ -42,6 +43,9 @@ final class PartitionRestorer: @unchecked Sendable {
                 restore.maxLocalAgeMillis = maxLocalAgeMillis
                 restore.chunkRows = chunkRows
                 restore.isCancelled = isCancelled
+                do { restore.groupClaim = try readGroupClaim?() } catch {
+                    throw GroupClaimUnreadable(underlying: error)
+                }
                 var lastLog = DispatchTime.now().uptimeNanoseconds
                 restore.progress = { [self] applied, target in
                     progress.withLock { $0 = (applied, target) }
@@ -71,6 +75,13 @@ final class PartitionRestorer: @unchecked Sendable {
         finished.wait()
         finished.signal()  // later waits return at once
     }
+}
+
+/// The consumer group's record of the partition's claims could not be read: the restore
+/// fails (and is retried) rather than go on blind to a claim before the store's mark.
+struct GroupClaimUnreadable: Error, CustomStringConvertible {
+    let underlying: any Error
+    var description: String { "cannot read the partition's claim from the consumer group's committed offsets: \(underlying)" }
 }
 
 /// Tests: holds the first restore of each partition that reaches `afterRows` applied

@@ -100,6 +100,12 @@ extension WorkerEngine {
         let p = lane.partition
         let logs = changelogLogs(producer: producer)
         lane.lifecycle.restoreStarted()
+        // The partition's latest claim as the group records it, read on the restore's thread.
+        let claimPartition = TopicPartition(config.topics.inputs[0], p)
+        let readGroupClaim: @Sendable () throws -> GroupClaim? = { [consumer] in
+            guard let consumer else { return nil }
+            return GroupClaim(metadata: try consumer.committed([claimPartition]).first?.metadata)
+        }
         lane.restorer = PartitionRestorer(
             partition: p,
             store: lane.store,
@@ -107,6 +113,7 @@ extension WorkerEngine {
             maxLocalAgeMillis: config.localStoreMaxAgeMillis,
             chunkRows: config.restoreChunkRows,
             hold: restoreHold,
+            readGroupClaim: readGroupClaim,
             makeLog: { isCancelled in try logs(p, isCancelled) },
             logger: logger
         )
@@ -208,6 +215,11 @@ extension WorkerEngine {
             case .success(let report):
                 lane.lifecycle.restoreSucceeded()
                 lane.epoch = report.epoch
+                lane.groupClaim = GroupClaim(epoch: report.epoch, offset: report.claimOffset, writer: config.workerId)
+                do { try consumer.commit(committedOffsets([lane]), async: false) } catch {
+                    // The next offset commit carries it again.
+                    logger.warning("partition \(p): its claim (epoch \(report.epoch)) could not be recorded in the consumer group yet: \(error)")
+                }
                 lane.markerPublishedThrough = -1
                 let seconds = Double(now - r.startedAt) / 1e9
                 if report.wentBack {

@@ -652,15 +652,26 @@ final class WorkerEngine: @unchecked Sendable {
     /// (`rd_kafka_cgrp_terminated: !rd_kafka_assignment_in_progress`) if the consumer closes
     /// while an asynchronous commit is still outstanding.
     private func commit(_ lanes: [PartitionLane], consumer: KafkaConsumer, async: Bool = true) {
+        do { try consumer.commit(committedOffsets(lanes), async: async) } catch { logger.debug("offset commit: \(error)") }
+    }
+
+    /// The offsets to commit for `lanes`. With the changelog, the first input topic's
+    /// offset carries the lane's claim (`GroupClaim`); a lane that has not claimed yet
+    /// commits none there, so that the previous owner's record stays.
+    func committedOffsets(_ lanes: [PartitionLane]) -> [TopicPartitionOffset] {
         var offsets: [TopicPartitionOffset] = []
         for lane in lanes {
-            for t in config.topics.inputs {
-                if let next = lane.store.resumeOffset(topic: t) {
-                    offsets.append(TopicPartitionOffset(TopicPartition(t, lane.partition), offset: next))
+            for (i, t) in config.topics.inputs.enumerated() {
+                guard let next = lane.store.resumeOffset(topic: t) else { continue }
+                var metadata: String?
+                if i == 0 && config.changelog {
+                    guard let claim = lane.groupClaim else { continue }
+                    metadata = claim.metadata
                 }
+                offsets.append(TopicPartitionOffset(TopicPartition(t, lane.partition), offset: next, metadata: metadata))
             }
         }
-        do { try consumer.commit(offsets, async: async) } catch { logger.debug("offset commit: \(error)") }
+        return offsets
     }
 
     /// A short line about an outbox row for `WorkerStatus.recentEvents`.
