@@ -112,14 +112,27 @@ extension BenchCommand {
                 }
                 return (assigned, -1)
             }
-            var back: [Int32: Double] = [:]
-            while back.count < theirs.count, ContinuousClock.now - t0 < .seconds(180) {
-                for p in theirs where back[p] == nil {
-                    if (try? await client.enqueueAndWait(home[p]!.heartbeat(instanceId: "i"), timeout: .milliseconds(500), until: answered)) != nil {
-                        back[p] = since()
-                    }
+            // A probe per partition every 100 ms, each waiting up to 10 s: the first answer
+            // marks the partition back (a probe that waited is answered as soon as the
+            // partition applies again, so the figure is not rounded to a probe's timeout).
+            let answeredAt = Locked<[Int32: Double]>([:])
+            var probes: [Task<Void, Never>] = []
+            while answeredAt.withLock({ $0.count }) < theirs.count, ContinuousClock.now - t0 < .seconds(180) {
+                for p in theirs where answeredAt.withLock({ $0[p] == nil }) {
+                    let command = home[p]!.heartbeat(instanceId: "i")
+                    probes.append(
+                        Task {
+                            if (try? await client.enqueueAndWait(command, timeout: .seconds(10), until: answered)) != nil {
+                                let at = since()
+                                answeredAt.withLock { if $0[p] == nil { $0[p] = at } }
+                            }
+                        }
+                    )
                 }
+                try? await Task.sleep(for: .milliseconds(100))
             }
+            for t in probes { t.cancel() }
+            let back = answeredAt.withLock { $0 }
             let marks = await watch.value
             let restores = survivor.restoreLines().suffix(theirs.count)
             return .object([
