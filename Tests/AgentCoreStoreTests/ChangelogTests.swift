@@ -371,6 +371,8 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
     @Test func groupClaimMetadataRoundTrips() {
         let g = GroupClaim(epoch: 12, offset: 3_456, writer: "worker 7")
         #expect(GroupClaim(metadata: g.metadata) == g)
+        #expect(GroupClaim.newest([nil, g.metadata, GroupClaim(epoch: 3, offset: 9, writer: "w").metadata, "x"]) == g)
+        #expect(GroupClaim.newest([nil, "x"]) == nil)
         for bad in [nil, "", "agentcore-claim/1 ", "agentcore-claim/1 x 1 w", "agentcore-claim/1 1 2", "agentcore-claim/2 1 2 w", "something else"] {
             #expect(GroupClaim(metadata: bad) == nil, "\(bad ?? "nil")")
         }

@@ -101,13 +101,14 @@ final class WorkerHarness: @unchecked Sendable {
     }
 
     /// The claims the workers' group records per partition (`GroupClaim`, in the committed
-    /// offsets' metadata of the first input topic).
+    /// offsets' metadata of the input topics).
     func groupClaims() throws -> [Int32: GroupClaim] {
         let c = try KafkaConsumer(config: kafka, options: ConsumerOptions(groupId: configuration(id: "x").groupId))
         defer { c.close() }
-        let committed = try c.committed((0..<partitions).map { TopicPartition(topics.inputs[0], Int32($0)) })
         var out: [Int32: GroupClaim] = [:]
-        for tpo in committed { out[tpo.topicPartition.partition] = GroupClaim(metadata: tpo.metadata) }
+        for p in 0..<Int32(partitions) {
+            out[p] = GroupClaim.newest(try c.committed(topics.inputs.map { TopicPartition($0, p) }).map(\.metadata))
+        }
         return out
     }
 

@@ -1,6 +1,7 @@
 /// A partition's latest claim as its owner records it in the consumer group: the metadata
-/// of the group's committed offset for the partition of the first input topic
-/// (`agentcore-claim/1 <epoch> <offset> <writer>`).
+/// of the group's committed offsets for the partition of each input topic
+/// (`agentcore-claim/1 <epoch> <offset> <writer>`; the newest of them counts, since a
+/// partition may have applied records of one topic only).
 ///
 /// The changelog is read from a store's mark onwards, so a claim *before* the mark is
 /// invisible to a restore of that store. That matters in one case: a zombie whose last
@@ -34,6 +35,11 @@ public struct GroupClaim: Sendable, Equatable, CustomStringConvertible {
         let fields = metadata.dropFirst(Self.prefix.count).split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
         guard fields.count == 3, let e = Int64(fields[0]), let o = Int64(fields[1]), e > 0, o >= 0, !fields[2].isEmpty else { return nil }
         self.init(epoch: e, offset: o, writer: String(fields[2]))
+    }
+
+    /// The claim of the highest epoch among commit metadata.
+    public static func newest(_ metadata: [String?]) -> GroupClaim? {
+        metadata.compactMap { GroupClaim(metadata: $0) }.max { $0.epoch < $1.epoch }
     }
 
     public var description: String { "epoch \(epoch) at offset \(offset) by \(writer)" }

@@ -20,8 +20,8 @@ final class PartitionLane {
     var storeClosed = false
     /// The epoch this worker writes the partition's changelog under (from its claim).
     var epoch: Int64 = 0
-    /// This worker's claim, recorded in the group with every offset commit of the first
-    /// input topic's partition (`GroupClaim`); nil until the restore claimed.
+    /// This worker's claim, recorded in the group with every offset commit of the
+    /// partition (`GroupClaim`); nil until the restore claimed.
     var groupClaim: GroupClaim?
     /// `published_through` carried by the last changelog marker published (-1: none yet).
     var markerPublishedThrough: Int64 = -1

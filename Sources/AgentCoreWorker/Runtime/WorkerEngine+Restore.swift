@@ -101,10 +101,10 @@ extension WorkerEngine {
         let logs = changelogLogs(producer: producer)
         lane.lifecycle.restoreStarted()
         // The partition's latest claim as the group records it, read on the restore's thread.
-        let claimPartition = TopicPartition(config.topics.inputs[0], p)
+        let claimPartitions = config.topics.inputs.map { TopicPartition($0, p) }
         let readGroupClaim: @Sendable () throws -> GroupClaim? = { [consumer] in
             guard let consumer else { return nil }
-            return GroupClaim(metadata: try consumer.committed([claimPartition]).first?.metadata)
+            return GroupClaim.newest(try consumer.committed(claimPartitions, timeoutMs: 5_000).map(\.metadata))
         }
         lane.restorer = PartitionRestorer(
             partition: p,

@@ -655,20 +655,16 @@ final class WorkerEngine: @unchecked Sendable {
         do { try consumer.commit(committedOffsets(lanes), async: async) } catch { logger.debug("offset commit: \(error)") }
     }
 
-    /// The offsets to commit for `lanes`. With the changelog, the first input topic's
-    /// offset carries the lane's claim (`GroupClaim`); a lane that has not claimed yet
-    /// commits none there, so that the previous owner's record stays.
+    /// The offsets to commit for `lanes`. With the changelog, each carries the lane's claim
+    /// as its metadata (`GroupClaim`; a restore takes the newest of the input topics'); a
+    /// lane that has not claimed yet commits none, so that the previous owner's record stays.
     func committedOffsets(_ lanes: [PartitionLane]) -> [TopicPartitionOffset] {
         var offsets: [TopicPartitionOffset] = []
         for lane in lanes {
-            for (i, t) in config.topics.inputs.enumerated() {
+            if config.changelog && lane.groupClaim == nil { continue }
+            for t in config.topics.inputs {
                 guard let next = lane.store.resumeOffset(topic: t) else { continue }
-                var metadata: String?
-                if i == 0 && config.changelog {
-                    guard let claim = lane.groupClaim else { continue }
-                    metadata = claim.metadata
-                }
-                offsets.append(TopicPartitionOffset(TopicPartition(t, lane.partition), offset: next, metadata: metadata))
+                offsets.append(TopicPartitionOffset(TopicPartition(t, lane.partition), offset: next, metadata: lane.groupClaim?.metadata))
             }
         }
         return offsets
