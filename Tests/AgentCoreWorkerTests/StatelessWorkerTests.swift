@@ -3,6 +3,7 @@ import AgentCoreKafka
 import AgentCoreModel
 import AgentCoreStore
 import Foundation
+import Logging
 import Testing
 
 @testable import AgentCoreWorker
@@ -176,6 +177,60 @@ import Testing
             let whole = full[r.partition] ?? 0
             #expect(whole > 300 && r.report.rowsApplied < whole, "partition \(r.partition): \(r.report.rowsApplied) rows, a full restore \(whole)")
         }
+    }
+
+    /// The zombie case only the group's record of claims shows (docs/changelog.md,
+    /// *Fencing*): w1's last marker lands after w2's claim (it was on the wire when w1 was
+    /// cut off), nothing newer follows it, and w1 comes back on the same disk with no
+    /// `changelog_lost` note. The tail after its mark is empty; the claim recorded in the
+    /// group, before that mark and of a newer epoch, gets the store moved aside and rebuilt,
+    /// equal to w2's, and the new claim above w2's epoch.
+    @Test func aZombiesLateMarkerIsCaughtByTheGroupsRecordOfClaims() async throws {
+        let h = try WorkerHarness(partitions: 1)
+        let dirs = ["-za", "-zb", "-zz"].map { h.dataDir + $0 }
+        defer { for d in dirs { try? FileManager.default.removeItem(atPath: d) } }
+        let client = try h.client()
+        defer { client.close() }
+        let w1 = h.startWorker("w1") { $0.dataDirectory = dirs[0] }
+        let first = try await Self.load(h, client, round: 0, writes: 60)
+        #expect(await eventually(seconds: 90) { Self.processed(w1) >= first })
+        try await h.stopAll()
+        // The zombie's disk: w1's store as it stood.
+        try FileManager.default.copyItem(atPath: dirs[0], toPath: dirs[2])
+        let w2 = h.startWorker("w2") { $0.dataDirectory = dirs[1] }
+        let second = try await Self.load(h, client, round: 1, writes: 60)
+        #expect(await eventually(seconds: 90) { Self.processed(w2) >= second })
+        try await h.stopAll()
+        let claim = try #require(try h.groupClaims()[0])
+        #expect(claim.writer == "w2")
+        // w1's late marker, after w2's claim and units; its store's mark moves to it.
+        let path = (dirs[2] as NSString).appendingPathComponent("partition-0.sqlite")
+        let zombie = try PartitionStore(path: path, partition: 0)
+        let mark = try #require(try zombie.changelogMark())
+        #expect(mark.epoch < claim.epoch && mark.offset < claim.offset)
+        let producer = try KafkaProducer(config: h.kafka)
+        let log = try KafkaChangelogLog(
+            topic: h.topics.changelog,
+            partition: 0,
+            kafka: h.kafka,
+            producer: producer,
+            workerId: "test",
+            isCancelled: { false },
+            logger: Logger(label: "test.changelog")
+        )
+        let late = try log.append(.marker(epoch: mark.epoch, writer: "w1", position: try zombie.changelogPosition()))
+        try zombie.acknowledgeChangelog(through: 0, epoch: mark.epoch, offset: late)
+        zombie.close()
+        producer.close()
+        // w1 back on that disk: rebuilt, not kept.
+        let back = h.startWorker("w1") { $0.dataDirectory = dirs[2] }
+        #expect(await eventually(seconds: 90) { back.status.restores.contains { $0.report.kind == .full } }, "restores: \(back.status.restores)")
+        #expect(back.status.restores.allSatisfy { $0.report.kind != .keptLocal })
+        #expect(back.status.restores.last.map { $0.report.epoch > claim.epoch } == true)
+        try await h.stopAll()
+        let aside = try FileManager.default.contentsOfDirectory(atPath: dirs[2]).filter { $0.hasPrefix("partition-0.sqlite.damaged-") }
+        #expect(!aside.isEmpty)
+        #expect(try h.dump(in: dirs[2]) == h.dump(in: dirs[1]))
     }
 
     @Test func emptyDiskRestoresFromTheChangelogReadingNoInputBelow() async throws {
