@@ -81,4 +81,11 @@ import Testing
         #expect(beat["partitions"]?.arrayValue?.compactMap { $0["partition"]?.intValue }.sorted() == [0, 1, 2])
         #expect(beat["uptime_ms"]?.intValue ?? 0 > 0)
     }
+
+    /// The worker fixes glibc's mmap threshold unless the operator set one.
+    @Test func mmapThresholdIsFixedUnlessGlibcTunablesSetsOne() {
+        #expect(!MemoryTuning.fixMmapThreshold(environment: ["GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=1048576"]))
+        #expect(MemoryTuning.fixMmapThreshold(environment: ["GLIBC_TUNABLES": "glibc.malloc.arena_max=4"]))
+        #expect(MemoryTuning.fixMmapThreshold(environment: [:]))
+    }
 }

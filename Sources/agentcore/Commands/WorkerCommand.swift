@@ -120,6 +120,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.bootstrap()
+        MemoryTuning.fixMmapThreshold()
         var config = try configuration()
         config.httpURL = try http.advertisedURL()
         var cluster: EmbeddedCluster?
