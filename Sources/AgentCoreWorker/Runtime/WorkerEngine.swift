@@ -177,12 +177,12 @@ final class WorkerEngine: @unchecked Sendable {
             failure = error
         }
         leaveGroup(consumer)
+        // Restores still running (leaving the group revokes and cancels them, unless it
+        // failed) may be reading the group's committed offsets through this consumer.
+        for lane in lanes.values { lane.restorer?.cancelAndWait() }
         consumer.close()
         self.consumer = nil
-        for lane in lanes.values {
-            lane.restorer?.cancelAndWait()
-            lane.store.close()
-        }
+        for lane in lanes.values { lane.store.close() }
         lanes.removeAll()
         if let failure { throw failure }
         logger.info("worker stopped", metadata: ["agentcore.worker": "\(config.workerId)"])
