@@ -187,7 +187,7 @@ public final class PartitionStore {
         let s = try db.statement("SELECT hkey, seq FROM results WHERE command_id IS NOT NULL AND seq >= ? ORDER BY seq")
         defer { s.reset() }
         try s.bind(.int(nextSeq - Int64(options.idempotencyRetention)), at: 1)
-        while try s.step() { rememberCommand(hkey: s.int(0), seq: s.int(1)) }
+        while try s.step() { try recentCommands.remember(hkey: s.int(0), seq: s.int(1)) }
     }
 
     /// For a store written before `versions_pruned_pending` was kept: counts the pruned rows
@@ -217,10 +217,6 @@ public final class PartitionStore {
             "INSERT INTO store_meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             [.text(key), value]
         )
-    }
-
-    func rememberCommand(hkey: Int64, seq: Int64) {
-        recentCommands.remember(hkey: hkey, seq: seq)
     }
 
     /// Closes the SQLite connection. The store is unusable afterwards.

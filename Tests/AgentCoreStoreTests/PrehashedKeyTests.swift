@@ -23,9 +23,9 @@ import Testing
 
     /// Keys that share their low bits (the bits a small table buckets by) are still told
     /// apart and found.
-    @Test func commandKeysWithEqualLowBits() {
+    @Test func commandKeysWithEqualLowBits() throws {
         let index = CommandIndex(window: 20_000)
-        for i in 0..<10_000 { index.remember(hkey: Int64(i) << 32, seq: Int64(i)) }
+        for i in 0..<10_000 { try index.remember(hkey: Int64(i) << 32, seq: Int64(i)) }
         #expect(index.count == 10_000)
         for i in 0..<10_000 { #expect(index.seq(of: Int64(i) << 32) == Int64(i)) }
         #expect(index.seq(of: 1) == nil)
@@ -35,7 +35,7 @@ import Testing
     /// once a window or more behind the latest seq), through gaps of rows without a command
     /// id, keys remembered again, the ring wrapping many times, a jump past the whole
     /// window, and keys colliding in the table (few distinct low bits).
-    @Test func commandIndexMatchesAModel() {
+    @Test func commandIndexMatchesAModel() throws {
         var rng = SplitMix64(seed: 7)
         for window in [1, 2, 7, 64, 1_000] {
             let index = CommandIndex(window: window)
@@ -46,7 +46,7 @@ import Testing
                 seq += r < 70 ? 1 : r < 95 ? Int64(1 + rng.next() % 5) : r < 99 ? Int64(rng.next() % UInt64(window + 2)) + 1 : Int64(window) * 3
                 // Keys: a few hundred, many sharing low bits, some reused.
                 let hkey = Int64(bitPattern: (rng.next() % 400) << 40 | (rng.next() % 3))
-                index.remember(hkey: hkey, seq: seq)
+                try index.remember(hkey: hkey, seq: seq)
                 latest[hkey] = seq
                 if rng.next() % 50 == 0 {
                     for (k, s) in latest {
@@ -60,5 +60,13 @@ import Testing
             index.removeAll()
             #expect(index.count == 0 && latest.keys.allSatisfy { index.seq(of: $0) == nil })
         }
+    }
+
+    /// A seq that does not rise is an error of the batch, not a crash of the worker.
+    @Test func commandIndexRefusesASeqThatDoesNotRise() throws {
+        let index = CommandIndex(window: 10)
+        try index.remember(hkey: 1, seq: 5)
+        #expect(throws: StoreError.self) { try index.remember(hkey: 2, seq: 5) }
+        #expect(index.seq(of: 1) == 5 && index.seq(of: 2) == nil)
     }
 }

@@ -65,9 +65,11 @@ final class CommandIndex {
     }
 
     /// Remembers that row `seq` answered `hkey`. Seqs must rise from call to call; rows in
-    /// between (without a command id) and rows a window or more older are forgotten.
-    func remember(hkey: Int64, seq: Int64) {
-        precondition(seq > lastSeq, "command index: seq \(seq) after \(lastSeq)")
+    /// between (without a command id) and rows a window or more older are forgotten. A seq
+    /// that does not rise throws: the batch fails (its partition alone), and the index is
+    /// rebuilt from the table before the next one (`discardBatchCaches`).
+    func remember(hkey: Int64, seq: Int64) throws {
+        guard seq > lastSeq else { throw StoreError("internal", "command index: results row \(seq) remembered after row \(lastSeq)") }
         let w = Int64(window)
         if lastSeq >= 0, seq - lastSeq <= w {
             var s = lastSeq + 1

@@ -123,7 +123,7 @@ extension PartitionStore {
         )
         pending.renderer?.submit(ctx.outputs)
         nextSeq += 1
-        if remember { rememberCommand(hkey: ctx.hkey!, seq: seq) }
+        if remember { try recentCommands.remember(hkey: ctx.hkey!, seq: seq) }
         // Every tenth of the retention (counted in records, so replays delete at the same
         // records), delete published rows older than the retention (the index forgets them
         // as its ring moves on).
