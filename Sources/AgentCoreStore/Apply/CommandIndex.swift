@@ -10,8 +10,9 @@ import Foundation
 /// `Dictionary` beside an ordered list of entries (that was 9 MiB per partition once full,
 /// 70 MiB for 8 partitions). A row's seq is not stored: a slot holds the latest seq with that
 /// remainder, and slots whose row had no command id are cleared as the ring moves past them.
-/// Both arrays are allocated zeroed and grow with use, so a partition that remembered few
-/// ids keeps little resident.
+/// The ring is allocated zeroed (its pages become resident as rows are written) and the
+/// table grows with the ids held, so a partition that remembered few ids keeps little
+/// resident.
 ///
 /// Not thread safe: the applying thread's.
 final class CommandIndex {
