@@ -60,6 +60,11 @@ public final class PartitionStore {
     var prunedPendingRecorded = false
     /// Results rows of the batch being applied, inserted at its end.
     var pending = PendingResults(firstSeq: Int64.max)
+    /// The rows the batch being applied inserted, ready to publish; they join
+    /// `unpublished` once its transaction has committed.
+    var stagedOutbox: [OutboxRow] = []
+    /// Unpublished results rows kept in memory since they were applied (see `unpublishedRows`).
+    var unpublished = UnpublishedRows()
     /// Compress results rows on the applying thread and on the batch's helper thread.
     let compressor = ResultCompressor()
     let helperCompressor = ResultCompressor()
@@ -151,6 +156,9 @@ public final class PartitionStore {
     }
 
     func refreshPositions() throws {
+        // The file may have changed under this connection (another writer, a restore):
+        // the rows in memory are read from it again.
+        unpublished.removeAll()
         appliedOffsets = [:]
         for row in try db.rows("SELECT topic, offset FROM applied_offsets") {
             appliedOffsets[row[0].text!] = row[1].int!

@@ -72,6 +72,25 @@ import Testing
         #expect(again.count == 1)
     }
 
+    /// A refused command that created its project's rows has them undone by its savepoint:
+    /// the store must not remember the project as existing (the next command into it would
+    /// then skip creating it and fail its foreign key), while other projects stay known.
+    @Test func aRefusedCommandForgetsTheProjectItCreated() throws {
+        let f = try StoreFixture()
+        try f.registerDefinition()
+        #expect(try f.spawn("i1", project: "p1").types == ["instance.spawned"])
+        let refused = try f.send(
+            "instance.spawn",
+            ["definition": "missing", "name": "x", "instance_id": "x"],
+            project: "p2"
+        )
+        #expect(refused.rejection == "not_found")
+        #expect(try f.spawn("i2", project: "p2").types == ["instance.spawned"])
+        #expect(try f.spawn("i3", project: "p1").types == ["instance.spawned"])
+        let projects = try f.store.db.rows("SELECT id FROM projects ORDER BY id").map { $0[0].text }
+        #expect(projects == ["p1", "p2"])
+    }
+
     @Test func illegalTransitionIsRejectedAndErrorIsKept() throws {
         let f = try StoreFixture()
         try f.registerDefinition()

@@ -81,8 +81,7 @@ public final class KafkaProducer: Sendable {
         headers: [KafkaHeader],
         id: UInt
     ) throws(KafkaError) {
-        if closed.load(ordering: .acquiring) { throw .invalidArgument("producer is closed") }
-        if let fatal = client.fatalError { throw fatal }
+        try checkOpen()
         while true {
             let err = produceOnce(topic: topic, partition: partition, key: key, value: value, headers: headers, id: id)
             guard let err else { return }
@@ -117,6 +116,31 @@ public final class KafkaProducer: Sendable {
         try enqueue(topic: topic, partition: partition, key: key, value: value, headers: headers, id: group.id)
     }
 
+    /// Enqueues one record of `group` from buffers, which librdkafka copies before this
+    /// returns (no array per field: for records sliced out of a larger buffer), with at most
+    /// one header.
+    public func produce(
+        topic: String,
+        key: UnsafeRawBufferPointer?,
+        value: UnsafeRawBufferPointer,
+        header: (name: String, value: UnsafeRawBufferPointer)?,
+        group: DeliveryGroup
+    ) throws(KafkaError) {
+        try checkOpen()
+        while true {
+            let h = header.map { (name: $0.name, value: Optional($0.value)) }
+            let err = produceOnce(topic: topic, partition: nil, key: key, value: value, header: h, id: group.id)
+            guard let err else { return }
+            guard err.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue else { throw err }
+            rd_kafka_poll(client.handle, 10)
+        }
+    }
+
+    private func checkOpen() throws(KafkaError) {
+        if closed.load(ordering: .acquiring) { throw .invalidArgument("producer is closed") }
+        if let fatal = client.fatalError { throw fatal }
+    }
+
     /// Sends one record and waits for its delivery.
     @discardableResult
     public func send(
@@ -147,62 +171,92 @@ public final class KafkaProducer: Sendable {
     ) -> KafkaError? {
         // No heap allocation for the common shapes (no header, or one): this runs once per
         // record published.
-        topic.withCString { topicC in
-            withBytes(key) { kp, kn in
-                withBytes(value) { vp, vn in
-                    withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 6 + headers.count) { vus in
-                        var n = 0
-                        func set(_ type: rd_kafka_vtype_t, _ fill: (inout rd_kafka_vu_t) -> Void) {
-                            var v = rd_kafka_vu_t()
-                            v.vtype = type
-                            fill(&v)
-                            vus[n] = v
-                            n += 1
-                        }
-                        set(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = topicC }
-                        set(RD_KAFKA_VTYPE_PARTITION) { $0.u.i32 = partition ?? RD_KAFKA_PARTITION_UA }
-                        set(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
-                        set(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = UnsafeMutableRawPointer(bitPattern: id) }
-                        set(RD_KAFKA_VTYPE_KEY) {
-                            $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: kp)
-                            $0.u.mem.size = kn
-                        }
-                        set(RD_KAFKA_VTYPE_VALUE) {
-                            $0.u.mem.ptr = UnsafeMutableRawPointer(mutating: vp)
-                            $0.u.mem.size = vn
-                        }
-                        func send() -> KafkaError? {
-                            guard let err = rd_kafka_produceva(client.handle, vus.baseAddress, n) else { return nil }
-                            return KafkaError(consuming: err, context: "produce to \(topic)")
-                        }
-                        if headers.count == 1 {
-                            let h = headers[0]
-                            return h.key.withCString { nameC in
-                                withBytes(h.value) { hp, hn in
-                                    set(RD_KAFKA_VTYPE_HEADER) {
-                                        $0.u.header.name = nameC
-                                        $0.u.header.val = hp
-                                        $0.u.header.size = h.value == nil ? -1 : hn
-                                    }
-                                    return send()
-                                }
-                            }
-                        }
-                        let names = headers.map { strdup($0.key) }
-                        defer { for n in names { free(n) } }
-                        return withHeaderValues(headers, 0) { hv in
-                            for (i, h) in hv.enumerated() {
-                                set(RD_KAFKA_VTYPE_HEADER) {
-                                    $0.u.header.name = UnsafePointer(names[i])
-                                    $0.u.header.val = h.0
-                                    $0.u.header.size = h.1
-                                }
-                            }
-                            return send()
+        withOptionalBytes(key) { k in
+            withOptionalBytes(value) { v in
+                if headers.isEmpty { return produceOnce(topic: topic, partition: partition, key: k, value: v, header: nil, id: id) }
+                if headers.count == 1 {
+                    let h = headers[0]
+                    return withOptionalBytes(h.value) { hv in
+                        produceOnce(topic: topic, partition: partition, key: k, value: v, header: (h.key, hv), id: id)
+                    }
+                }
+                let names = headers.map { strdup($0.key) }
+                defer { for n in names { free(n) } }
+                return withHeaderValues(headers, 0) { hv in
+                    topic.withCString { topicC in
+                        produceVU(topicC, topic: topic, partition: partition, key: k, value: v, id: id, headerCount: hv.count) { i, header in
+                            header.name = UnsafePointer(names[i])
+                            header.val = hv[i].0
+                            header.size = hv[i].1
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// One record from buffers (librdkafka copies them), with at most one header (a nil
+    /// value: a header without one).
+    private func produceOnce(
+        topic: String,
+        partition: Int32?,
+        key: UnsafeRawBufferPointer?,
+        value: UnsafeRawBufferPointer?,
+        header: (name: String, value: UnsafeRawBufferPointer?)?,
+        id: UInt
+    ) -> KafkaError? {
+        topic.withCString { topicC in
+            guard let header else {
+                return produceVU(topicC, topic: topic, partition: partition, key: key, value: value, id: id, headerCount: 0) { _, _ in }
+            }
+            return header.name.withCString { nameC in
+                produceVU(topicC, topic: topic, partition: partition, key: key, value: value, id: id, headerCount: 1) { _, h in
+                    h.name = nameC
+                    h.val = header.value?.baseAddress
+                    h.size = header.value.map { $0.count } ?? -1
+                }
+            }
+        }
+    }
+
+    /// `rd_kafka_produceva` with the record's fields on the stack; `fillHeader(i, &h)` sets
+    /// header i of `headerCount`.
+    private func produceVU(
+        _ topicC: UnsafePointer<CChar>,
+        topic: String,
+        partition: Int32?,
+        key: UnsafeRawBufferPointer?,
+        value: UnsafeRawBufferPointer?,
+        id: UInt,
+        headerCount: Int,
+        fillHeader: (Int, inout rd_kafka_vu_t.__Unnamed_union_u.__Unnamed_struct_header) -> Void
+    ) -> KafkaError? {
+        withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 6 + headerCount) { vus in
+            var n = 0
+            func set(_ type: rd_kafka_vtype_t, _ fill: (inout rd_kafka_vu_t) -> Void) {
+                var v = rd_kafka_vu_t()
+                v.vtype = type
+                fill(&v)
+                vus[n] = v
+                n += 1
+            }
+            set(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = topicC }
+            set(RD_KAFKA_VTYPE_PARTITION) { $0.u.i32 = partition ?? RD_KAFKA_PARTITION_UA }
+            set(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
+            set(RD_KAFKA_VTYPE_OPAQUE) { $0.u.ptr = UnsafeMutableRawPointer(bitPattern: id) }
+            set(RD_KAFKA_VTYPE_KEY) {
+                $0.u.mem.ptr = key?.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) }
+                $0.u.mem.size = key?.count ?? 0
+            }
+            set(RD_KAFKA_VTYPE_VALUE) {
+                $0.u.mem.ptr = value?.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) }
+                $0.u.mem.size = value?.count ?? 0
+            }
+            for i in 0..<headerCount {
+                set(RD_KAFKA_VTYPE_HEADER) { fillHeader(i, &$0.u.header) }
+            }
+            guard let err = rd_kafka_produceva(client.handle, vus.baseAddress, n) else { return nil }
+            return KafkaError(consuming: err, context: "produce to \(topic)")
         }
     }
 
@@ -270,9 +324,10 @@ struct TopicHandle: @unchecked Sendable {
     let rkt: OpaquePointer
 }
 
-func withBytes<R>(_ b: [UInt8]?, _ body: (UnsafeRawPointer?, Int) -> R) -> R {
-    guard let b else { return body(nil, 0) }
-    return b.withUnsafeBytes { body($0.baseAddress, $0.count) }
+/// `b`'s bytes for the duration of `body` (nil for nil).
+func withOptionalBytes<R>(_ b: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+    guard let b else { return body(nil) }
+    return b.withUnsafeBytes { body($0) }
 }
 
 /// Pins every header value's bytes for the duration of `body` (nil values give size -1).

@@ -13,7 +13,7 @@ extension PartitionStore {
         try checkpointBetweenBatches()
         var before: BatchState?
         do {
-            return try db.inTransaction {
+            let summary = try db.inTransaction {
                 // Positions are re-read under the write lock when another connection
                 // committed since: should two workers briefly hold the same partition (a
                 // zombie after a rebalance), neither applies a record twice.
@@ -22,7 +22,12 @@ extension PartitionStore {
                 before = batchState
                 return try applyInTransaction(records, before: batchState)
             }
+            // Committed: its rows can be published from memory.
+            unpublished.append(stagedOutbox)
+            stagedOutbox.removeAll(keepingCapacity: true)
+            return summary
         } catch {
+            stagedOutbox.removeAll(keepingCapacity: true)
             capture?.reset()
             if let before {
                 batchState = before
@@ -245,7 +250,9 @@ extension PartitionStore {
         } catch let error where Self.isRejection(error) {
             let rejection = Self.rejection(from: error)
             prunedPending = prunedBefore
-            knownProjects.removeAll()
+            // The savepoint undid the project rows this command created, if it did (a
+            // command into a project not known yet always has a savepoint); other pairs stay.
+            if !projectKnown, let project = envelope.projectId { knownProjects.remove(envelope.workspaceId, project) }
             ctx.outputs.removeAll()
             ctx.nextIndex = 0
             if let rb = ctx.rollbackFailure { try recordRollbackFailure(rb, ctx: &ctx) }
@@ -346,6 +353,11 @@ struct KnownProjects {
         if pairs.count >= 100_000 { pairs.removeAll() }
         pairs.insert(Self.key(workspace, project))
         last = (workspace, project)
+    }
+
+    mutating func remove(_ workspace: String, _ project: String) {
+        pairs.remove(Self.key(workspace, project))
+        if let last, last.workspace == workspace, last.project == project { self.last = nil }
     }
 
     mutating func removeAll() {

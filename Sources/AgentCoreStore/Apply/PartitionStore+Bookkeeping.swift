@@ -3,25 +3,6 @@ import AgentCoreModel
 private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
 extension PartitionStore {
-    static func decodeHex(_ field: ArraySlice<UInt8>, command: String) throws -> [UInt8]? {
-        if field.elementsEqual([UInt8(ascii: "-")]) { return nil }
-        func nibble(_ c: UInt8) throws -> UInt8 {
-            switch c {
-            case 0x30...0x39: return c - 0x30
-            case 0x61...0x66: return c - 0x61 + 10
-            default: throw StoreError("corrupt_store", "results row for \(command) has a bad key")
-            }
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(field.count / 2)
-        var i = field.startIndex
-        while i + 1 < field.endIndex {
-            out.append(try nibble(field[i]) << 4 | nibble(field[i + 1]))
-            i += 2
-        }
-        return out
-    }
-
     /// The outputs recorded for an earlier command with the same workspace and id, if it
     /// is within the retention.
     func processedResult(hkey: Int64, envelope: CommandEnvelope) throws -> [Outgoing]? {
@@ -43,69 +24,59 @@ extension PartitionStore {
     /// Canonical JSON escapes tabs and newlines and event ids are built from topic names and
     /// numbers, so the separators cannot occur inside a field.
     static func encodeResult(_ outputs: [Outgoing]) -> [UInt8] {
+        var slots: [OutboxRow.Slot] = []
+        return encodeResult(outputs, slots: &slots)
+    }
+
+    /// `encodeResult`, noting where each output's fields lie (`OutboxRow`).
+    static func encodeResult(_ outputs: [Outgoing], slots: inout [OutboxRow.Slot]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(640 * outputs.count)
+        slots.reserveCapacity(outputs.count)
         for o in outputs {
             let id = o.eventId
             out.append(contentsOf: o.topic.rawValue.utf8)
             out.append(0x09)
+            let idStart = out.count
             out.append(contentsOf: id.utf8)
+            let idRange = idStart..<out.count
             out.append(0x09)
+            var keyHex: Range<Int>?
             if let key = o.key {
+                let keyStart = out.count
                 for b in key {
                     out.append(hexDigits[Int(b >> 4)])
                     out.append(hexDigits[Int(b & 0xF)])
                 }
+                keyHex = keyStart..<out.count
             } else {
                 out.append(UInt8(ascii: "-"))
             }
             out.append(0x09)
+            let valueStart = out.count
             o.writeValue(id: id, to: &out)
+            slots.append(OutboxRow.Slot(topic: o.topic, id: idRange, keyHex: keyHex, value: valueStart..<out.count))
             out.append(0x0A)
         }
         return out
     }
 
-    /// A results row as stored: serialised, then compressed (`ResultCompression`).
-    static func storedResult(_ outputs: [Outgoing], _ compressor: ResultCompressor) -> [UInt8] {
-        compressor.compress(encodeResult(outputs))
+    /// A results row as stored (serialised, then compressed: `ResultCompression`), and its
+    /// records ready to publish (`seq` 0 until the store numbers it).
+    static func storedResult(_ outputs: [Outgoing], _ compressor: ResultCompressor) -> (stored: [UInt8], row: OutboxRow) {
+        var slots: [OutboxRow.Slot] = []
+        let plain = encodeResult(outputs, slots: &slots)
+        return (compressor.compress(plain), OutboxRow(seq: 0, plain: plain, slots: slots))
+    }
+
+    /// The records of a stored results row (plain or compressed).
+    static func storedRow(_ stored: [UInt8], seq: Int64) throws -> OutboxRow {
+        try OutboxRow(seq: seq, plain: ResultDecompressor.plain(stored, what: "results row \(seq)"))
     }
 
     /// The outputs of a stored results row (plain or compressed).
     static func decodeStoredResult(_ stored: [UInt8], row seq: Int64) throws -> [Outgoing] {
-        let what = "results row \(seq)"
-        return try decodeResult(ResultDecompressor.plain(stored, what: what), command: what)
-    }
-
-    /// The outputs of a results row, read in one pass (it runs once per event published):
-    /// lines of `topic TAB id TAB key-hex TAB value`; values are canonical JSON, which has
-    /// no raw tab or newline.
-    static func decodeResult(_ bytes: [UInt8], command: String) throws -> [Outgoing] {
-        var out: [Outgoing] = []
-        let n = bytes.count
-        var i = 0
-        func malformed() -> StoreError { StoreError("corrupt_store", "processed_commands row for \(command) is malformed") }
-        while i < n {
-            if bytes[i] == 0x0A {
-                i += 1
-                continue
-            }
-            let end = bytes[i..<n].firstIndex(of: 0x0A) ?? n
-            guard let t1 = bytes[i..<end].firstIndex(of: 0x09), let t2 = bytes[(t1 + 1)..<end].firstIndex(of: 0x09),
-                let t3 = bytes[(t2 + 1)..<end].firstIndex(of: 0x09),
-                let topic = OutputTopic.allCases.first(where: { $0.rawValue.utf8.elementsEqual(bytes[i..<t1]) })
-            else { throw malformed() }
-            out.append(
-                Outgoing(
-                    topic: topic,
-                    key: try decodeHex(bytes[(t2 + 1)..<t3], command: command),
-                    value: Array(bytes[(t3 + 1)..<end]),
-                    eventId: String(decoding: bytes[(t1 + 1)..<t2], as: UTF8.self)
-                )
-            )
-            i = end + 1
-        }
-        return out
+        try storedRow(stored, seq: seq).outputs
     }
 
     /// Queues the record's results row (its outbox entry and, for a command, its memory);
@@ -138,14 +109,20 @@ extension PartitionStore {
     func writePendingResults() throws {
         let blobs = pending.renderer?.finish() ?? pending.rows.map { Self.storedResult($0.outputs, compressor) }
         let s = try db.statement("INSERT INTO results(seq, hkey, workspace_id, command_id, outputs) VALUES(?,?,?,?,?)")
+        stagedOutbox.removeAll(keepingCapacity: true)
+        stagedOutbox.reserveCapacity(blobs.count)
         for (i, row) in pending.rows.enumerated() {
             defer { s.reset() }
-            try s.bind(.int(pending.firstSeq + Int64(i)), at: 1)
+            let seq = pending.firstSeq + Int64(i)
+            try s.bind(.int(seq), at: 1)
             try s.bind(.int(row.hkey), at: 2)
             try s.bind(row.workspace.map(SQLValue.text) ?? .null, at: 3)
             try s.bind(row.commandId.map(SQLValue.text) ?? .null, at: 4)
-            try s.bind(.blob(blobs[i]), at: 5)
+            try s.bind(.blob(blobs[i].stored), at: 5)
             _ = try s.step()
+            var ready = blobs[i].row
+            ready.seq = seq
+            stagedOutbox.append(ready)
         }
         pending = PendingResults(firstSeq: nextSeq)
     }

@@ -25,7 +25,7 @@ final class ResultRenderer: @unchecked Sendable {
     private static let ready: UInt8 = 2
 
     private let inputs: UnsafeMutablePointer<[Outgoing]>
-    private let rows: UnsafeMutablePointer<[UInt8]>
+    private let rows: UnsafeMutablePointer<(stored: [UInt8], row: OutboxRow)>
     /// Per row: unclaimed → claimed → ready (release), by whichever thread claimed it.
     private let states: UnsafeMutablePointer<Atomic<UInt8>>
     private let capacity: Int
@@ -92,8 +92,8 @@ final class ResultRenderer: @unchecked Sendable {
     }
 
     /// Renders what the helper has not claimed, waits for what it has, and returns every
-    /// row in order.
-    func finish() -> [[UInt8]] {
+    /// row in order (stored form, and its records ready to publish).
+    func finish() -> [(stored: [UInt8], row: OutboxRow)] {
         precondition(!finished, "ResultRenderer.finish called twice")
         finished = true
         closed.store(true, ordering: .releasing)

@@ -11,13 +11,26 @@ extension PartitionStore {
         var out: [OutboxRecord] = []
         var bytes = 0
         while bytes < maxBytes, try s.step() {
-            let rowSeq = s.int(0)
-            for o in try Self.decodeStoredResult(s.bytes(1), row: rowSeq) {
-                let value = o.value()
-                out.append(OutboxRecord(seq: rowSeq, topic: o.topic, key: o.key, value: value, eventId: o.eventId))
-                bytes += value.count
-            }
+            let row = try Self.storedRow(s.bytes(1), seq: s.int(0))
+            out.append(contentsOf: row.records)
+            bytes += row.byteCount
         }
+        return out
+    }
+
+    /// The rows still to publish (after `published_through`), oldest first, at most
+    /// `limit`: from memory when the batches that applied them are still there
+    /// (`UnpublishedRows`), from the table otherwise (after opening, a restore, another
+    /// writer, or a backlog larger than memory keeps).
+    public func unpublishedRows(limit: Int) throws -> [OutboxRow] {
+        let start = publishedThrough + 1
+        if let rows = unpublished.rows(from: start, limit: limit) { return rows }
+        let s = try db.statement("SELECT seq, outputs FROM results WHERE seq >= ? ORDER BY seq LIMIT ?")
+        defer { s.reset() }
+        try s.bind(.int(start), at: 1)
+        try s.bind(.int(Int64(limit)), at: 2)
+        var out: [OutboxRow] = []
+        while try s.step() { out.append(try Self.storedRow(s.bytes(1), seq: s.int(0))) }
         return out
     }
 
@@ -57,7 +70,10 @@ extension PartitionStore {
                 try setMeta("changelog_synced_ms", .int(now))
             }
         }
-        if movesOutbox { publishedThrough = upTo }
+        if movesOutbox {
+            publishedThrough = upTo
+            unpublished.drop(through: upTo)
+        }
     }
 
     /// Forgets the applied offset of `topic`: the next record of it is applied whatever its
@@ -67,4 +83,63 @@ extension PartitionStore {
         try db.run("DELETE FROM applied_offsets WHERE topic=?", [.text(topic)])
         appliedOffsets[topic] = nil
     }
+}
+
+/// Unpublished results rows in memory, in `seq` order with no gap, as the batches that
+/// applied them committed: publishing takes them from here instead of reading the table
+/// back and decompressing each row. Bounded (`maxRows`, `maxBytes`): past that, the rows
+/// are dropped and publishing reads the table until it reaches the rows kept since.
+struct UnpublishedRows {
+    /// About two steps of a busy partition (a step applies up to twice the batch size).
+    static let maxRows = 4_096
+    static let maxBytes = 4 << 20
+
+    private var kept: [OutboxRow] = []
+    private var head = 0
+    private var bytes = 0
+
+    /// Up to `limit` rows from `seq` on, or nil when `seq` is not among the rows kept.
+    func rows(from seq: Int64, limit: Int) -> [OutboxRow]? {
+        guard head < kept.count, kept[head].seq <= seq, seq <= kept[kept.count - 1].seq else { return nil }
+        let i = head + Int(seq - kept[head].seq)
+        return Array(kept[i..<min(kept.count, i + max(0, limit))])
+    }
+
+    /// Adds the rows of a batch that committed (consecutive `seq`s).
+    mutating func append(_ rows: [OutboxRow]) {
+        guard let first = rows.first else { return }
+        let batchBytes = rows.reduce(0) { $0 + $1.byteCount }
+        // A gap (rows dropped before, or read by another writer), or too much held: start
+        // over from this batch.
+        if head < kept.count && kept[kept.count - 1].seq + 1 != first.seq || kept.count - head + rows.count > Self.maxRows
+            || bytes + batchBytes > Self.maxBytes
+        {
+            removeAll()
+        }
+        guard rows.count <= Self.maxRows, batchBytes <= Self.maxBytes else { return }
+        kept.append(contentsOf: rows)
+        bytes += batchBytes
+    }
+
+    /// Forgets rows published (`seq` ≤ `through`).
+    mutating func drop(through seq: Int64) {
+        while head < kept.count && kept[head].seq <= seq {
+            bytes -= kept[head].byteCount
+            head += 1
+        }
+        if head == kept.count {
+            removeAll()
+        } else if head >= 1_024 && head * 2 >= kept.count {
+            kept.removeFirst(head)
+            head = 0
+        }
+    }
+
+    mutating func removeAll() {
+        kept.removeAll(keepingCapacity: true)
+        head = 0
+        bytes = 0
+    }
+
+    var count: Int { kept.count - head }
 }

@@ -541,13 +541,13 @@ final class WorkerEngine: @unchecked Sendable {
         }
         var upTo: [Int32: Int64] = [:]
         var recent: [OutboxRecord] = []
-        var planned: [(PartitionLane, [OutboxRecord])] = []
+        var planned: [(PartitionLane, [OutboxRow])] = []
         var count = 0
         for lane in lanes {
-            let rows: [OutboxRecord]
+            let rows: [OutboxRow]
             do {
                 guard try lane.store.outboxDepth() > 0 else { continue }
-                rows = try lane.store.outbox(limit: max(Self.outboxRowsPerRound, 2 * config.batchSize))
+                rows = try lane.store.unpublishedRows(limit: max(Self.outboxRowsPerRound, 2 * config.batchSize))
             } catch {
                 failLane(lane, error, consumer: consumer)
                 continue
@@ -555,8 +555,8 @@ final class WorkerEngine: @unchecked Sendable {
             guard let last = rows.last else { continue }
             planned.append((lane, rows))
             upTo[lane.partition] = last.seq
-            count += rows.count
-            recent.append(contentsOf: rows.suffix(3))
+            count += rows.reduce(0) { $0 + $1.count }
+            recent.append(contentsOf: rows.suffix(3).flatMap(\.records).suffix(3))
         }
         let now = DispatchTime.now().uptimeNanoseconds
         let interval = UInt64(config.changelogIntervalMs) * 1_000_000
@@ -574,18 +574,21 @@ final class WorkerEngine: @unchecked Sendable {
             return
         }
         let round = PublishRound(upTo: upTo, count: count, recent: recent, producer: producer)
+        let topics = Dictionary(uniqueKeysWithValues: OutputTopic.allCases.map { ($0, config.topics.output($0)) })
         for (_, rows) in planned {
             for row in rows {
-                do {
-                    try producer.produce(
-                        topic: config.topics.output(row.topic),
-                        key: row.key,
-                        value: row.value,
-                        headers: [KafkaHeader(Self.eventIdHeader, Array(row.eventId.utf8))],
-                        group: round.deliveries
-                    )
-                } catch {
-                    round.fail(error)  // not queued; the row is sent again in a later round
+                row.forEachRecord { topic, key, value, id in
+                    do throws(KafkaError) {
+                        try producer.produce(
+                            topic: topics[topic]!,
+                            key: key,
+                            value: value,
+                            header: (Self.eventIdHeader, id),
+                            group: round.deliveries
+                        )
+                    } catch {
+                        round.fail(error)  // not queued; the row is sent again in a later round
+                    }
                 }
             }
         }
