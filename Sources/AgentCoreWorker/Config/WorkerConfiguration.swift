@@ -85,7 +85,7 @@ public struct WorkerConfiguration: Sendable {
     /// SQLite page cache for all the worker's stores together, MiB: each owned partition's
     /// store gets an equal share (at least 1 MiB). The largest part of a worker's memory
     /// that grows with its data (docs/operations.md, "Memory").
-    public var storeCacheBudgetMiB = 16
+    public var storeCacheBudgetMiB = 8
     /// Most KiB of fetched records librdkafka holds for the worker's consumer before the
     /// loop takes them (`queued.max.messages.kbytes`; librdkafka's default is 64 MiB).
     public var consumerPrefetchKiB = 16_384

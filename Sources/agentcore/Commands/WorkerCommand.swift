@@ -35,7 +35,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var instanceTimeoutMs: Int?
     @Option(help: "Most records per poll. Default: $AGENTCORE_BATCH_SIZE or 1000.") var batchSize: Int?
     @Option(help: "Bound on graceful shutdown. Default: $AGENTCORE_SHUTDOWN_TIMEOUT_MS or 30000.") var shutdownTimeoutMs: Int?
-    @Option(help: "SQLite page cache for all partition stores together, MiB. Default: $AGENTCORE_STORE_CACHE_MIB or 16.")
+    @Option(help: "SQLite page cache for all partition stores together, MiB. Default: $AGENTCORE_STORE_CACHE_MIB or 8.")
     var storeCacheMib: Int?
     @Option(help: "SQLite memory map per partition store, MiB (0: off). Default: $AGENTCORE_STORE_MMAP_MIB or 0.")
     var storeMmapMib: Int?
