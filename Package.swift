@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     ],
     targets: [
         .systemLibrary(
@@ -69,7 +71,7 @@ let package = Package(
         .target(
             name: "AgentCoreHTTP",
             dependencies: [
-                "AgentCoreModel", "AgentCoreStore", "AgentCoreKafka", "AgentCoreWorker",
+                "AgentCoreModel", "AgentCoreStore", "AgentCoreKafka", "AgentCoreWorker", "AgentCoreClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -86,6 +88,8 @@ let package = Package(
             name: "AgentCoreClient",
             dependencies: [
                 "AgentCoreModel", "AgentCoreKafka",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -3,10 +3,6 @@ import AgentCoreModel
 import Foundation
 import Logging
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
-
 /// What an agent instance is given: who it is, a logger, its contexts, and messaging.
 /// Every call goes through the cluster's contract (commands on Kafka, reads through a
 /// worker's read API); nothing here touches a store.
@@ -171,13 +167,6 @@ struct ReadAPI: Sendable {
     let baseURL: String
     let token: String?
 
-    static let session: URLSession = {
-        let c = URLSessionConfiguration.ephemeral
-        c.timeoutIntervalForRequest = 10
-        c.timeoutIntervalForResource = 15
-        return URLSession(configuration: c)
-    }()
-
     static func escape(_ s: String) -> String {
         s.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? s
     }
@@ -185,11 +174,8 @@ struct ReadAPI: Sendable {
     /// The JSON answer, or nil on 404. Other statuses throw with the API's message.
     func get(_ path: String) async throws -> JSONValue? {
         let base = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        guard let url = URL(string: base + path) else { throw AgentHostError("bad read URL \(base + path)") }
-        var request = URLRequest(url: url)
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        let (data, response) = try await Self.session.data(for: request)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let response = try await HTTPGet.get(base + path, headers: token.map { [("Authorization", "Bearer \($0)")] } ?? [], timeoutSeconds: 10)
+        let (status, data) = (response.status, response.body)
         if status == 404 { return nil }
         let body = try? JSONParser.parse(Array(data))
         guard status == 200, let body else {
