@@ -43,6 +43,8 @@ final class Checkpointer: @unchecked Sendable {
             throw SQLiteError(code: rc, message: message, sql: nil)
         }
         sqlite3_busy_timeout(db, 5_000)
+        // It runs checkpoints only: no lookaside buffer (one per owned partition otherwise).
+        _ = agentcore_sqlite3_lookaside_off(db)
         // A connection learns that the file is in WAL mode when it first reads it; until
         // then a checkpoint does nothing.
         let mode = sqlite3_exec(db, "PRAGMA journal_mode=WAL", nil, nil, nil)
