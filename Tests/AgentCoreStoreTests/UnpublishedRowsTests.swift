@@ -85,6 +85,24 @@ import Testing
         #expect(f.store.unpublished.count == 0)
     }
 
+    /// A round takes about `maxBytes` of rows (at least one), from memory and from the table.
+    @Test func aRoundIsBoundedInBytes() throws {
+        let f = try StoreFixture()
+        try f.registerDefinition()
+        _ = try f.spawn("i1")
+        try f.store.apply(batch(f, 40, from: 0))
+        let all = try f.store.unpublishedRows(limit: 1_000)
+        let rowBytes = all.last!.byteCount
+        #expect(try f.store.unpublishedRows(limit: 1_000, maxBytes: 1).count == 1)
+        let some = try f.store.unpublishedRows(limit: 1_000, maxBytes: 10 * rowBytes)
+        #expect(some.count >= 5 && some.count < all.count)
+        let path = f.store.path
+        f.store.close()
+        f.store = try PartitionStore(path: path, partition: 0)
+        #expect(try f.store.unpublishedRows(limit: 1_000, maxBytes: 1).count == 1)
+        #expect(try f.store.unpublishedRows(limit: 1_000, maxBytes: 10 * rowBytes).map(\.seq) == some.map(\.seq))
+    }
+
     /// A batch that fails leaves nothing in memory: its rows were never committed.
     @Test func aFailedBatchAddsNoRows() throws {
         let f = try StoreFixture()

@@ -301,6 +301,7 @@ extension PartitionStore {
     /// Starts (or resumes) a restore from changelog offset `from`: until
     /// `finishRestore`, the store must not apply input.
     public func beginRestore(from: Int64) throws {
+        unpublished.removeAll()  // the results rows are rewritten: read them again afterwards
         try db.inTransaction {
             if try restoreProgress() == nil {
                 // Heads are derived from version rows (`deriveHeads`): pruned rows the

@@ -19,18 +19,23 @@ extension PartitionStore {
     }
 
     /// The rows still to publish (after `published_through`), oldest first, at most
-    /// `limit`: from memory when the batches that applied them are still there
-    /// (`UnpublishedRows`), from the table otherwise (after opening, a restore, another
-    /// writer, or a backlog larger than memory keeps).
-    public func unpublishedRows(limit: Int) throws -> [OutboxRow] {
+    /// `limit` rows and about `maxBytes` (always one row): from memory when the batches that
+    /// applied them are still there (`UnpublishedRows`), from the table otherwise (after
+    /// opening, a restore, another writer, or a backlog larger than memory keeps).
+    public func unpublishedRows(limit: Int, maxBytes: Int = 16 << 20) throws -> [OutboxRow] {
         let start = publishedThrough + 1
-        if let rows = unpublished.rows(from: start, limit: limit) { return rows }
+        if let rows = unpublished.rows(from: start, limit: limit, maxBytes: maxBytes) { return rows }
         let s = try db.statement("SELECT seq, outputs FROM results WHERE seq >= ? ORDER BY seq LIMIT ?")
         defer { s.reset() }
         try s.bind(.int(start), at: 1)
         try s.bind(.int(Int64(limit)), at: 2)
         var out: [OutboxRow] = []
-        while try s.step() { out.append(try Self.storedRow(s.bytes(1), seq: s.int(0))) }
+        var bytes = 0
+        while bytes < maxBytes, try s.step() {
+            let row = try Self.storedRow(s.bytes(1), seq: s.int(0))
+            bytes += row.byteCount
+            out.append(row)
+        }
         return out
     }
 
@@ -98,11 +103,18 @@ struct UnpublishedRows {
     private var head = 0
     private var bytes = 0
 
-    /// Up to `limit` rows from `seq` on, or nil when `seq` is not among the rows kept.
-    func rows(from seq: Int64, limit: Int) -> [OutboxRow]? {
+    /// Up to `limit` rows (and about `maxBytes`) from `seq` on, or nil when `seq` is not
+    /// among the rows kept.
+    func rows(from seq: Int64, limit: Int, maxBytes: Int) -> [OutboxRow]? {
         guard head < kept.count, kept[head].seq <= seq, seq <= kept[kept.count - 1].seq else { return nil }
         let i = head + Int(seq - kept[head].seq)
-        return Array(kept[i..<min(kept.count, i + max(0, limit))])
+        var end = i
+        var taken = 0
+        while end < kept.count, end - i < limit, taken < maxBytes {
+            taken += kept[end].byteCount
+            end += 1
+        }
+        return Array(kept[i..<end])
     }
 
     /// Adds the rows of a batch that committed (consecutive `seq`s).
