@@ -1,15 +1,8 @@
 import AgentCoreModel
 import Foundation
-import Synchronization
 import Testing
 
 @testable import AgentCoreStore
-
-/// A fixture used by one task at a time.
-struct UncheckedFixture: @unchecked Sendable {
-    let f: StoreFixture
-    init(_ f: StoreFixture) { self.f = f }
-}
 
 @Suite struct CheckpointerTests {
     static func options() -> StoreOptions {
@@ -59,43 +52,6 @@ struct UncheckedFixture: @unchecked Sendable {
         f.store.close()
         f.store = try PartitionStore(path: path, partition: 0, options: Self.options())
         #expect(try f.store.canonicalDump() == dump)
-    }
-
-    /// More stores than pool threads, applying at once from threads of their own: every
-    /// WAL stays bounded (each store's pass runs, none waits forever behind the others),
-    /// and stores close while passes of theirs are queued or running.
-    @Test func storesShareThePoolThreads() throws {
-        let fixtures = try (0..<6).map { _ in try StoreFixture(options: Self.options()) }
-        for f in fixtures {
-            try f.registerDefinition()
-            _ = try f.spawn("i1")
-        }
-        let most = Mutex<[Int32]>(Array(repeating: 0, count: fixtures.count))
-        let failures = Mutex<[String]>([])
-        let done = DispatchGroup()
-        for (i, f) in fixtures.enumerated() {
-            let box = UncheckedFixture(f)
-            done.enter()
-            Thread {
-                defer { done.leave() }
-                do {
-                    try Self.writeBatches(box.f, 30) { frames in most.withLock { $0[i] = max($0[i], frames) } }
-                } catch {
-                    failures.withLock { $0.append("\(error)") }
-                }
-            }.start()
-        }
-        done.wait()
-        #expect(failures.withLock { $0 } == [])
-        for (i, f) in fixtures.enumerated() {
-            #expect(most.withLock { $0[i] } < 64 + 64)
-            #expect((f.store.checkpointer?.passes ?? 0) > 0)
-            #expect(try f.store.context(workspace: "ws1", project: "p1", instanceId: "i1", name: "c3")?.currentVersion == 30)
-        }
-        // Passes asked for and not waited for, then the stores close at once.
-        for f in fixtures { f.store.checkpointer?.request() }
-        for f in fixtures { f.store.close() }
-        #expect(fixtures.allSatisfy { $0.store.checkpointer == nil })
     }
 
     /// A reader holding an old snapshot keeps the WAL from starting over, but never blocks

@@ -2,9 +2,9 @@ import CSQLite
 import Foundation
 import Synchronization
 
-/// Copies a store's WAL back into its database file on a connection of its own (PASSIVE
-/// checkpoints), run by a pool of two threads shared by every store of the process, so the
-/// applying thread no longer waits for checkpoint writes and `fsync`s inside `COMMIT`.
+/// Copies a store's WAL back into its database file on a thread and connection of its own
+/// (PASSIVE checkpoints), so the applying thread no longer waits for checkpoint writes and
+/// `fsync`s inside `COMMIT`.
 ///
 /// A PASSIVE checkpoint beside a writer that never pauses never backfills the whole WAL, so
 /// the WAL would never restart and would grow without end. The store therefore asks for a
@@ -19,69 +19,19 @@ import Synchronization
 /// run waiting in checkpoint `fsync`s.
 final class Checkpointer: @unchecked Sendable {
     private let connection: OpaquePointer
-    /// Under `Pool.condition`: passes asked for and done, whether a pool thread is running
-    /// one or it waits in the queue, and whether the store is closing.
+    private let condition = NSCondition()
+    /// Under `condition`: passes asked for, passes done, and whether to stop.
     private var requested = 0
     private var completed = 0
-    private var queued = false
-    private var busy = false
     private var stopping = false
+    private let done = DispatchSemaphore(value: 0)
     /// The last pass's SQLite result code.
     let lastResult = Atomic<Int32>(SQLITE_OK)
     /// Passes done (for tests).
     var passes: Int {
-        Pool.condition.lock()
-        defer { Pool.condition.unlock() }
+        condition.lock()
+        defer { condition.unlock() }
         return completed
-    }
-
-    /// The threads that run every store's passes, in the order asked for: a few for the
-    /// process instead of one per store (a worker owning many partitions had as many idle
-    /// threads, each with a malloc arena of its own). Two, so that one store's long pass
-    /// does not hold up every other store's.
-    private enum Pool {
-        static let threads = 2
-        static let condition = NSCondition()
-        /// Under `condition`: checkpointers with a pass to run, oldest request first.
-        nonisolated(unsafe) static var queue: [Checkpointer] = []
-        nonisolated(unsafe) static var started = false
-
-        /// Starts the threads on first use (under `condition`).
-        static func start() {
-            guard !started else { return }
-            started = true
-            for i in 0..<threads {
-                let thread = Thread { run() }
-                thread.name = "agentcore-checkpoint-\(i)"
-                thread.start()
-            }
-        }
-
-        static func run() {
-            while true {
-                condition.lock()
-                while queue.isEmpty { condition.wait() }
-                let c = queue.removeFirst()
-                c.queued = false
-                c.busy = true
-                let pass = c.requested
-                condition.unlock()
-                var log: Int32 = 0
-                var copied: Int32 = 0
-                let rc = sqlite3_wal_checkpoint_v2(c.connection, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied)
-                c.lastResult.store(rc, ordering: .relaxed)
-                condition.lock()
-                c.completed = pass
-                c.busy = false
-                // Asked for again while this pass ran: queued again, behind the others.
-                if c.requested > c.completed && !c.stopping {
-                    c.queued = true
-                    queue.append(c)
-                }
-                condition.broadcast()
-                condition.unlock()
-            }
-        }
     }
 
     init(path: String) throws(SQLiteError) {
@@ -104,45 +54,60 @@ final class Checkpointer: @unchecked Sendable {
             throw SQLiteError(code: mode, message: message, sql: "PRAGMA journal_mode=WAL")
         }
         connection = db
+        let thread = Thread { [self] in run() }
+        thread.name = "agentcore-checkpoint"
+        thread.start()
     }
 
     /// Asks for a pass; returns its number, for `wait(for:)`.
     @discardableResult
     func request() -> Int {
-        Pool.condition.lock()
-        defer { Pool.condition.unlock() }
+        condition.lock()
+        defer { condition.unlock() }
         requested += 1
-        if !queued && !busy && !stopping {
-            queued = true
-            Pool.queue.append(self)
-            Pool.start()
-        }
-        Pool.condition.broadcast()
+        condition.signal()
         return requested
     }
 
     /// Waits until pass `pass` (and every one before it) is done.
     func wait(for pass: Int) {
-        Pool.condition.lock()
-        while completed < pass && !stopping { Pool.condition.wait() }
-        Pool.condition.unlock()
+        condition.lock()
+        while completed < pass && !stopping { condition.wait() }
+        condition.unlock()
     }
 
-    /// Takes the store out of the queue, waits for a pass that is running, and closes the
-    /// connection.
+    /// Ends the thread and closes the connection.
     func stop() {
-        Pool.condition.lock()
+        condition.lock()
         let already = stopping
         stopping = true
-        if queued {
-            Pool.queue.removeAll { $0 === self }
-            queued = false
-        }
-        while busy { Pool.condition.wait() }
-        Pool.condition.broadcast()
-        Pool.condition.unlock()
+        condition.broadcast()
+        condition.unlock()
         guard !already else { return }
+        done.wait()
         sqlite3_close_v2(connection)
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while requested == completed && !stopping { condition.wait() }
+            if stopping {
+                condition.unlock()
+                break
+            }
+            let pass = requested
+            condition.unlock()
+            var log: Int32 = 0
+            var copied: Int32 = 0
+            let rc = sqlite3_wal_checkpoint_v2(connection, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &copied)
+            lastResult.store(rc, ordering: .relaxed)
+            condition.lock()
+            completed = pass
+            condition.broadcast()
+            condition.unlock()
+        }
+        done.signal()
     }
 }
 
