@@ -81,10 +81,15 @@ public final class KafkaProducer: Sendable {
         headers: [KafkaHeader],
         id: UInt
     ) throws(KafkaError) {
-        try checkOpen()
-        while true {
-            let err = produceOnce(topic: topic, partition: partition, key: key, value: value, headers: headers, id: id)
-            guard let err else { return }
+        try enqueue { produceOnce(topic: topic, partition: partition, key: key, value: value, headers: headers, id: id) }
+    }
+
+    /// Runs `attempt` (one `rd_kafka_produceva`) until it is not refused for a full queue,
+    /// polling meanwhile.
+    private func enqueue(_ attempt: () -> KafkaError?) throws(KafkaError) {
+        if closed.load(ordering: .acquiring) { throw .invalidArgument("producer is closed") }
+        if let fatal = client.fatalError { throw fatal }
+        while let err = attempt() {
             guard err.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue else { throw err }
             rd_kafka_poll(client.handle, 10)
         }
@@ -126,19 +131,8 @@ public final class KafkaProducer: Sendable {
         header: (name: String, value: UnsafeRawBufferPointer)?,
         group: DeliveryGroup
     ) throws(KafkaError) {
-        try checkOpen()
-        while true {
-            let h = header.map { (name: $0.name, value: Optional($0.value)) }
-            let err = produceOnce(topic: topic, partition: nil, key: key, value: value, header: h, id: group.id)
-            guard let err else { return }
-            guard err.code == RD_KAFKA_RESP_ERR__QUEUE_FULL.rawValue else { throw err }
-            rd_kafka_poll(client.handle, 10)
-        }
-    }
-
-    private func checkOpen() throws(KafkaError) {
-        if closed.load(ordering: .acquiring) { throw .invalidArgument("producer is closed") }
-        if let fatal = client.fatalError { throw fatal }
+        let h = header.map { (name: $0.name, value: Optional($0.value)) }
+        try enqueue { produceOnce(topic: topic, partition: nil, key: key, value: value, header: h, id: group.id) }
     }
 
     /// Sends one record and waits for its delivery.

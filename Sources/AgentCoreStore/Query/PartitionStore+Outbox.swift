@@ -2,20 +2,9 @@ import AgentCoreModel
 
 extension PartitionStore {
     /// Records still to publish (from `results` rows after `published_through` and after
-    /// `seq`), oldest first, from at most `limit` rows.
+    /// `seq`), oldest first, from at most `limit` rows, read from the table.
     public func outbox(after seq: Int64 = 0, limit: Int = 10_000, maxBytes: Int = 64 << 20) throws -> [OutboxRecord] {
-        let s = try db.statement("SELECT seq, outputs FROM results WHERE seq > ? ORDER BY seq LIMIT ?")
-        defer { s.reset() }
-        try s.bind(.int(max(seq, publishedThrough)), at: 1)
-        try s.bind(.int(Int64(limit)), at: 2)
-        var out: [OutboxRecord] = []
-        var bytes = 0
-        while bytes < maxBytes, try s.step() {
-            let row = try Self.storedRow(s.bytes(1), seq: s.int(0))
-            out.append(contentsOf: row.records)
-            bytes += row.byteCount
-        }
-        return out
+        try storedRows(from: max(seq, publishedThrough) + 1, limit: limit, maxBytes: maxBytes).flatMap(\.records)
     }
 
     /// The rows still to publish (after `published_through`), oldest first, at most
@@ -25,9 +14,15 @@ extension PartitionStore {
     public func unpublishedRows(limit: Int, maxBytes: Int = 16 << 20) throws -> [OutboxRow] {
         let start = publishedThrough + 1
         if let rows = unpublished.rows(from: start, limit: limit, maxBytes: maxBytes) { return rows }
+        return try storedRows(from: start, limit: limit, maxBytes: maxBytes)
+    }
+
+    /// `results` rows from `seq` on, oldest first: at most `limit`, and about `maxBytes`
+    /// (always one row).
+    private func storedRows(from seq: Int64, limit: Int, maxBytes: Int) throws -> [OutboxRow] {
         let s = try db.statement("SELECT seq, outputs FROM results WHERE seq >= ? ORDER BY seq LIMIT ?")
         defer { s.reset() }
-        try s.bind(.int(start), at: 1)
+        try s.bind(.int(seq), at: 1)
         try s.bind(.int(Int64(limit)), at: 2)
         var out: [OutboxRow] = []
         var bytes = 0
@@ -100,14 +95,13 @@ struct UnpublishedRows {
     static let maxBytes = 4 << 20
 
     private var kept: [OutboxRow] = []
-    private var head = 0
     private var bytes = 0
 
     /// Up to `limit` rows (and about `maxBytes`) from `seq` on, or nil when `seq` is not
     /// among the rows kept.
     func rows(from seq: Int64, limit: Int, maxBytes: Int) -> [OutboxRow]? {
-        guard head < kept.count, kept[head].seq <= seq, seq <= kept[kept.count - 1].seq else { return nil }
-        let i = head + Int(seq - kept[head].seq)
+        guard let first = kept.first?.seq, first <= seq, seq <= kept[kept.count - 1].seq else { return nil }
+        let i = Int(seq - first)
         var end = i
         var taken = 0
         while end < kept.count, end - i < limit, taken < maxBytes {
@@ -123,8 +117,9 @@ struct UnpublishedRows {
         let batchBytes = rows.reduce(0) { $0 + $1.byteCount }
         // A gap (rows dropped before, or read by another writer), or too much held: start
         // over from this batch.
-        if head < kept.count && kept[kept.count - 1].seq + 1 != first.seq || kept.count - head + rows.count > Self.maxRows
-            || bytes + batchBytes > Self.maxBytes
+        if let last = kept.last,
+            last.seq + 1 != first.seq || kept.count + rows.count > Self.maxRows
+                || bytes + batchBytes > Self.maxBytes
         {
             removeAll()
         }
@@ -135,23 +130,15 @@ struct UnpublishedRows {
 
     /// Forgets rows published (`seq` ≤ `through`).
     mutating func drop(through seq: Int64) {
-        while head < kept.count && kept[head].seq <= seq {
-            bytes -= kept[head].byteCount
-            head += 1
-        }
-        if head == kept.count {
-            removeAll()
-        } else if head >= 1_024 && head * 2 >= kept.count {
-            kept.removeFirst(head)
-            head = 0
-        }
+        let n = kept.prefix { $0.seq <= seq }.count
+        bytes -= kept[..<n].reduce(0) { $0 + $1.byteCount }
+        kept.removeFirst(n)  // at most `maxRows` rows move, once a publishing round
     }
 
     mutating func removeAll() {
         kept.removeAll(keepingCapacity: true)
-        head = 0
         bytes = 0
     }
 
-    var count: Int { kept.count - head }
+    var count: Int { kept.count }
 }
