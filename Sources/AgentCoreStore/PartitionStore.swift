@@ -88,6 +88,10 @@ public final class PartitionStore {
     var resultBlocksFrom: Int64? {
         didSet { capture?.resultBlocksFrom = resultBlocksFrom ?? Int64.max }
     }
+    /// Context versions travel in the changelog keyed by slot, this many per context
+    /// (`store_meta` key `changelog_version_slots`, see `settleVersionSlots`); nil until the
+    /// first publishing round or a restore from a marker that carries it.
+    var versionSlots: Int64?
 
     /// The store's WAL was there, not empty, when it was opened: the last user did not
     /// close it (a crash, a kill, a lost node). Such a store is checked before a worker uses it.
@@ -171,6 +175,7 @@ public final class PartitionStore {
         publishedThrough = meta["published_through"]?.int ?? 0
         sweptThrough = meta["versions_swept"]?.int ?? 0
         resultBlocksFrom = meta["changelog_result_blocks_from"]?.int
+        versionSlots = meta["changelog_version_slots"]?.int
         // Kept by `apply`; a store written before the count was kept has none yet (see
         // `countPrunedPending`).
         if let stored = meta["versions_pruned_pending"]?.int {

@@ -12,10 +12,11 @@ import Glibc
 /// tables when the changelog is published (`PartitionStore.forEachChangelogRecord`), so a
 /// change undone by a savepoint or a failed statement publishes the row as it really is.
 /// Inserted and updated rows are noted by rowid; deleted rows by their changelog key (the
-/// row is gone by publishing time). A context head whose `oldest_version` moves up notes
-/// the versions it pruned as deleted: pruned versions are logically gone at once, and
-/// their rows are removed later by the sweep, whose physical deletes are not captured
-/// (`suspended`).
+/// row is gone by publishing time), except versions: a deleted version row, and every
+/// version a context head prunes when its `oldest_version` moves up, is noted as
+/// `(cid, version)` and published as its slot's value. Pruned versions are logically gone
+/// at once, and their rows are removed later by the sweep, whose physical deletes are not
+/// captured (`suspended`).
 ///
 /// Used on the store's applying thread only.
 final class ChangeCapture {
@@ -39,6 +40,7 @@ final class ChangeCapture {
     /// an address cached for one table can later name another).
     private let names: [(name: [CChar], id: UInt8)] = ChangelogTable.all.map { (Array($0.name.utf8CString), $0.id) }
     private let headsId = ChangelogTable.heads.id
+    private let versionsId = ChangelogTable.versions.id
     /// Per captured table id: the table's column positions of its key columns, and of
     /// `oldest_version` for the heads table.
     private let keyColumns: [UInt8: [Int32]]
@@ -122,6 +124,15 @@ final class ChangeCapture {
                 }
             } else if op == SQLITE_DELETE {
                 keys.append(oldKey(db, id))
+            }
+            return
+        }
+        if id == versionsId, op == SQLITE_DELETE {
+            // A deleted version (its instance deleted) is published as its slot's value,
+            // like a pruned one (versions travel keyed by slot: `ChangelogCodec.slotKey`).
+            let k = keyColumns[id]!
+            if let cid = value(db, k[0], old: true).int, let version = value(db, k[1], old: true).int {
+                pruned.append((cid, version))
             }
             return
         }

@@ -9,6 +9,10 @@
 ///   value): the results rows with `seq` in `[block × resultBlockSize, (block + 1) ×
 ///   resultBlockSize)`. Value: `0x02`, the row count (varint), then each row's values in
 ///   `results` column order; a tombstone when the block holds no row.
+/// - Version slot key: `0x72`, `versionSlotTable`, then the context's `cid`, the slot count
+///   S and the slot (integer values): the retained version of the context whose number is
+///   the slot modulo S. Value: a row value of `agent_context_versions`; a tombstone when no
+///   retained version sits in the slot.
 enum ChangelogCodec {
     static let rowKind: UInt8 = 0x72
     static let rowFormat: UInt8 = 0x01
@@ -18,6 +22,9 @@ enum ChangelogCodec {
     static let resultBlockTable: UInt8 = 10
     /// Results rows per block. Part of the format: a different size needs a new table id.
     static let resultBlockSize: Int64 = 32
+    /// The pseudo-table id of context versions keyed by slot (`Key.versionSlot`). Part of
+    /// the format.
+    static let versionSlotTable: UInt8 = 11
 
     /// What a changelog row key names.
     enum Key: Equatable {
@@ -25,11 +32,14 @@ enum ChangelogCodec {
         case row(ChangelogTable, [SQLValue])
         /// A block of results rows (see `resultBlockSize`).
         case resultBlock(Int64)
+        /// The retained version of context `cid` whose number modulo `slots` is `slot`.
+        case versionSlot(cid: Int64, slots: Int64, slot: Int64)
 
         static func == (a: Key, b: Key) -> Bool {
             switch (a, b) {
             case (.row(let t, let v), .row(let u, let w)): t.id == u.id && v == w
             case (.resultBlock(let x), .resultBlock(let y)): x == y
+            case (.versionSlot(let c, let n, let s), .versionSlot(let d, let m, let t)): c == d && n == m && s == t
             default: false
             }
         }
@@ -38,6 +48,14 @@ enum ChangelogCodec {
     static func blockKey(_ block: Int64) -> [UInt8] {
         var out: [UInt8] = [rowKind, resultBlockTable]
         write(.int(block), to: &out)
+        return out
+    }
+
+    static func slotKey(cid: Int64, slots: Int64, slot: Int64) -> [UInt8] {
+        var out: [UInt8] = [rowKind, versionSlotTable]
+        write(.int(cid), to: &out)
+        write(.int(slots), to: &out)
+        write(.int(slot), to: &out)
         return out
     }
 
@@ -83,6 +101,15 @@ enum ChangelogCodec {
                 throw StoreError("corrupt_changelog", "changelog results block key is malformed")
             }
             return .resultBlock(block)
+        }
+        if bytes[1] == versionSlotTable {
+            var i = 2
+            guard case .int(let cid) = try read(bytes, &i), case .int(let slots) = try read(bytes, &i),
+                case .int(let slot) = try read(bytes, &i), i == bytes.count, slots > 0, slot >= 0, slot < slots
+            else {
+                throw StoreError("corrupt_changelog", "changelog version slot key is malformed")
+            }
+            return .versionSlot(cid: cid, slots: slots, slot: slot)
         }
         guard let table = ChangelogTable.byId(bytes[1]) else {
             throw StoreError("corrupt_changelog", "changelog key names unknown table \(bytes[1])")

@@ -17,6 +17,9 @@ public struct ChangelogPosition: Sendable, Equatable {
     /// Results rows from this `seq` on travel in blocks (nil in markers from before
     /// blocks: every row they cover may be a row record).
     public var resultBlocksFrom: Int64?
+    /// Context versions travel keyed by slot, S slots per context (nil in markers from
+    /// before slots: versions are row records keyed by their number).
+    public var versionSlots: Int64?
 
     public init() {}
 
@@ -28,6 +31,7 @@ public struct ChangelogPosition: Sendable, Equatable {
             "published_through": .int(publishedThrough), "next_seq": .int(nextSeq),
             "apply_settings": applySettings.map(JSONValue.string) ?? .null,
             "result_blocks_from": resultBlocksFrom.map(JSONValue.int) ?? .null,
+            "version_slots": versionSlots.map(JSONValue.int) ?? .null,
         ])
     }
 
@@ -44,5 +48,7 @@ public struct ChangelogPosition: Sendable, Equatable {
         nextSeq = next
         applySettings = o["apply_settings"]?.stringValue
         resultBlocksFrom = o["result_blocks_from"]?.intValue
+        versionSlots = o["version_slots"]?.intValue
+        if let s = versionSlots, s < 1 { throw StoreError("corrupt_changelog", "changelog marker has version_slots \(s)") }
     }
 }

@@ -72,6 +72,7 @@ extension PartitionStore {
         p.nextSeq = nextSeq
         p.applySettings = try db.rows("SELECT value FROM store_meta WHERE key='apply_settings'").first?.first?.text
         p.resultBlocksFrom = resultBlocksFrom
+        p.versionSlots = versionSlots
         return p
     }
 
@@ -84,11 +85,19 @@ extension PartitionStore {
     /// and its current image (nil: the row is gone), in a fixed order; returns the
     /// `changelog_dirty` batch they cover and the position they are the state of. Read in
     /// one read transaction. Memory: the set of changed rows' ids, not their images.
+    ///
+    /// Context versions travel keyed by slot (`ChangelogCodec.slotKey`, S =
+    /// `versionSlots` slots per context): each changed slot is sent with the retained
+    /// version that sits in it now, or as a tombstone. A write that prunes the version S
+    /// below it (a context at its history limit, with S the limit) changes one slot, so it
+    /// costs one record, not a new row and a tombstone.
     public func forEachChangelogRecord(
         _ body: (_ key: [UInt8], _ value: [UInt8]?) throws -> Void
     ) throws -> (through: Int64, count: Int, position: ChangelogPosition) {
+        try settleVersionSlots()
+        let slots = versionSlots ?? 1
         // One read snapshot for the whole walk.
-        try db.inTransaction(.deferred) {
+        return try db.inTransaction(.deferred) {
             var dirty = DirtySet()
             var through: Int64 = 0
             let s = try db.statement("SELECT batch, entries FROM changelog_dirty ORDER BY batch")
@@ -118,10 +127,54 @@ extension PartitionStore {
                 }
                 count += 1
             }
-            // Rows by rowid (gone ones were noted by key when deleted), then deleted rows and
-            // pruned versions by key: a key whose row is back (re-inserted, or a prune undone)
-            // is sent with its image. A row and a key may name the same row: the same image
-            // twice, harmless.
+            let versions = ChangelogTable.versions
+            /// Slots sent so far, and slots to send with their current value at the end.
+            var sentSlots = Set<VersionSlot>()
+            var slotsToSend = Set<VersionSlot>()
+            /// Emits the version row `q` stands on (columns as `versions.columns`) under its slot key.
+            func emitVersion(_ q: Statement) throws {
+                let cid = q.int(0)
+                let slot = q.int(1) % slots
+                image.removeAll(keepingCapacity: true)
+                image.append(ChangelogCodec.rowFormat)
+                for c in 0..<versions.columns.count { q.appendChangelogValue(Int32(c), to: &image) }
+                try body(ChangelogCodec.slotKey(cid: cid, slots: slots, slot: slot), image)
+                sentSlots.insert(VersionSlot(cid: cid, slot: slot))
+                count += 1
+            }
+            // Version keys of another scheme (by number, from before slots; slots of another
+            // count, before `settleVersionSlots` raised it; read after a marker by a
+            // restore) go first, as tombstones: a restore deletes the versions such a
+            // tombstone names (a slot's: every version in it), and this unit then sends
+            // the slots of the retained ones among them again.
+            var keys: [[UInt8]] = []
+            for k in dirty.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                switch try ChangelogCodec.decodeKey(k) {
+                case .row(let t, let values) where t.id == versions.id:
+                    try body(k, nil)
+                    count += 1
+                    if case .int(let cid) = values[0], case .int(let version) = values[1] {
+                        slotsToSend.insert(VersionSlot(cid: cid, slot: version % slots))
+                    }
+                case .versionSlot(let cid, let n, let slot) where n != slots:
+                    try body(k, nil)
+                    count += 1
+                    if let h = try contextRange(cid) {
+                        var v = h.current - ((h.current - slot) % n + n) % n
+                        while v >= h.oldest && v >= 1 {
+                            slotsToSend.insert(VersionSlot(cid: cid, slot: v % slots))
+                            v -= n
+                        }
+                    }
+                case .versionSlot(let cid, _, let slot):
+                    slotsToSend.insert(VersionSlot(cid: cid, slot: slot))
+                default:
+                    keys.append(k)
+                }
+            }
+            // Rows by rowid (gone ones were noted by key when deleted), then deleted rows by
+            // key: a key whose row is back (re-inserted) is sent with its image. A row and a
+            // key may name the same row: the same image twice, harmless.
             // Rows of results blocks go with their block (noted as rows by
             // `markAllChanged`, or by a capture from before blocks were settled).
             let blocksFrom = resultBlocksFrom ?? Self.blockAligned(nextSeq)
@@ -137,9 +190,14 @@ extension PartitionStore {
                 let q = try db.statement(t.byRowid)
                 try q.bind(.int(row.rowid), at: 1)
                 defer { q.reset() }
+                if t.id == versions.id {
+                    // A version pruned or deleted since is sent with its slot (noted then).
+                    if try q.step() { try emitVersion(q) }
+                    continue
+                }
                 try emit(t, q, found: try q.step(), absentKey: nil)
             }
-            for k in dirty.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            for k in keys {
                 switch try ChangelogCodec.decodeKey(k) {
                 case .row(let t, let values):
                     // Tombstones only: heads are derived (a head record of a store from
@@ -158,18 +216,30 @@ extension PartitionStore {
                     try emit(t, q, found: try q.step(), absentKey: k)
                 case .resultBlock(let b):
                     dirty.blocks.insert(b)
-                case nil:
+                case .versionSlot, nil:
                     continue
                 }
             }
-            let versions = ChangelogTable.versions
-            for p in dirty.pruned.sorted() {
-                let q = try db.statement(versions.byKey)
-                try q.bind(.int(p.cid), at: 1)
-                try q.bind(.int(p.rowid), at: 2)
-                defer { q.reset() }
-                let found = try q.step()
-                try emit(versions, q, found: found, absentKey: found ? nil : ChangelogCodec.key(versions, [.int(p.cid), .int(p.rowid)]))
+            // Pruned and deleted versions: their slots, unless sent above (a write at the
+            // history limit puts its new version in the slot of the one it prunes).
+            for p in dirty.pruned { slotsToSend.insert(VersionSlot(cid: p.cid, slot: p.rowid % slots)) }
+            for slot in slotsToSend.subtracting(sentSlots).sorted() {
+                if let h = try contextRange(slot.cid) {
+                    // The one retained version that can sit in the slot.
+                    let v = h.current - ((h.current - slot.slot) % slots + slots) % slots
+                    if v >= h.oldest && v >= 1 {
+                        let q = try db.statement(versions.byKey)
+                        try q.bind(.int(slot.cid), at: 1)
+                        try q.bind(.int(v), at: 2)
+                        defer { q.reset() }
+                        if try q.step() {
+                            try emitVersion(q)
+                            continue
+                        }
+                    }
+                }
+                try body(ChangelogCodec.slotKey(cid: slot.cid, slots: slots, slot: slot.slot), nil)
+                count += 1
             }
             // Results blocks: every row the block holds now, or a tombstone.
             let size = ChangelogCodec.resultBlockSize
@@ -199,6 +269,80 @@ extension PartitionStore {
             }
             return (through, count, try changelogPosition())
         }
+    }
+
+    /// A context's slot: `slot` = version modulo `versionSlots`.
+    struct VersionSlot: Hashable, Comparable {
+        var cid: Int64
+        var slot: Int64
+        static func < (a: Self, b: Self) -> Bool { (a.cid, a.slot) < (b.cid, b.slot) }
+    }
+
+    /// A context's retained versions (its head), nil if it has none.
+    func contextRange(_ cid: Int64) throws -> (current: Int64, oldest: Int64)? {
+        let q = try db.statement(Self.headRange)
+        try q.bind(.int(cid), at: 1)
+        defer { q.reset() }
+        return try q.step() ? (q.int(0), q.int(1)) : nil
+    }
+
+    static let headRange = HotStatement(
+        slot: 15,
+        sql: "SELECT current_version, oldest_version FROM agent_context_heads WHERE cid=?"
+    )
+
+    /// Settles how many slots per context the changelog keys versions by: the history limit
+    /// (`StoreOptions.historyLimit`), so that a write at the limit puts its new version in
+    /// the slot of the one it prunes. Never fewer than before: the versions a context holds
+    /// (up to the limit it was last written under) must each have a slot of their own, so
+    /// a lower limit keeps the count (its prunes then cost a tombstone each, as before
+    /// slots). A store from before slots, or a higher limit, moves every version to the new
+    /// keys in the next unit: the old keys of every version the changelog may hold under
+    /// them (the rows on disk, and versions pruned or deleted but not yet published) are
+    /// tombstoned and their slots sent anew (`forEachChangelogRecord` sends old keys first).
+    func settleVersionSlots() throws {
+        let want = Int64(max(1, options.historyLimit))
+        if let s = versionSlots, s >= want { return }
+        let old = versionSlots
+        try db.inTransaction {
+            // A store that never acknowledged a unit has no versions in the changelog under
+            // old keys (units it sent without their acknowledgement are read as keys after
+            // the last marker by the next restore, and sent again by it).
+            if try changelogMark() != nil {
+                var out: [UInt8] = []
+                func note(_ cid: Int64, _ version: Int64) throws {
+                    let k =
+                        if let old { ChangelogCodec.slotKey(cid: cid, slots: old, slot: version % old) } else {
+                            ChangelogCodec.key(ChangelogTable.versions, [.int(cid), .int(version)])
+                        }
+                    out.append(2)
+                    ChangelogCodec.writeVarint(UInt64(k.count), to: &out)
+                    out.append(contentsOf: k)
+                    out.append(3)
+                    ChangelogCodec.writeVarint(UInt64(bitPattern: cid), to: &out)
+                    ChangelogCodec.writeVarint(UInt64(bitPattern: version), to: &out)
+                    if out.count > 1 << 20 {
+                        try db.run("INSERT INTO changelog_dirty(entries) VALUES(?)", [.blob(out)])
+                        out.removeAll(keepingCapacity: true)
+                    }
+                }
+                var pending = DirtySet()
+                let d = try db.statement("SELECT entries FROM changelog_dirty ORDER BY batch")
+                while try d.step() { try pending.add(encoded: d.bytes(0)) }
+                d.reset()
+                let s = try db.statement("SELECT cid, version FROM agent_context_versions ORDER BY cid, version")
+                var present = Set<DirtySet.DirtyRow>()
+                while try s.step() {
+                    try note(s.int(0), s.int(1))
+                    present.insert(DirtySet.DirtyRow(table: ChangelogTable.versions.id, rowid: s.int(1), cid: s.int(0)))
+                }
+                s.reset()
+                for p in pending.pruned.subtracting(present).sorted() { try note(p.cid, p.rowid) }
+                if !out.isEmpty { try db.run("INSERT INTO changelog_dirty(entries) VALUES(?)", [.blob(out)]) }
+            }
+            try setMeta("changelog_version_slots", .int(want))
+        }
+        versionSlots = want
     }
 
     static let resultBlockRows = HotStatement(
@@ -335,6 +479,8 @@ extension PartitionStore {
             try uncaptured {
                 let size = ChangelogCodec.resultBlockSize
                 var contexts = Set<Int64>()
+                /// Per context: no version row below this (a bound, read once per call).
+                var lowest: [Int64: Int64] = [:]
                 for r in rows {
                     switch try ChangelogCodec.decodeKey(r.key) {
                     case .row(let t, let keyValues):
@@ -357,6 +503,41 @@ extension PartitionStore {
                             }
                             try db.run(ChangelogTable.results.upsert, values)
                         }
+                    case .versionSlot(let cid, let slots, let slot):
+                        // The slot's version replaces every other version in the slot.
+                        contexts.insert(cid)
+                        guard let v = r.value else {
+                            try db.run(Self.deleteSlot, [.int(cid), .int(slots), .int(slot)])
+                            continue
+                        }
+                        let values = try ChangelogCodec.decodeImage(v, table: ChangelogTable.versions)
+                        guard values[0] == .int(cid), case .int(let version) = values[1], version >= 1, version % slots == slot else {
+                            throw StoreError("corrupt_changelog", "changelog version slot \(slot)/\(slots) of context \(cid) holds another row")
+                        }
+                        // A slot holds one version at any point of the log: the one before is
+                        // `version` less `slots`, or less a multiple of it when compaction
+                        // dropped the records between, never below the context's lowest row.
+                        let floor: Int64
+                        if let known = lowest[cid] {
+                            floor = min(known, version)
+                        } else {
+                            let low = try db.statement(Self.lowestVersion)
+                            try low.bind(.int(cid), at: 1)
+                            floor = min(try low.step() ? low.int(0) : version, version)
+                            low.reset()
+                        }
+                        lowest[cid] = floor
+                        try db.run(ChangelogTable.versions.upsert, values)
+                        var older = version - slots
+                        while older >= floor {
+                            let d = try db.statement(Self.deleteVersion)
+                            try d.bind(.int(cid), at: 1)
+                            try d.bind(.int(older), at: 2)
+                            _ = try d.step()
+                            d.reset()
+                            if db.changes > 0 { break }
+                            older -= slots
+                        }
                     case nil:
                         continue
                     }
@@ -366,6 +547,13 @@ extension PartitionStore {
             try setMeta("restore_through", .int(through))
         }
     }
+
+    static let deleteSlot = "DELETE FROM agent_context_versions WHERE cid = ?1 AND version % ?2 = ?3"
+    static let lowestVersion = HotStatement(
+        slot: 12,
+        sql: "SELECT min(version) FROM agent_context_versions WHERE cid = ? HAVING count(*) > 0"
+    )
+    static let deleteVersion = HotStatement(slot: 13, sql: "DELETE FROM agent_context_versions WHERE cid = ? AND version = ?")
 
     /// Sets the heads of `contexts` from their version rows (the changelog carries no
     /// head records): the current version is the highest row, the oldest retained the
@@ -440,6 +628,13 @@ extension PartitionStore {
                 // A marker from before results blocks: the rows it covers may be row records.
                 let blocksFrom = p.resultBlocksFrom ?? Self.blockAligned(p.nextSeq)
                 try setMeta("changelog_result_blocks_from", .int(blocksFrom))
+                // The marker's slot count (nil: versions are keyed by number there; the
+                // next unit moves them to slots, see `settleVersionSlots`).
+                if let n = p.versionSlots {
+                    try setMeta("changelog_version_slots", .int(n))
+                } else {
+                    try db.run("DELETE FROM store_meta WHERE key='changelog_version_slots'")
+                }
             }
             if !compensate.isEmpty {
                 var out: [UInt8] = []
