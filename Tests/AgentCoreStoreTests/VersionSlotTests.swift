@@ -73,6 +73,17 @@ import Testing
         #expect(try Self.counts(log, from: at) == Counts(slotTombstones: 4))
         let d = try restoredCopy(of: log, writer: "d")
         try ChangelogTests().expectSame(a.store, d.store)
+        // A new store (restored from an empty log, as a worker does first) sends no key of
+        // another scheme in its first unit.
+        let fresh = try StoreFixture(options: ChangelogTests.options())
+        let empty = MemoryLog()
+        let claim = try ChangelogRestore(writer: "f").run(store: fresh.store, log: empty)
+        #expect(fresh.store.versionSlots == 4)
+        try fresh.registerDefinition()
+        _ = try fresh.spawn("i1")
+        try fresh.store.apply(write(fresh, 6))
+        try publishUnit(fresh.store, to: empty, epoch: claim.epoch, writer: "f")
+        #expect(try Self.counts(empty) == Counts(slotImages: 4))
     }
 
     /// The log a publisher from before slots would have written for the same units:

@@ -581,6 +581,13 @@ extension PartitionStore {
     /// their current images are published right after the claim.
     public func finishRestore(position: ChangelogPosition?, epoch: Int64, offset: Int64, compensate: Set<[UInt8]>) throws {
         try finishApplying(position: position, epoch: epoch, offset: offset, compensate: compensate, standby: false)
+        // A store with no version to move (a new one) settles its slots now, so that its
+        // first unit holds no tombstone of keys it never sent. Others move theirs in their
+        // next unit: changes of its own now would read as a diverged store to a restore.
+        let nothingToMove = try db.rows(
+            "SELECT NOT EXISTS(SELECT 1 FROM agent_context_versions) AND NOT EXISTS(SELECT 1 FROM changelog_dirty)"
+        )
+        if nothingToMove.first?.first?.int == 1 { try settleVersionSlots() }
     }
 
     /// Ends a standby's pass (`ChangelogRestore.follow`): the store stands at the marker at
