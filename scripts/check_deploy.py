@@ -75,6 +75,7 @@ METRICS = {
     "agentcore_outbox_depth": ("gauge", ("partition",)),
     "agentcore_consumer_lag": ("gauge", ("partition", "topic")),
     "agentcore_rebalances_total": ("counter", ("kind",)),
+    "agentcore_input_refetches_total": ("counter", ()),
     "agentcore_partitions": ("gauge", ("state",)),
     "agentcore_store_bytes": ("gauge", ("partition",)),
     "agentcore_restore_rows": ("gauge", ("partition",)),

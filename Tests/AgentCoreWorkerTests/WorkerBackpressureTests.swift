@@ -3,6 +3,7 @@ import AgentCoreKafka
 import AgentCoreModel
 import Foundation
 import Logging
+import Prometheus
 import Testing
 
 @testable import AgentCoreWorker
@@ -67,5 +68,31 @@ import Testing
         #expect(Set(ids).count == 81, "every result published")
         // In-flight records were awaited, not queued again: each id once.
         #expect(ids.count == Set(ids).count)
+    }
+
+    /// librdkafka 2.0.2 parks a partition's fetch while the prefetch queue is over
+    /// `queued.max.messages.kbytes` and looks again only when its broker thread next wakes
+    /// (up to a second later). A worker draining a backlog through a tiny prefetch restarts
+    /// those fetches itself (`wakeStalledFetch`): every command is answered, and the
+    /// restarts are counted. Without them the drain still ends, a second per queue-full
+    /// later, and the counter stays absent.
+    @Test func aBacklogThroughATinyPrefetchIsFetchedAgain() async throws {
+        let h = try WorkerHarness(partitions: 2)
+        let producer = try AgentCoreProducer(config: h.kafka, topicPrefix: h.topics.prefix)
+        let ws = Commands(workspace: "w", project: "p", actor: "a")
+        let n = 1_500
+        for i in 0..<n { try await producer.enqueue(ws.heartbeat(instanceId: "none", id: "hb-\(i)")) }
+        producer.close()
+        let registry = PrometheusCollectorRegistry()
+        let w = h.startWorker("w1", metrics: PrometheusMetricsFactory(registry: registry)) { c in
+            c.consumerPrefetchKiB = 8
+            c.batchSize = 10
+        }
+        #expect(await eventually(seconds: 240) { w.status.rejected >= n })
+        let text = registry.emitToString()
+        let line = text.split(separator: "\n").first { $0.hasPrefix("agentcore_input_refetches_total ") }
+        let count = line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        #expect(count > 0, "fetches restarted: \(line ?? "none")")
+        try await h.stopAll()
     }
 }

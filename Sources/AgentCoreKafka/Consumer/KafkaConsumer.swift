@@ -289,6 +289,19 @@ public final class KafkaConsumer: @unchecked Sendable {
         try KafkaError.check(rd_kafka_resume_partitions(client.handle, list), "resume")
     }
 
+    /// Starts fetching partitions again from the application's positions (`positions`, as
+    /// `positions(_:)` gives them), and wakes the fetcher: a seek to where the application
+    /// stands. librdkafka 2.0.2 stops fetching while its prefetch queue is above
+    /// `queued.max.messages.kbytes`, and looks again only when its broker thread next wakes,
+    /// up to a second later when nothing else happens on that connection: a consumer that
+    /// drained the queue meanwhile waits with records on the broker. A pause and resume
+    /// would not do (those are served by another thread, which does not wake the fetcher).
+    /// Records already queued and a fetch in flight for these partitions are dropped and
+    /// fetched again from the same positions.
+    public func refetch(_ positions: [TopicPartitionOffset]) throws(KafkaError) {
+        try seek(positions, timeoutMs: 1_000)
+    }
+
     /// Commits offsets (the next offset to read per partition) to the group.
     public func commit(_ offsets: [TopicPartitionOffset], async: Bool = false) throws(KafkaError) {
         try checkOpen()

@@ -17,8 +17,10 @@ public struct WorkerConfiguration: Sendable {
     public var replicationFactor = 1
     public var store = StoreOptions()
     public var heartbeatIntervalMs = 5_000
-    /// Most records taken from one poll.
-    public var batchSize = 1_000
+    /// Most records taken from one poll. A step gathers up to this many per owned partition,
+    /// and what a step produces waits in librdkafka until acknowledged: the largest part of
+    /// a busy worker's memory after the fixed part (docs/operations.md, "Memory").
+    public var batchSize = 500
     /// Graceful shutdown: finish the batch, publish, commit and leave within this bound.
     public var shutdownTimeoutMs = 30_000
     /// How long a record of one input stream may wait for the other stream of its
@@ -87,8 +89,10 @@ public struct WorkerConfiguration: Sendable {
     /// that grows with its data (docs/operations.md, "Memory").
     public var storeCacheBudgetMiB = 8
     /// Most KiB of fetched records librdkafka holds for the worker's consumer before the
-    /// loop takes them (`queued.max.messages.kbytes`; librdkafka's default is 64 MiB).
-    public var consumerPrefetchKiB = 16_384
+    /// loop takes them (`queued.max.messages.kbytes`; librdkafka's default is 64 MiB). Small
+    /// is enough: the engine restarts a fetch that librdkafka parked on a full queue
+    /// (`WorkerEngine.wakeStalledFetch`).
+    public var consumerPrefetchKiB = 4_096
     /// The worker's HTTP server as other workers and clients reach it (`http://host:port`),
     /// advertised in heartbeats so that reads are forwarded to a partition's owner; nil
     /// when the worker serves no HTTP.

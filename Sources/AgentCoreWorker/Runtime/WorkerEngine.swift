@@ -27,6 +27,13 @@ final class WorkerEngine: @unchecked Sendable {
     var storeOptions: StoreOptions
     private var rebalanceFailure: (any Error)?
     var paused = false
+    /// When the last poll with records returned, the last full one (a backlog), and when
+    /// `wakeStalledFetch` last acted.
+    var lastInputNanos: UInt64 = 0
+    var lastFullPollNanos: UInt64 = 0
+    var lastRefetchNanos: UInt64 = 0
+    var refetchDelayNanos = WorkerEngine.refetchAfterNanos
+    var refetchPending = false
     /// Partitions whose store this process has checked once (see `assign`).
     private var checkedPartitions: Set<Int32> = []
     private var inflight: PublishRound?
@@ -287,9 +294,23 @@ final class WorkerEngine: @unchecked Sendable {
         noteRunning()
         if stalledPastSession { try confirmMembership(consumer) }
         let anyBuffered = lanes.values.contains { $0.buffered > 0 }
-        var batch = consumer.poll(maxRecords: config.batchSize, timeoutMs: anyBuffered ? 5 : 100)
+        // Short waits while records are buffered, or while a backlog drains (an empty queue
+        // then may be a stalled fetch: `wakeStalledFetch`).
+        let busy = anyBuffered || DispatchTime.now().uptimeNanoseconds &- lastFullPollNanos < Self.refetchAfterMaxNanos
+        var batch = consumer.poll(maxRecords: config.batchSize, timeoutMs: busy ? 5 : 100)
         noteRunning()
         try intake(batch, consumer: consumer)
+        if batch.records.isEmpty {
+            wakeStalledFetch(consumer)
+        } else {
+            lastInputNanos = DispatchTime.now().uptimeNanoseconds
+            if batch.records.count >= config.batchSize { lastFullPollNanos = lastInputNanos }
+            if refetchPending {
+                // Records came after a restart: the delay was long enough; try a shorter one.
+                refetchPending = false
+                refetchDelayNanos = max(Self.refetchAfterNanos, refetchDelayNanos / 2)
+            }
+        }
         // While a backlog drains, polls come back full: take more before applying, so that
         // batches stay large (one transaction and one publishing round serve them all),
         // up to a bound on what waits in memory. A rebalance ends the gathering.
@@ -300,6 +321,7 @@ final class WorkerEngine: @unchecked Sendable {
         {
             batch = consumer.poll(maxRecords: config.batchSize, timeoutMs: 0)
             try intake(batch, consumer: consumer)
+            if batch.records.count >= config.batchSize { lastFullPollNanos = DispatchTime.now().uptimeNanoseconds }
             polls += 1
         }
         publishStates()  // a rebalance in these polls: readers stop using revoked stores now
@@ -310,6 +332,40 @@ final class WorkerEngine: @unchecked Sendable {
         publishStates()
         lastStepNanos.store(DispatchTime.now().uptimeNanoseconds, ordering: .releasing)
     }
+
+    /// When input stopped arriving although the broker holds more for active partitions
+    /// (their position below the high watermark last fetched), restarts their fetch: see
+    /// `KafkaConsumer.refetch`. Only while a backlog drains (a full poll lately: a queue
+    /// that filled up is what stops the fetcher), after `refetchDelayNanos` without records:
+    /// 5 ms at first, doubled after a restart that brought nothing within it (up to 640 ms),
+    /// halved after one that did.
+    private func wakeStalledFetch(_ consumer: KafkaConsumer) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard !paused, now &- lastFullPollNanos < Self.refetchAfterMaxNanos, now &- lastInputNanos >= refetchDelayNanos,
+            now &- lastRefetchNanos >= refetchDelayNanos
+        else { return }
+        let tps = activeLanes.flatMap { lane in config.topics.inputs.map { TopicPartition($0, lane.partition) } }
+        guard !tps.isEmpty, let positions = try? consumer.positions(tps) else { return }
+        let behind = positions.filter { p in
+            p.offset >= 0 && (consumer.cachedWatermarks(p.topicPartition).map { $0.high > p.offset } ?? false)
+        }
+        guard !behind.isEmpty else { return }
+        // No records since the last restart: its fetch took longer than the delay (a slow
+        // network), so wait twice as long before cutting the next one short.
+        if refetchPending { refetchDelayNanos = min(2 * refetchDelayNanos, Self.refetchAfterMaxNanos) }
+        lastRefetchNanos = now
+        refetchPending = true
+        do {
+            try consumer.refetch(behind)
+            metrics.recordRefetch(partitions: behind.count)
+            logger.debug("input stalled with records on the broker: fetching \(behind.count) partitions again")
+        } catch {
+            logger.warning("cannot restart fetching: \(error)")
+        }
+    }
+
+    static let refetchAfterNanos: UInt64 = 5_000_000
+    static let refetchAfterMaxNanos: UInt64 = 640_000_000
 
     /// Copies each owned partition's state into `statusBox` when one changed (readers
     /// such as the HTTP API route by it).

@@ -70,6 +70,9 @@ final class WorkerMetrics: @unchecked Sendable {
         counter("agentcore_changelog_bytes_total", [("partition", p)]).increment(by: bytes)
     }
 
+    /// Input fetches restarted after librdkafka parked them on a full queue (`WorkerEngine.wakeStalledFetch`).
+    func recordRefetch(partitions: Int) { counter("agentcore_input_refetches_total").increment(by: partitions) }
+
     func recordRebalance(_ kind: String) { counter("agentcore_rebalances_total", [("kind", kind)]).increment() }
 
     /// Gauges from a status snapshot (every heartbeat interval).
