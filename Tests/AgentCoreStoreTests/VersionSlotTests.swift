@@ -165,10 +165,15 @@ import Testing
         }
         #expect(upgradeNumberImages == 0)
         #expect(a.store.versionSlots == 4)
+        // Right after the move, a restore from the log is the writer: every retained version
+        // was sent again in its slot, also those no batch of the unit touched.
+        let justMoved = try restoredCopy(of: log, writer: "m")
+        try ChangelogTests().expectSame(a.store, justMoved.store)
+        let epochAfterMove = try ChangelogRestore(writer: "a").run(store: a.store, log: log).epoch  // m claimed
         let afterUpgrade = log.records.count
         for chunk in stride(from: 960, to: 1_500, by: 60) {
             try a.store.apply(Array(records[chunk..<(chunk + 60)]))
-            try publishUnit(a.store, to: log, epoch: epoch, writer: "a")
+            try publishUnit(a.store, to: log, epoch: epochAfterMove, writer: "a")
         }
         #expect(try Self.counts(log, from: afterUpgrade).numberKeys == 0)
         // The copy from before the upgrade takes the tail; a new one reads the whole log.

@@ -173,6 +173,7 @@ final class ChangeCapture {
 
     /// The noted changes as one blob for `changelog_dirty`: entries of `1, table, rowid`,
     /// `2, length, key`, `3, cid, version` and `4, results block` (numbers as varints).
+    /// `PartitionStore.settleVersionSlots` writes entries of its own: `5, old slot count`.
     func encoded() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(rows.count * 6 + pruned.count * 8 + blocks.count * 4 + keys.reduce(0) { $0 + $1.count + 2 })
@@ -207,6 +208,9 @@ struct DirtySet {
     var pruned: Set<DirtyRow> = []
     /// Results blocks.
     var blocks: Set<Int64> = []
+    /// Moves of every version to the current slot count, by the old count (0: number
+    /// keys): see `PartitionStore.settleVersionSlots`.
+    var movedFrom: Set<Int64> = []
 
     struct DirtyRow: Hashable, Comparable {
         var table: UInt8
@@ -216,8 +220,7 @@ struct DirtySet {
         static func < (a: Self, b: Self) -> Bool { (a.table, a.cid, a.rowid) < (b.table, b.cid, b.rowid) }
     }
 
-    var isEmpty: Bool { rows.isEmpty && keys.isEmpty && pruned.isEmpty && blocks.isEmpty }
-    var count: Int { rows.count + keys.count + blocks.count }
+    var isEmpty: Bool { rows.isEmpty && keys.isEmpty && pruned.isEmpty && blocks.isEmpty && movedFrom.isEmpty }
 
     mutating func add(encoded b: [UInt8]) throws {
         var i = 0
@@ -239,6 +242,8 @@ struct DirtySet {
                 pruned.insert(DirtyRow(table: ChangelogTable.versions.id, rowid: version, cid: cid))
             } else if kind == 4 {
                 blocks.insert(Int64(bitPattern: try ChangelogCodec.readVarint(b, &i)))
+            } else if kind == 5 {
+                movedFrom.insert(Int64(bitPattern: try ChangelogCodec.readVarint(b, &i)))
             } else {
                 throw StoreError("corrupt_store", "changelog_dirty entry is malformed")
             }

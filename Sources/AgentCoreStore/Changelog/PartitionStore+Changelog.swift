@@ -131,16 +131,54 @@ extension PartitionStore {
             /// Slots sent so far, and slots to send with their current value at the end.
             var sentSlots = Set<VersionSlot>()
             var slotsToSend = Set<VersionSlot>()
-            /// Emits the version row `q` stands on (columns as `versions.columns`) under its slot key.
-            func emitVersion(_ q: Statement) throws {
+            /// Emits the version row `q` stands on (columns as `versions.columns`) under its
+            /// slot key; `note`: remember the slot as sent.
+            func emitVersion(_ q: Statement, note: Bool = true) throws {
                 let cid = q.int(0)
                 let slot = q.int(1) % slots
                 image.removeAll(keepingCapacity: true)
                 image.append(ChangelogCodec.rowFormat)
                 for c in 0..<versions.columns.count { q.appendChangelogValue(Int32(c), to: &image) }
                 try body(ChangelogCodec.slotKey(cid: cid, slots: slots, slot: slot), image)
-                sentSlots.insert(VersionSlot(cid: cid, slot: slot))
+                if note { sentSlots.insert(VersionSlot(cid: cid, slot: slot)) }
                 count += 1
+            }
+            // A move of every version to this slot count (`settleVersionSlots`), streamed
+            // from the tables so that memory does not grow with the partition: the old key of
+            // every version the changelog may hold under it (the rows on disk, including
+            // pruned ones the sweep left, and versions pruned or deleted since the last
+            // acknowledged unit) as a tombstone, then every retained version in its slot.
+            // Old keys first, as below. Slots sent again later in the unit are the same
+            // images (harmless); slots under this count never held anything before (the
+            // count only grows), so an empty one needs no tombstone.
+            if !dirty.movedFrom.isEmpty {
+                func oldKey(_ old: Int64, _ cid: Int64, _ version: Int64) -> [UInt8] {
+                    old == 0
+                        ? ChangelogCodec.key(versions, [.int(cid), .int(version)])
+                        : ChangelogCodec.slotKey(cid: cid, slots: old, slot: version % old)
+                }
+                for old in dirty.movedFrom.sorted() {
+                    var last: [UInt8] = []
+                    let q = try db.statement("SELECT cid, version FROM agent_context_versions ORDER BY cid, version")
+                    while try q.step() {
+                        let k = oldKey(old, q.int(0), q.int(1))
+                        if k == last { continue }  // a slot's versions: one tombstone
+                        try body(k, nil)
+                        count += 1
+                        last = k
+                    }
+                    q.reset()
+                    for p in dirty.pruned.sorted() {
+                        try body(oldKey(old, p.cid, p.rowid), nil)
+                        count += 1
+                    }
+                }
+                let q = try db.statement(
+                    "SELECT \(versions.columns.map { "v.\($0)" }.joined(separator: ", ")) FROM agent_context_versions v"
+                        + " JOIN agent_context_heads h ON h.cid = v.cid WHERE v.version >= h.oldest_version ORDER BY v.cid, v.version"
+                )
+                while try q.step() { try emitVersion(q, note: false) }
+                q.reset()
             }
             // Version keys of another scheme (by number, from before slots; slots of another
             // count, before `settleVersionSlots` raised it; read after a marker by a
@@ -297,9 +335,10 @@ extension PartitionStore {
     /// (up to the limit it was last written under) must each have a slot of their own, so
     /// a lower limit keeps the count (its prunes then cost a tombstone each, as before
     /// slots). A store from before slots, or a higher limit, moves every version to the new
-    /// keys in the next unit: the old keys of every version the changelog may hold under
-    /// them (the rows on disk, and versions pruned or deleted but not yet published) are
-    /// tombstoned and their slots sent anew (`forEachChangelogRecord` sends old keys first).
+    /// keys in the next unit: a `changelog_dirty` entry notes the move, and the unit
+    /// tombstones the old keys of every version the changelog may hold under them (the rows
+    /// on disk, and versions pruned or deleted but not yet published) and sends every slot
+    /// anew, streamed from the tables (`forEachChangelogRecord`, old keys first).
     func settleVersionSlots() throws {
         let want = Int64(max(1, options.historyLimit))
         if let s = versionSlots, s >= want { return }
@@ -307,42 +346,24 @@ extension PartitionStore {
         try db.inTransaction {
             // A store that never acknowledged a unit has no versions in the changelog under
             // old keys (units it sent without their acknowledgement are read as keys after
-            // the last marker by the next restore, and sent again by it).
-            if try changelogMark() != nil {
-                var out: [UInt8] = []
-                func note(_ cid: Int64, _ version: Int64) throws {
-                    let k =
-                        if let old { ChangelogCodec.slotKey(cid: cid, slots: old, slot: version % old) } else {
-                            ChangelogCodec.key(ChangelogTable.versions, [.int(cid), .int(version)])
-                        }
-                    out.append(2)
-                    ChangelogCodec.writeVarint(UInt64(k.count), to: &out)
-                    out.append(contentsOf: k)
-                    out.append(3)
-                    ChangelogCodec.writeVarint(UInt64(bitPattern: cid), to: &out)
-                    ChangelogCodec.writeVarint(UInt64(bitPattern: version), to: &out)
-                    if out.count > 1 << 20 {
-                        try db.run("INSERT INTO changelog_dirty(entries) VALUES(?)", [.blob(out)])
-                        out.removeAll(keepingCapacity: true)
-                    }
-                }
-                var pending = DirtySet()
-                let d = try db.statement("SELECT entries FROM changelog_dirty ORDER BY batch")
-                while try d.step() { try pending.add(encoded: d.bytes(0)) }
-                d.reset()
-                let s = try db.statement("SELECT cid, version FROM agent_context_versions ORDER BY cid, version")
-                var present = Set<DirtySet.DirtyRow>()
-                while try s.step() {
-                    try note(s.int(0), s.int(1))
-                    present.insert(DirtySet.DirtyRow(table: ChangelogTable.versions.id, rowid: s.int(1), cid: s.int(0)))
-                }
-                s.reset()
-                for p in pending.pruned.subtracting(present).sorted() { try note(p.cid, p.rowid) }
-                if !out.isEmpty { try db.run("INSERT INTO changelog_dirty(entries) VALUES(?)", [.blob(out)]) }
+            // the last marker by the next restore, and sent again by it), nor has one with
+            // no version row and nothing unacknowledged.
+            if try changelogMark() != nil, try !nothingToMove() {
+                // The move itself is done by the next unit (`forEachChangelogRecord`), from
+                // the tables as they are then: only this note is kept (0: number keys).
+                var out: [UInt8] = [5]
+                ChangelogCodec.writeVarint(UInt64(bitPattern: old ?? 0), to: &out)
+                try db.run("INSERT INTO changelog_dirty(entries) VALUES(?)", [.blob(out)])
             }
             try setMeta("changelog_version_slots", .int(want))
         }
         versionSlots = want
+    }
+
+    /// No version row and nothing unacknowledged: no version is in the changelog under any key.
+    private func nothingToMove() throws -> Bool {
+        try db.rows("SELECT NOT EXISTS(SELECT 1 FROM agent_context_versions) AND NOT EXISTS(SELECT 1 FROM changelog_dirty)")
+            .first?.first?.int == 1
     }
 
     static let resultBlockRows = HotStatement(
@@ -584,10 +605,7 @@ extension PartitionStore {
         // A store with no version to move (a new one) settles its slots now, so that its
         // first unit holds no tombstone of keys it never sent. Others move theirs in their
         // next unit: changes of its own now would read as a diverged store to a restore.
-        let nothingToMove = try db.rows(
-            "SELECT NOT EXISTS(SELECT 1 FROM agent_context_versions) AND NOT EXISTS(SELECT 1 FROM changelog_dirty)"
-        )
-        if nothingToMove.first?.first?.int == 1 { try settleVersionSlots() }
+        if try nothingToMove() { try settleVersionSlots() }
     }
 
     /// Ends a standby's pass (`ChangelogRestore.follow`): the store stands at the marker at
