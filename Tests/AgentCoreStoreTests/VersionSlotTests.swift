@@ -84,6 +84,20 @@ import Testing
         try fresh.store.apply(write(fresh, 6))
         try publishUnit(fresh.store, to: empty, epoch: claim.epoch, writer: "f")
         #expect(try Self.counts(empty) == Counts(slotImages: 4))
+        // Nor does a store with state that never published, sent whole into an empty
+        // changelog (`bootstrapped`).
+        let boot = try StoreFixture(options: ChangelogTests.options())
+        try boot.registerDefinition()
+        _ = try boot.spawn("i1")
+        try boot.store.apply(write(boot, 6))
+        #expect(boot.store.versionSlots == nil)
+        let bootLog = MemoryLog()
+        let seeded = try ChangelogRestore(writer: "boot").run(store: boot.store, log: bootLog)
+        #expect(seeded.kind == .bootstrapped)
+        try publishUnit(boot.store, to: bootLog, epoch: seeded.epoch, writer: "boot")
+        #expect(try Self.counts(bootLog) == Counts(slotImages: 4))
+        let bootCopy = try restoredCopy(of: bootLog, writer: "copy")
+        try ChangelogTests().expectSame(boot.store, bootCopy.store)
     }
 
     /// The log a publisher from before slots would have written for the same units:

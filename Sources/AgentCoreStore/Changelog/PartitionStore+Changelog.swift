@@ -339,7 +339,9 @@ extension PartitionStore {
     /// tombstones the old keys of every version the changelog may hold under them (the rows
     /// on disk, and versions pruned or deleted but not yet published) and sends every slot
     /// anew, streamed from the tables (`forEachChangelogRecord`, old keys first).
-    func settleVersionSlots() throws {
+    /// `logHoldsNothing`: the changelog holds nothing of this store (`markAllChanged`), so
+    /// no version needs moving.
+    func settleVersionSlots(logHoldsNothing: Bool = false) throws {
         let want = Int64(max(1, options.historyLimit))
         if let s = versionSlots, s >= want { return }
         let old = versionSlots
@@ -348,7 +350,7 @@ extension PartitionStore {
             // old keys (units it sent without their acknowledgement are read as keys after
             // the last marker by the next restore, and sent again by it), nor has one with
             // no version row and nothing unacknowledged.
-            if try changelogMark() != nil, try !nothingToMove() {
+            if !logHoldsNothing, try changelogMark() != nil, try !nothingToMove() {
                 // The move itself is done by the next unit (`forEachChangelogRecord`), from
                 // the tables as they are then: only this note is kept (0: number keys).
                 var out: [UInt8] = [5]
@@ -411,6 +413,8 @@ extension PartitionStore {
     /// Notes every live row as changed: a store that holds state but never published it
     /// (from before the changelog, or written with it off) sends a full image once.
     public func markAllChanged() throws {
+        // The changelog holds none of this store: its versions go to slots directly.
+        try settleVersionSlots(logHoldsNothing: true)
         try db.inTransaction {
             for t in ChangelogTable.all {
                 let s = try db.statement("SELECT rowid FROM \(t.name) ORDER BY rowid")
