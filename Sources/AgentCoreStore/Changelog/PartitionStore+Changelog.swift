@@ -198,7 +198,7 @@ extension PartitionStore {
                     try body(k, nil)
                     count += 1
                     if let h = try contextRange(cid) {
-                        var v = h.current - ((h.current - slot) % n + n) % n
+                        var v = Self.newest(in: slot, of: n, atOrBelow: h.current)
                         while v >= h.oldest && v >= 1 {
                             slotsToSend.insert(VersionSlot(cid: cid, slot: v % slots))
                             v -= n
@@ -264,7 +264,7 @@ extension PartitionStore {
             for slot in slotsToSend.subtracting(sentSlots).sorted() {
                 if let h = try contextRange(slot.cid) {
                     // The one retained version that can sit in the slot.
-                    let v = h.current - ((h.current - slot.slot) % slots + slots) % slots
+                    let v = Self.newest(in: slot.slot, of: slots, atOrBelow: h.current)
                     if v >= h.oldest && v >= 1 {
                         let q = try db.statement(versions.byKey)
                         try q.bind(.int(slot.cid), at: 1)
@@ -316,6 +316,11 @@ extension PartitionStore {
         static func < (a: Self, b: Self) -> Bool { (a.cid, a.slot) < (b.cid, b.slot) }
     }
 
+    /// The highest version number at or below `current` that falls in `slot` of `slots`.
+    static func newest(in slot: Int64, of slots: Int64, atOrBelow current: Int64) -> Int64 {
+        current - ((current - slot) % slots + slots) % slots
+    }
+
     /// A context's retained versions (its head), nil if it has none.
     func contextRange(_ cid: Int64) throws -> (current: Int64, oldest: Int64)? {
         let q = try db.statement(Self.headRange)
@@ -339,9 +344,9 @@ extension PartitionStore {
     /// tombstones the old keys of every version the changelog may hold under them (the rows
     /// on disk, and versions pruned or deleted but not yet published) and sends every slot
     /// anew, streamed from the tables (`forEachChangelogRecord`, old keys first).
-    /// `logHoldsNothing`: the changelog holds nothing of this store (`markAllChanged`), so
-    /// no version needs moving.
-    func settleVersionSlots(logHoldsNothing: Bool = false) throws {
+    /// `nothingToMove`: the caller knows the changelog holds no version of this store (it
+    /// holds nothing of it, or the store has no version row and nothing unacknowledged).
+    func settleVersionSlots(nothingToMove known: Bool = false) throws {
         let want = Int64(max(1, options.historyLimit))
         if let s = versionSlots, s >= want { return }
         let old = versionSlots
@@ -350,7 +355,7 @@ extension PartitionStore {
             // old keys (units it sent without their acknowledgement are read as keys after
             // the last marker by the next restore, and sent again by it), nor has one with
             // no version row and nothing unacknowledged.
-            if !logHoldsNothing, try changelogMark() != nil, try !nothingToMove() {
+            if !known, try changelogMark() != nil, try !nothingToMove() {
                 // The move itself is done by the next unit (`forEachChangelogRecord`), from
                 // the tables as they are then: only this note is kept (0: number keys).
                 var out: [UInt8] = [5]
@@ -414,7 +419,7 @@ extension PartitionStore {
     /// (from before the changelog, or written with it off) sends a full image once.
     public func markAllChanged() throws {
         // The changelog holds none of this store: its versions go to slots directly.
-        try settleVersionSlots(logHoldsNothing: true)
+        try settleVersionSlots(nothingToMove: true)
         try db.inTransaction {
             for t in ChangelogTable.all {
                 let s = try db.statement("SELECT rowid FROM \(t.name) ORDER BY rowid")
@@ -609,7 +614,7 @@ extension PartitionStore {
         // A store with no version to move (a new one) settles its slots now, so that its
         // first unit holds no tombstone of keys it never sent. Others move theirs in their
         // next unit: changes of its own now would read as a diverged store to a restore.
-        if try nothingToMove() { try settleVersionSlots() }
+        if try nothingToMove() { try settleVersionSlots(nothingToMove: true) }
     }
 
     /// Ends a standby's pass (`ChangelogRestore.follow`): the store stands at the marker at

@@ -296,7 +296,7 @@ final class WorkerEngine: @unchecked Sendable {
         let anyBuffered = lanes.values.contains { $0.buffered > 0 }
         // Short waits while records are buffered, or while a backlog drains (an empty queue
         // then may be a stalled fetch: `wakeStalledFetch`).
-        let busy = anyBuffered || DispatchTime.now().uptimeNanoseconds &- lastFullPollNanos < Self.refetchAfterMaxNanos
+        let busy = anyBuffered || DispatchTime.now().uptimeNanoseconds &- lastFullPollNanos < Self.backlogWindowNanos
         var batch = consumer.poll(maxRecords: config.batchSize, timeoutMs: busy ? 5 : 100)
         noteRunning()
         try intake(batch, consumer: consumer)
@@ -341,7 +341,7 @@ final class WorkerEngine: @unchecked Sendable {
     /// halved after one that did.
     private func wakeStalledFetch(_ consumer: KafkaConsumer) {
         let now = DispatchTime.now().uptimeNanoseconds
-        guard !paused, now &- lastFullPollNanos < Self.refetchAfterMaxNanos, now &- lastInputNanos >= refetchDelayNanos,
+        guard !paused, now &- lastFullPollNanos < Self.backlogWindowNanos, now &- lastInputNanos >= refetchDelayNanos,
             now &- lastRefetchNanos >= refetchDelayNanos
         else { return }
         let tps = activeLanes.flatMap { lane in config.topics.inputs.map { TopicPartition($0, lane.partition) } }
@@ -366,6 +366,8 @@ final class WorkerEngine: @unchecked Sendable {
 
     static let refetchAfterNanos: UInt64 = 5_000_000
     static let refetchAfterMaxNanos: UInt64 = 640_000_000
+    /// A backlog is draining while a poll came back full within this.
+    static let backlogWindowNanos: UInt64 = 640_000_000
 
     /// Copies each owned partition's state into `statusBox` when one changed (readers
     /// such as the HTTP API route by it).
