@@ -11,7 +11,8 @@ floor_src=${SQLITE_FLOOR_SRC:-../shared/bench/sqlite-floor.c}
 work=$(mktemp -d "${TMPDIR:-/tmp}/agentcore-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cc -O2 "$floor_src" -o "$work/sqlite-floor" -lsqlite3
-swift build -c release --product agentcore 2>&1 | grep -E "error|Build complete" || true
+# The build the image ships (deploy/Dockerfile): the Swift runtime and Foundation linked in.
+swift build -c release --static-swift-stdlib --product agentcore 2>&1 | grep -E "error|Build complete|Build of product" || true
 bin=.build/release/agentcore
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo '?')"
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }

@@ -16,6 +16,7 @@ while IFS= read -r line; do
       step=${line%%]*}; step=${step#[}; n=${step%/*}; m=${step#*/}
       if (( n - last >= 25 || n == m )); then echo "  build step $n of $m"; last=$n; fi ;;
   esac
-done < <(swift build -c release --product agentcore 2>&1 || echo "error: swift build failed ($?)")
+# --static-swift-stdlib: the build the image ships (deploy/Dockerfile), and scripts/bench.sh's.
+done < <(swift build -c release --static-swift-stdlib --product agentcore 2>&1 || echo "error: swift build failed ($?)")
 [ "$status" -eq 0 ] && [ -x .build/release/agentcore ] || { echo "the build failed" >&2; exit 1; }
 exec .build/release/agentcore dev "$@"

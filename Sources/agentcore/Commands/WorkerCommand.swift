@@ -33,7 +33,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Worker heartbeat interval. Default: $AGENTCORE_HEARTBEAT_INTERVAL_MS or 5000.") var heartbeatIntervalMs: Int?
     @Option(help: "Instance liveness timeout in stream time. Default: $AGENTCORE_INSTANCE_TIMEOUT_MS or 60000.")
     var instanceTimeoutMs: Int?
-    @Option(help: "Most records per poll. Default: $AGENTCORE_BATCH_SIZE or 1000.") var batchSize: Int?
+    @Option(help: "Most records per poll. Default: $AGENTCORE_BATCH_SIZE or 500.") var batchSize: Int?
     @Option(help: "Bound on graceful shutdown. Default: $AGENTCORE_SHUTDOWN_TIMEOUT_MS or 30000.") var shutdownTimeoutMs: Int?
     @Option(help: "SQLite page cache for all partition stores together, MiB. Default: $AGENTCORE_STORE_CACHE_MIB or 8.")
     var storeCacheMib: Int?
