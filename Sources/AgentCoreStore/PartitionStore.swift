@@ -48,6 +48,9 @@ public final class PartitionStore {
     var nextSeq: Int64 = 1
     /// Results up to this sequence number have been published.
     public internal(set) var publishedThrough: Int64 = 0
+    /// `published_through` as the file has it: behind `publishedThrough` while an
+    /// acknowledgement waits to be written with the next transaction (`acknowledge(persist:)`).
+    var publishedThroughOnDisk: Int64 = 0
     /// hkey (workspace + command id) → results seq, for rows within the retention.
     lazy var recentCommands = CommandIndex(window: max(1, options.idempotencyRetention))
     var commandIndexLoaded = false
@@ -172,7 +175,12 @@ public final class PartitionStore {
         for row in try db.rows("SELECT key, value FROM store_meta") { if let key = row[0].text { meta[key] = row[1] } }
         streamTime = meta["stream_time"]?.int
         let next = try db.rows("SELECT coalesce(max(seq), 0) + 1 FROM results").first?.first?.int ?? 1
-        publishedThrough = meta["published_through"]?.int ?? 0
+        // An acknowledgement not written yet (`acknowledge(persist: false)`) outlives the
+        // re-read: those rows were published (their numbers do not change, a replay gives
+        // them again).
+        let kept = publishedThrough > publishedThroughOnDisk ? min(publishedThrough, next - 1) : 0
+        publishedThroughOnDisk = meta["published_through"]?.int ?? 0
+        publishedThrough = max(publishedThroughOnDisk, kept)
         sweptThrough = meta["versions_swept"]?.int ?? 0
         resultBlocksFrom = meta["changelog_result_blocks_from"]?.int
         versionSlots = meta["changelog_version_slots"]?.int

@@ -60,6 +60,44 @@ import Testing
         try Self.check(f, fromMemory: true)
     }
 
+    /// An acknowledgement of results alone kept in memory (`persist: false`, what a worker
+    /// with the changelog does) moves publishing on at once and reaches the file with the
+    /// next batch or the next changelog acknowledgement; a store reopened before either
+    /// publishes those rows again, with the same records (ids and bytes).
+    @Test func anAcknowledgementKeptInMemoryIsWrittenWithTheNextCommit() throws {
+        let f = try StoreFixture()
+        try f.registerDefinition()
+        _ = try f.spawn("i1")
+        try f.store.acknowledgeOutbox(through: try f.store.unpublishedRows(limit: 100).last!.seq)
+        try f.store.apply(batch(f, 10, from: 0))
+        let first = try f.store.unpublishedRows(limit: 1_000)
+        try f.store.acknowledge(outboxThrough: first.last!.seq, changelog: nil, persist: false)
+        #expect(f.store.publishedThrough == first.last!.seq)
+        #expect(try f.store.outboxDepth() == 0)
+        #expect(try f.store.unpublishedRows(limit: 1_000).isEmpty)
+        // Not in the file yet: reopened, the store publishes the same records again.
+        let path = f.store.path
+        f.store.close()
+        f.store = try PartitionStore(path: path, partition: 0)
+        #expect(try f.store.unpublishedRows(limit: 1_000).flatMap(\.records) == first.flatMap(\.records))
+        // The next batch's commit carries it.
+        try f.store.acknowledge(outboxThrough: first.last!.seq, changelog: nil, persist: false)
+        try f.store.apply(batch(f, 10, from: 10))
+        let second = try f.store.unpublishedRows(limit: 1_000)
+        #expect(second.first?.seq == first.last!.seq + 1)
+        f.store.close()
+        f.store = try PartitionStore(path: path, partition: 0)
+        #expect(f.store.publishedThrough == first.last!.seq)
+        #expect(try f.store.unpublishedRows(limit: 1_000).flatMap(\.records) == second.flatMap(\.records))
+        // So does a changelog acknowledgement, with no batch in between.
+        try f.store.acknowledge(outboxThrough: second.last!.seq, changelog: nil, persist: false)
+        try f.store.acknowledgeChangelog(through: try f.store.changelogDirtyThrough(), epoch: 1, offset: 0)
+        f.store.close()
+        f.store = try PartitionStore(path: path, partition: 0)
+        #expect(f.store.publishedThrough == second.last!.seq)
+        #expect(try f.store.outboxDepth() == 0)
+    }
+
     /// Past its bound the memory lets go of its rows, and the table serves them: no row is
     /// skipped or sent twice.
     @Test func aBacklogBeyondTheBoundIsReadFromTheTable() throws {

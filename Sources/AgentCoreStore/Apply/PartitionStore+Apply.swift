@@ -12,6 +12,7 @@ extension PartitionStore {
     public func apply(_ records: [InputRecord]) throws -> ApplySummary {
         try checkpointBetweenBatches()
         var before: BatchState?
+        var persisted: Int64?
         do {
             let summary = try db.inTransaction {
                 // Positions are re-read under the write lock when another connection
@@ -20,8 +21,16 @@ extension PartitionStore {
                 try refreshPositionsIfChanged()
                 try countPrunedPending()
                 before = batchState
-                return try applyInTransaction(records, before: batchState)
+                let summary = try applyInTransaction(records, before: batchState)
+                // An acknowledgement kept in memory (`acknowledge(persist: false)`) rides
+                // along: `store_meta`'s page is in this commit anyway.
+                if publishedThrough > publishedThroughOnDisk {
+                    try writePublishedThrough(publishedThrough)
+                    persisted = publishedThrough
+                }
+                return summary
             }
+            if let persisted { publishedThroughOnDisk = max(publishedThroughOnDisk, persisted) }
             // Committed: its rows can be published from memory.
             unpublished.append(stagedOutbox)
             stagedOutbox.removeAll(keepingCapacity: true)

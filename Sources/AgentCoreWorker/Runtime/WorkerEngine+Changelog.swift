@@ -68,9 +68,12 @@ extension WorkerEngine {
             var unit = units[p]
             if let u = unit, lane.epoch != u.epoch || u.markerOffset == nil { unit = nil }
             do {
+                // With the changelog, results alone are acknowledged in memory: the marker
+                // that follows within the changelog interval (or the next batch) writes them.
                 try lane.store.acknowledge(
                     outboxThrough: round.upTo[p],
-                    changelog: unit.map { ($0.through, $0.epoch, $0.markerOffset!) }
+                    changelog: unit.map { ($0.through, $0.epoch, $0.markerOffset!) },
+                    persist: !config.changelog
                 )
                 if let unit { lane.markerPublishedThrough = unit.publishedThrough }
             } catch {
