@@ -142,6 +142,10 @@ public final class PartitionStore {
     }
 
     func loadPositions() throws {
+        // A full reload (opening, or a restore that wrote the positions): the file wins over
+        // an acknowledgement kept in memory too, as a restore may number results anew (at
+        // worst those rows are published again).
+        publishedThrough = publishedThroughOnDisk
         try refreshPositions()
         knownProjects.removeAll()
         positionsVersion = nil
