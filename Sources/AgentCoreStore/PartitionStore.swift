@@ -179,9 +179,13 @@ public final class PartitionStore {
         for row in try db.rows("SELECT key, value FROM store_meta") { if let key = row[0].text { meta[key] = row[1] } }
         streamTime = meta["stream_time"]?.int
         let next = try db.rows("SELECT coalesce(max(seq), 0) + 1 FROM results").first?.first?.int ?? 1
-        // An acknowledgement not written yet (`acknowledge(persist: false)`) outlives the
-        // re-read: those rows were published (their numbers do not change, a replay gives
-        // them again).
+        // An acknowledgement not written yet (`acknowledge(persist: false)`) outlives this
+        // re-read (the first batch after opening, a failed batch, another connection's
+        // commit): those rows were published. Another writer cannot have numbered them
+        // anew: rows up to the last marker's next sequence number are the same in every
+        // history; rows past it mean changes not in the changelog yet, and a restore by
+        // another owner then rebuilds the store (`RestoreNeedsRebuild`); a full reload
+        // (`loadPositions`) drops the value anyway.
         let kept = publishedThrough > publishedThroughOnDisk ? min(publishedThrough, next - 1) : 0
         publishedThroughOnDisk = meta["published_through"]?.int ?? 0
         publishedThrough = max(publishedThroughOnDisk, kept)

@@ -104,6 +104,12 @@ import Testing
         try f.store.loadPositions()
         #expect(f.store.publishedThrough == second.last!.seq)
         #expect(try f.store.unpublishedRows(limit: 1_000).flatMap(\.records) == third.flatMap(\.records))
+        // What a worker does before closing a store: written, a reopened store starts after.
+        try f.store.acknowledge(outboxThrough: third.last!.seq, changelog: nil, persist: false)
+        try f.store.persistAcknowledgements()
+        f.store.close()
+        f.store = try PartitionStore(path: path, partition: 0)
+        #expect(f.store.publishedThrough == third.last!.seq)
     }
 
     /// Past its bound the memory lets go of its rows, and the table serves them: no row is

@@ -83,6 +83,15 @@ extension PartitionStore {
         if movesOutbox { notePublished(through: upTo) }
     }
 
+    /// Writes an acknowledgement kept in memory (`acknowledge(persist: false)`) now: before the
+    /// store is closed, so that a restart does not publish those rows again.
+    public func persistAcknowledgements() throws {
+        guard publishedThrough > publishedThroughOnDisk else { return }
+        let upTo = publishedThrough
+        try db.inTransaction { try writePublishedThrough(upTo) }
+        publishedThroughOnDisk = upTo
+    }
+
     private func notePublished(through seq: Int64) {
         publishedThrough = seq
         unpublished.drop(through: seq)

@@ -143,6 +143,20 @@ extension WorkerEngine {
     /// dropped (they are fetched again from the store's offsets), the other partitions go
     /// on, and it is tried again after `restoreRetryMs` (a restore, which keeps an intact
     /// store, then a resume).
+    /// Closes a lane's store; with `persist`, an active lane's acknowledgements kept in memory
+    /// are written first (else a restart publishes those results again, same ids): a stop
+    /// whose revoke did not run (the group left without it) still leaves the file current.
+    func closeStore(_ lane: PartitionLane, persist: Bool) {
+        if persist && lane.isActive {
+            do { try lane.store.persistAcknowledgements() } catch {
+                logger.warning(
+                    "partition \(lane.partition): acknowledged results not written before closing (\(error)); a restart publishes them again"
+                )
+            }
+        }
+        lane.store.close()
+    }
+
     func failLane(_ lane: PartitionLane, _ error: any Error, consumer: KafkaConsumer, retry: Bool = true) {
         let p = lane.partition
         guard lanes[p] === lane, lane.isActive else { return }

@@ -189,7 +189,7 @@ final class WorkerEngine: @unchecked Sendable {
         for lane in lanes.values { lane.restorer?.cancelAndWait() }
         consumer.close()
         self.consumer = nil
-        for lane in lanes.values { lane.store.close() }
+        for lane in lanes.values { closeStore(lane, persist: true) }
         lanes.removeAll()
         if let failure { throw failure }
         logger.info("worker stopped", metadata: ["agentcore.worker": "\(config.workerId)"])
@@ -820,7 +820,7 @@ final class WorkerEngine: @unchecked Sendable {
                 }
             }
         }
-        for p in parts { lanes[p]?.store.close() }
+        for p in parts { if let lane = lanes[p] { closeStore(lane, persist: !lost) } }
         for p in parts {
             lanes[p] = nil
             revokedThisPoll.insert(p)
