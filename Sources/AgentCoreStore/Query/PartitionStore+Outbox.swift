@@ -86,10 +86,7 @@ extension PartitionStore {
     /// Writes an acknowledgement kept in memory (`acknowledge(persist: false)`) now: before the
     /// store is closed, so that a restart does not publish those rows again.
     public func persistAcknowledgements() throws {
-        guard publishedThrough > publishedThroughOnDisk else { return }
-        let upTo = publishedThrough
-        try db.inTransaction { try writePublishedThrough(upTo) }
-        publishedThroughOnDisk = upTo
+        try acknowledge(outboxThrough: nil, changelog: nil)
     }
 
     private func notePublished(through seq: Int64) {

@@ -138,11 +138,6 @@ extension WorkerEngine {
         do { try consumer.pause(inactive) } catch { logger.error("cannot pause partitions being restored: \(error)") }
     }
 
-    /// Takes partition p out of service after an error of its store (apply, outbox,
-    /// changelog: an I/O error, a full disk): its input is paused and its buffered records
-    /// dropped (they are fetched again from the store's offsets), the other partitions go
-    /// on, and it is tried again after `restoreRetryMs` (a restore, which keeps an intact
-    /// store, then a resume).
     /// Closes a lane's store; with `persist`, an active lane's acknowledgements kept in memory
     /// are written first (else a restart publishes those results again, same ids): a stop
     /// whose revoke did not run (the group left without it) still leaves the file current.
@@ -157,6 +152,11 @@ extension WorkerEngine {
         lane.store.close()
     }
 
+    /// Takes partition p out of service after an error of its store (apply, outbox,
+    /// changelog: an I/O error, a full disk): its input is paused and its buffered records
+    /// dropped (they are fetched again from the store's offsets), the other partitions go
+    /// on, and it is tried again after `restoreRetryMs` (a restore, which keeps an intact
+    /// store, then a resume).
     func failLane(_ lane: PartitionLane, _ error: any Error, consumer: KafkaConsumer, retry: Bool = true) {
         let p = lane.partition
         guard lanes[p] === lane, lane.isActive else { return }
