@@ -1,6 +1,7 @@
 import AgentCoreModel
 import CSQLite
 import Foundation
+import Synchronization
 
 /// One partition's SQLite store: the state of every workspace that hashes to the partition,
 /// the applied input offsets and the results of every applied record, all changed in one
@@ -20,6 +21,10 @@ public final class PartitionStore {
     public let options: StoreOptions
     public var path: String { db.path }
     let decoder: CommandDecoder
+    /// Numbers the stores this process opened: two values differ for two opened stores,
+    /// even at the same path (an object's address may be reused).
+    public let instance: UInt64 = PartitionStore.opened.add(1, ordering: .relaxed).newValue
+    private static let opened = Atomic<UInt64>(0)
 
     /// Workspace/project pairs known to exist (cache of rows; cleared when a batch fails).
     var knownProjects = KnownProjects()

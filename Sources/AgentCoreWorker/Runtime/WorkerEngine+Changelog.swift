@@ -67,11 +67,13 @@ extension WorkerEngine {
             // failure or a reassignment (it was awaited later) belongs to an older claim.
             var unit = units[p]
             if let u = unit, lane.epoch != u.epoch || u.markerOffset == nil { unit = nil }
+            // Results rows likewise: only in the store they were read from, same epoch.
+            let results = round.readers[p] == PublishRound.Reader(lane) ? round.upTo[p] : nil
             do {
                 // With the changelog, results alone are acknowledged in memory: the marker
                 // that follows within the changelog interval (or the next batch) writes them.
                 try lane.store.acknowledge(
-                    outboxThrough: round.upTo[p],
+                    outboxThrough: results,
                     changelog: unit.map { ($0.through, $0.epoch, $0.markerOffset!) },
                     persist: !config.changelog
                 )

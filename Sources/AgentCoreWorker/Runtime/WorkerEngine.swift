@@ -537,6 +537,11 @@ final class WorkerEngine: @unchecked Sendable {
     /// flight (they are acknowledged once librdkafka reports them delivered).
     final class PublishRound: Sendable {
         let upTo: [Int32: Int64]
+        /// Per partition in `upTo`, the store that those rows were read from and the lane's
+        /// epoch then: an acknowledgement is for that store under that epoch only (a round
+        /// awaited after its partition was lost and assigned again, its store rebuilt or
+        /// restored anew, acknowledges nothing there: results may be numbered anew).
+        let readers: [Int32: Reader]
         let count: Int
         let recent: [OutboxRecord]
         let failed = Failures()
@@ -558,8 +563,19 @@ final class WorkerEngine: @unchecked Sendable {
             }
         }
 
-        init(upTo: [Int32: Int64], count: Int, recent: [OutboxRecord], producer: KafkaProducer) {
+        struct Reader: Sendable, Equatable {
+            var store: UInt64
+            var epoch: Int64
+
+            init(_ lane: PartitionLane) {
+                store = lane.store.instance
+                epoch = lane.epoch
+            }
+        }
+
+        init(upTo: [Int32: Int64], readers: [Int32: Reader], count: Int, recent: [OutboxRecord], producer: KafkaProducer) {
             self.upTo = upTo
+            self.readers = readers
             self.count = count
             self.recent = recent
             deliveries = producer.makeDeliveryGroup { [failed] e in failed.record(e) }
@@ -598,6 +614,7 @@ final class WorkerEngine: @unchecked Sendable {
             try finish(round, consumer: consumer)
         }
         var upTo: [Int32: Int64] = [:]
+        var readers: [Int32: PublishRound.Reader] = [:]
         var recent: [OutboxRecord] = []
         var planned: [(PartitionLane, [OutboxRow])] = []
         var count = 0
@@ -613,6 +630,7 @@ final class WorkerEngine: @unchecked Sendable {
             guard let last = rows.last else { continue }
             planned.append((lane, rows))
             upTo[lane.partition] = last.seq
+            readers[lane.partition] = PublishRound.Reader(lane)
             count += rows.reduce(0) { $0 + $1.count }
             recent.append(contentsOf: rows.suffix(3).flatMap(\.records).suffix(3))
         }
@@ -631,7 +649,7 @@ final class WorkerEngine: @unchecked Sendable {
             setPaused(false, consumer: consumer)
             return
         }
-        let round = PublishRound(upTo: upTo, count: count, recent: recent, producer: producer)
+        let round = PublishRound(upTo: upTo, readers: readers, count: count, recent: recent, producer: producer)
         let topics = Dictionary(uniqueKeysWithValues: OutputTopic.allCases.map { ($0, config.topics.output($0)) })
         for (_, rows) in planned {
             for row in rows {
