@@ -71,6 +71,32 @@ func resultsRows(_ s: PartitionStore) throws -> [[SQLValue]] {
         }
     }
 
+    /// Rows noted by several batches (and twice in one) are read once each, in order.
+    @Test func dirtyRowsAreReadSortedAndOnce() throws {
+        var batch1: [UInt8] = []
+        var batch2: [UInt8] = []
+        for (table, rowid) in [(UInt8(7), Int64(5)), (6, 9), (7, 5), (6, 2)] {
+            batch1 += [1, table]
+            ChangelogCodec.writeVarint(UInt64(rowid), to: &batch1)
+        }
+        for (table, rowid) in [(UInt8(6), Int64(9)), (7, 1)] {
+            batch2 += [1, table]
+            ChangelogCodec.writeVarint(UInt64(rowid), to: &batch2)
+        }
+        for (cid, version) in [(Int64(3), Int64(4)), (3, 4), (2, 8)] {
+            batch2.append(3)
+            ChangelogCodec.writeVarint(UInt64(cid), to: &batch2)
+            ChangelogCodec.writeVarint(UInt64(version), to: &batch2)
+        }
+        var dirty = DirtySet()
+        try dirty.add(encoded: batch1)
+        try dirty.add(encoded: batch2)
+        #expect(dirty.sortedRows.map { [Int64($0.table), $0.rowid] } == [[6, 2], [6, 9], [7, 1], [7, 5]])
+        #expect(dirty.sortedPruned.map { [$0.cid, $0.rowid] } == [[2, 8], [3, 4]])
+        #expect(DirtySet.sortedUnique([Int]()).isEmpty)
+        #expect(DirtySet.sortedUnique([4, 4, 4]) == [4])
+    }
+
     @Test func codecRoundTrips() throws {
         let values: [SQLValue] = [
             .null, .int(0), .int(-1), .int(Int64.max), .int(Int64.min), .utf8(Array("héllo".utf8)), .blob([0, 1, 255]), .utf8([]),

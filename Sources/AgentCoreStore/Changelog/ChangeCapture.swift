@@ -200,12 +200,17 @@ final class ChangeCapture {
     }
 }
 
-/// The rows a set of batches changed, deduplicated (decoded from `changelog_dirty`).
+/// The rows a set of batches changed (decoded from `changelog_dirty`): rows and pruned
+/// versions in the order noted, read sorted and each once; keys and blocks as sets.
 struct DirtySet {
-    var rows: Set<DirtyRow> = []
+    /// Rows by rowid, in the order noted, repeats included: `sortedRows` orders them and
+    /// drops the repeats (a unit notes a few per write; hashing each cost more than one
+    /// sort per unit).
+    var rows: [DirtyRow] = []
     var keys: Set<[UInt8]> = []
-    /// Pruned versions: (cid, version) as a `DirtyRow` of the versions table.
-    var pruned: Set<DirtyRow> = []
+    /// Pruned versions: (cid, version) as a `DirtyRow` of the versions table; repeats
+    /// included, as `rows`.
+    var pruned: [DirtyRow] = []
     /// Results blocks.
     var blocks: Set<Int64> = []
     /// Moves of every version to the current slot count, by the old count (0: number
@@ -222,6 +227,23 @@ struct DirtySet {
 
     var isEmpty: Bool { rows.isEmpty && keys.isEmpty && pruned.isEmpty && blocks.isEmpty && movedFrom.isEmpty }
 
+    /// `rows` in order, each once.
+    var sortedRows: [DirtyRow] { Self.sortedUnique(rows) }
+    /// `pruned` in order, each once.
+    var sortedPruned: [DirtyRow] { Self.sortedUnique(pruned) }
+
+    static func sortedUnique<T: Comparable>(_ items: [T]) -> [T] {
+        var out = items.sorted()
+        guard out.count > 1 else { return out }
+        var n = 1
+        for i in 1..<out.count where out[i] != out[n - 1] {
+            out[n] = out[i]
+            n += 1
+        }
+        out.removeLast(out.count - n)
+        return out
+    }
+
     mutating func add(encoded b: [UInt8]) throws {
         var i = 0
         while i < b.count {
@@ -230,7 +252,7 @@ struct DirtySet {
             if kind == 1, i < b.count {
                 let t = b[i]
                 i += 1
-                rows.insert(DirtyRow(table: t, rowid: Int64(bitPattern: try ChangelogCodec.readVarint(b, &i))))
+                rows.append(DirtyRow(table: t, rowid: Int64(bitPattern: try ChangelogCodec.readVarint(b, &i))))
             } else if kind == 2 {
                 let n = Int(try ChangelogCodec.readVarint(b, &i))
                 guard n >= 0, i + n <= b.count else { throw StoreError("corrupt_store", "changelog_dirty entry is malformed") }
@@ -239,7 +261,7 @@ struct DirtySet {
             } else if kind == 3 {
                 let cid = Int64(bitPattern: try ChangelogCodec.readVarint(b, &i))
                 let version = Int64(bitPattern: try ChangelogCodec.readVarint(b, &i))
-                pruned.insert(DirtyRow(table: ChangelogTable.versions.id, rowid: version, cid: cid))
+                pruned.append(DirtyRow(table: ChangelogTable.versions.id, rowid: version, cid: cid))
             } else if kind == 4 {
                 blocks.insert(Int64(bitPattern: try ChangelogCodec.readVarint(b, &i)))
             } else if kind == 5 {

@@ -128,9 +128,10 @@ extension PartitionStore {
                 count += 1
             }
             let versions = ChangelogTable.versions
-            /// Slots sent so far, and slots to send with their current value at the end.
-            var sentSlots = Set<VersionSlot>()
-            var slotsToSend = Set<VersionSlot>()
+            /// Slots sent so far, and slots to send with their current value at the end
+            /// (repeats included; sorted once, at the end).
+            var sentSlots: [VersionSlot] = []
+            var slotsToSend: [VersionSlot] = []
             /// Emits the version row `q` stands on (columns as `versions.columns`) under its
             /// slot key; `note`: remember the slot as sent.
             func emitVersion(_ q: Statement, note: Bool = true) throws {
@@ -140,7 +141,7 @@ extension PartitionStore {
                 image.append(ChangelogCodec.rowFormat)
                 for c in 0..<versions.columns.count { q.appendChangelogValue(Int32(c), to: &image) }
                 try body(ChangelogCodec.slotKey(cid: cid, slots: slots, slot: slot), image)
-                if note { sentSlots.insert(VersionSlot(cid: cid, slot: slot)) }
+                if note { sentSlots.append(VersionSlot(cid: cid, slot: slot)) }
                 count += 1
             }
             // A move of every version to this slot count (`settleVersionSlots`), streamed
@@ -168,7 +169,7 @@ extension PartitionStore {
                         last = k
                     }
                     q.reset()
-                    for p in dirty.pruned.sorted() {
+                    for p in dirty.sortedPruned {
                         try body(oldKey(old, p.cid, p.rowid), nil)
                         count += 1
                     }
@@ -192,7 +193,7 @@ extension PartitionStore {
                     try body(k, nil)
                     count += 1
                     if case .int(let cid) = values[0], case .int(let version) = values[1] {
-                        slotsToSend.insert(VersionSlot(cid: cid, slot: version % slots))
+                        slotsToSend.append(VersionSlot(cid: cid, slot: version % slots))
                     }
                 case .versionSlot(let cid, let n, let slot) where n != slots:
                     try body(k, nil)
@@ -200,12 +201,12 @@ extension PartitionStore {
                     if let h = try contextRange(cid) {
                         var v = Self.newest(in: slot, of: n, atOrBelow: h.current)
                         while v >= h.oldest && v >= 1 {
-                            slotsToSend.insert(VersionSlot(cid: cid, slot: v % slots))
+                            slotsToSend.append(VersionSlot(cid: cid, slot: v % slots))
                             v -= n
                         }
                     }
                 case .versionSlot(let cid, _, let slot):
-                    slotsToSend.insert(VersionSlot(cid: cid, slot: slot))
+                    slotsToSend.append(VersionSlot(cid: cid, slot: slot))
                 default:
                     keys.append(k)
                 }
@@ -218,7 +219,7 @@ extension PartitionStore {
             let blocksFrom = resultBlocksFrom ?? Self.blockAligned(nextSeq)
             let resultsId = ChangelogTable.results.id
             let headsId = ChangelogTable.heads.id
-            for row in dirty.rows.sorted() {
+            for row in dirty.sortedRows {
                 if row.table == resultsId, row.rowid >= blocksFrom {
                     dirty.blocks.insert(row.rowid / ChangelogCodec.resultBlockSize)
                     continue
@@ -260,8 +261,12 @@ extension PartitionStore {
             }
             // Pruned and deleted versions: their slots, unless sent above (a write at the
             // history limit puts its new version in the slot of the one it prunes).
-            for p in dirty.pruned { slotsToSend.insert(VersionSlot(cid: p.cid, slot: p.rowid % slots)) }
-            for slot in slotsToSend.subtracting(sentSlots).sorted() {
+            for p in dirty.pruned { slotsToSend.append(VersionSlot(cid: p.cid, slot: p.rowid % slots)) }
+            let sent = DirtySet.sortedUnique(sentSlots)
+            var k = 0
+            for slot in DirtySet.sortedUnique(slotsToSend) {
+                while k < sent.count && sent[k] < slot { k += 1 }
+                if k < sent.count && sent[k] == slot { continue }
                 if let h = try contextRange(slot.cid) {
                     // The one retained version that can sit in the slot.
                     let v = Self.newest(in: slot.slot, of: slots, atOrBelow: h.current)

@@ -29,8 +29,11 @@ final class PartitionLane {
     var lastChangelogNanos: UInt64 = 0
     /// Applying input: not restoring, not failed.
     var isActive: Bool { lifecycle.isActive }
-    private var queues: [CommandStream: [(record: InputRecord, arrived: UInt64)]] = [.commands: [], .contextWrites: []]
-    private var heads: [CommandStream: Int] = [.commands: 0, .contextWrites: 0]
+    /// Per stream (indexed by `CommandStream.rank`): records fetched, and how many of them
+    /// were taken from the front. Arrays, not dictionaries keyed by stream: every record
+    /// looks them up several times.
+    private var queues: [[(record: InputRecord, arrived: UInt64)]] = [[], []]
+    private var heads = [0, 0]
     /// Records applied since the lane opened.
     var appliedCount = 0
 
@@ -92,21 +95,24 @@ final class PartitionLane {
         lastSeen[topic].map { $0 + 1 } ?? store.resumeOffset(topic: topic)
     }
 
-    var buffered: Int { queues.reduce(0) { $0 + $1.value.count - heads[$1.key]! } }
+    var buffered: Int { queues[0].count - heads[0] + queues[1].count - heads[1] }
 
     func enqueue(_ record: InputRecord, now: UInt64) {
-        queues[record.stream]!.append((record, now))
+        queues[record.stream.rank].append((record, now))
     }
 
-    private func head(_ s: CommandStream) -> (record: InputRecord, arrived: UInt64)? {
-        let q = queues[s]!
-        let h = heads[s]!
-        return h < q.count ? q[h] : nil
+    /// What ordering needs of a stream's next record, read in place (copying the record
+    /// itself retains and releases each of its buffers).
+    private func head(_ s: CommandStream) -> (timestampMillis: Int64, offset: Int64, arrived: UInt64)? {
+        let h = heads[s.rank]
+        return queues[s.rank].withUnsafeBufferPointer { q in
+            h < q.count ? (q[h].record.timestampMillis, q[h].record.offset, q[h].arrived) : nil
+        }
     }
 
     private func pop(_ s: CommandStream) -> InputRecord {
-        let r = queues[s]![heads[s]!].record
-        heads[s]! += 1
+        let r = queues[s.rank][heads[s.rank]].record
+        heads[s.rank] += 1
         return r
     }
 
@@ -114,9 +120,9 @@ final class PartitionLane {
     /// now rather than after thousands more (once per `takeReady`: what stays behind is
     /// what waits for the other stream, usually nothing).
     private func compact() {
-        for s in [CommandStream.commands, .contextWrites] where heads[s]! > 0 {
-            queues[s]!.removeFirst(heads[s]!)
-            heads[s] = 0
+        for i in 0..<2 where heads[i] > 0 {
+            queues[i].removeFirst(heads[i])
+            heads[i] = 0
         }
     }
 
@@ -133,8 +139,7 @@ final class PartitionLane {
             case (nil, nil):
                 return out
             case (let c?, let w?):
-                let takeCommands =
-                    (c.record.timestampMillis, 0, c.record.offset) <= (w.record.timestampMillis, 1, w.record.offset)
+                let takeCommands = (c.timestampMillis, 0, c.offset) <= (w.timestampMillis, 1, w.offset)
                 out.append(pop(takeCommands ? .commands : .contextWrites))
             case (let c?, nil):
                 guard caughtUp(.contextWrites) || now &- c.arrived >= maxWaitNanos else { return out }
