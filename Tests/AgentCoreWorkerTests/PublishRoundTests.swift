@@ -56,11 +56,10 @@ import Testing
         let lane = PartitionLane(partition: 0, store: try PartitionStore(path: path, partition: 0), lifecycle: PartitionLifecycle(baseRetryMs: 1_000))
         defer { lane.store.close() }
         engine.lanes[0] = lane
-        func round(_ lane: PartitionLane, reader: WorkerEngine.PublishRound.Reader? = nil) throws -> WorkerEngine.PublishRound {
+        func round(_ lane: PartitionLane) throws -> WorkerEngine.PublishRound {
             let rows = try lane.store.unpublishedRows(limit: 100)
             return WorkerEngine.PublishRound(
-                upTo: [0: rows.last!.seq],
-                readers: [0: reader ?? WorkerEngine.PublishRound.Reader(lane)],
+                results: [0: WorkerEngine.PublishRound.ResultsSent(through: rows.last!.seq, from: lane)],
                 count: rows.count,
                 recent: [],
                 producer: producer
@@ -69,7 +68,7 @@ import Testing
 
         try lane.store.apply(Self.records(from: 0))
         let late = try round(lane)
-        #expect(late.upTo[0] == 3)
+        #expect(late.results[0]?.through == 3)
         // The store is set aside and rebuilt at the same path (new numbering), and applies
         // records of its own before the late round is awaited.
         lane.store.close()

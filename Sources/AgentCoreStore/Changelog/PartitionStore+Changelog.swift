@@ -158,6 +158,7 @@ extension PartitionStore {
                         ? ChangelogCodec.key(versions, [.int(cid), .int(version)])
                         : ChangelogCodec.slotKey(cid: cid, slots: old, slot: version % old)
                 }
+                let pruned = dirty.sortedPruned
                 for old in dirty.movedFrom.sorted() {
                     var last: [UInt8] = []
                     let q = try db.statement("SELECT cid, version FROM agent_context_versions ORDER BY cid, version")
@@ -169,7 +170,7 @@ extension PartitionStore {
                         last = k
                     }
                     q.reset()
-                    for p in dirty.sortedPruned {
+                    for p in pruned {
                         try body(oldKey(old, p.cid, p.rowid), nil)
                         count += 1
                     }

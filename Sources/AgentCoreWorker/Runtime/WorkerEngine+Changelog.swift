@@ -61,19 +61,18 @@ extension WorkerEngine {
     /// holds the units it sent; one transaction per partition records both.
     func acknowledge(_ round: PublishRound, consumer: KafkaConsumer) {
         let units = round.changelog.withLock { $0 }
-        for p in Set(round.upTo.keys).union(units.keys).sorted() {
+        for p in Set(round.results.keys).union(units.keys).sorted() {
             guard let lane = lanes[p], lane.isActive else { continue }
-            // The lane must still write under the unit's epoch: a round that outlived a
-            // failure or a reassignment (it was awaited later) belongs to an older claim.
+            // The lane must still write under the unit's epoch (and its results rows be in
+            // the store and epoch they were read under, `ResultsSent`): a round that outlived
+            // a failure or a reassignment (it was awaited later) belongs to an older claim.
             var unit = units[p]
             if let u = unit, lane.epoch != u.epoch || u.markerOffset == nil { unit = nil }
-            // Results rows likewise: only in the store they were read from, same epoch.
-            let results = round.readers[p] == PublishRound.Reader(lane) ? round.upTo[p] : nil
             do {
                 // With the changelog, results alone are acknowledged in memory: the marker
                 // that follows within the changelog interval (or the next batch) writes them.
                 try lane.store.acknowledge(
-                    outboxThrough: results,
+                    outboxThrough: round.results[p]?.through(in: lane),
                     changelog: unit.map { ($0.through, $0.epoch, $0.markerOffset!) },
                     persist: !config.changelog
                 )

@@ -536,12 +536,8 @@ final class WorkerEngine: @unchecked Sendable {
     /// times out, so the same rows are never queued twice while the first copies are in
     /// flight (they are acknowledged once librdkafka reports them delivered).
     final class PublishRound: Sendable {
-        let upTo: [Int32: Int64]
-        /// Per partition in `upTo`, the store that those rows were read from and the lane's
-        /// epoch then: an acknowledgement is for that store under that epoch only (a round
-        /// awaited after its partition was lost and assigned again, its store rebuilt or
-        /// restored anew, acknowledges nothing there: results may be numbered anew).
-        let readers: [Int32: Reader]
+        /// Per partition, the results rows the round sent (see `ResultsSent`).
+        let results: [Int32: ResultsSent]
         let count: Int
         let recent: [OutboxRecord]
         let failed = Failures()
@@ -563,19 +559,30 @@ final class WorkerEngine: @unchecked Sendable {
             }
         }
 
-        struct Reader: Sendable, Equatable {
+        /// A partition's results rows in a round: up to which `seq`, read from which store
+        /// under which epoch of the lane. They are acknowledged in that store under that
+        /// epoch only: a round awaited after its partition was lost and assigned again, or
+        /// its store rebuilt or restored anew, acknowledges nothing there (results may be
+        /// numbered anew).
+        struct ResultsSent: Sendable, Equatable {
+            var through: Int64
             var store: UInt64
             var epoch: Int64
 
-            init(_ lane: PartitionLane) {
+            init(through: Int64, from lane: PartitionLane) {
+                self.through = through
                 store = lane.store.instance
                 epoch = lane.epoch
             }
+
+            /// `through`, if `lane` still has the store and epoch the rows were read under.
+            func through(in lane: PartitionLane) -> Int64? {
+                lane.store.instance == store && lane.epoch == epoch ? through : nil
+            }
         }
 
-        init(upTo: [Int32: Int64], readers: [Int32: Reader], count: Int, recent: [OutboxRecord], producer: KafkaProducer) {
-            self.upTo = upTo
-            self.readers = readers
+        init(results: [Int32: ResultsSent], count: Int, recent: [OutboxRecord], producer: KafkaProducer) {
+            self.results = results
             self.count = count
             self.recent = recent
             deliveries = producer.makeDeliveryGroup { [failed] e in failed.record(e) }
@@ -613,8 +620,7 @@ final class WorkerEngine: @unchecked Sendable {
             inflight = nil
             try finish(round, consumer: consumer)
         }
-        var upTo: [Int32: Int64] = [:]
-        var readers: [Int32: PublishRound.Reader] = [:]
+        var results: [Int32: PublishRound.ResultsSent] = [:]
         var recent: [OutboxRecord] = []
         var planned: [(PartitionLane, [OutboxRow])] = []
         var count = 0
@@ -629,8 +635,7 @@ final class WorkerEngine: @unchecked Sendable {
             }
             guard let last = rows.last else { continue }
             planned.append((lane, rows))
-            upTo[lane.partition] = last.seq
-            readers[lane.partition] = PublishRound.Reader(lane)
+            results[lane.partition] = PublishRound.ResultsSent(through: last.seq, from: lane)
             count += rows.reduce(0) { $0 + $1.count }
             recent.append(contentsOf: rows.suffix(3).flatMap(\.records).suffix(3))
         }
@@ -649,7 +654,7 @@ final class WorkerEngine: @unchecked Sendable {
             setPaused(false, consumer: consumer)
             return
         }
-        let round = PublishRound(upTo: upTo, readers: readers, count: count, recent: recent, producer: producer)
+        let round = PublishRound(results: results, count: count, recent: recent, producer: producer)
         let topics = Dictionary(uniqueKeysWithValues: OutputTopic.allCases.map { ($0, config.topics.output($0)) })
         for (_, rows) in planned {
             for row in rows {
